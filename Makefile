@@ -1,0 +1,32 @@
+# Two commands, each sets itself up: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test build check bench validate clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/course demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+build: $(STAMP)
+	$(BIN)/course build
+
+check: $(STAMP)
+	$(BIN)/course build --check
+
+bench: $(STAMP)
+	$(BIN)/python bench/grade_one.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

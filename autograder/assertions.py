@@ -1,0 +1,99 @@
+"""What a check asserts, and how a failure reads to a student.
+
+``CheckFailed`` carries the sentence the student sees (expected vs got); the runner adds the
+property in words and hypothesis's shrunk counterexample. Tolerances are dtype-aware: float64
+results are held to ``rtol=1e-7`` — loose enough for any correct ordering of float64 operations
+on the small inputs the strategies draw, tight enough that a dropped term or a wrong constant
+shows — and explicit ``atol`` is given where exact zeros are expected.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+RTOL_F64 = 1e-7
+ATOL_F64 = 1e-9
+RTOL_F32 = 1e-4
+ATOL_F32 = 1e-6
+
+
+class CheckFailed(AssertionError):
+    """A property did not hold; the message is shown to the student."""
+
+
+def fmt(x, precision: int = 6) -> str:
+    """A compact, copy-pasteable rendering of a value for feedback."""
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind == "f":
+            body = np.array2string(
+                x, separator=", ", precision=precision, floatmode="maxprec", suppress_small=False, threshold=64
+            )
+        else:
+            body = np.array2string(x, separator=", ", threshold=64)
+        return f"np.array({body})" if x.ndim else f"np.array({x.item()!r})"
+    if isinstance(x, float):
+        return repr(float(f"{x:.{precision + 4}g}"))
+    if isinstance(x, (list, tuple)):
+        inner = ", ".join(fmt(v, precision) for v in x)
+        return f"[{inner}]" if isinstance(x, list) else f"({inner})"
+    return repr(x)
+
+
+def as_array(got, what: str, shape: tuple | None = None) -> np.ndarray:
+    """The student's value as a float64 array, or CheckFailed saying what was wrong with it."""
+    if isinstance(got, (int, float)) and not isinstance(got, bool):
+        got = np.asarray(got, dtype=np.float64)
+    if not isinstance(got, np.ndarray):
+        raise CheckFailed(f"{what} should be a NumPy array, got {type(got).__name__}: {fmt(got)}")
+    if shape is not None and got.shape != tuple(shape):
+        raise CheckFailed(f"{what} should have shape {tuple(shape)}, got shape {got.shape}")
+    return got.astype(np.float64)
+
+
+def as_float(got, what: str) -> float:
+    """The student's value as a Python float (a float, an int or a 0-d/size-1 array)."""
+    if isinstance(got, bool):
+        raise CheckFailed(f"{what} should be a number, got the boolean {got}")
+    if isinstance(got, (int, float)):
+        return float(got)
+    if isinstance(got, np.ndarray) and got.size == 1 and got.ndim <= 1:
+        return float(got.reshape(()))
+    raise CheckFailed(f"{what} should be a single number (a float), got {type(got).__name__}: {fmt(got)}")
+
+
+def _tolerances(dtype: np.dtype | None, rtol: float | None, atol: float | None) -> tuple[float, float]:
+    low = dtype is not None and dtype.kind == "f" and dtype.itemsize < 8
+    r = rtol if rtol is not None else (RTOL_F32 if low else RTOL_F64)
+    a = atol if atol is not None else (ATOL_F32 if low else ATOL_F64)
+    return r, a
+
+
+def assert_close(got, expected, what: str, *, rtol: float | None = None, atol: float | None = None) -> None:
+    """Assert ``got`` equals ``expected`` elementwise within tolerance; NaN/inf must match exactly."""
+    exp = np.asarray(expected, dtype=np.float64)
+    if exp.ndim == 0 and not isinstance(got, np.ndarray):
+        g = np.asarray(as_float(got, what))
+        dtype = None
+    else:
+        dtype = got.dtype if isinstance(got, np.ndarray) else None
+        g = as_array(got, what, shape=exp.shape)
+    r, a = _tolerances(dtype, rtol, atol)
+    same_nonfinite = (np.isnan(g) & np.isnan(exp)) | (np.isinf(g) & np.isinf(exp) & (np.sign(g) == np.sign(exp)))
+    finite = np.isfinite(g) & np.isfinite(exp)
+    with np.errstate(invalid="ignore", over="ignore"):
+        ok = same_nonfinite | (finite & (np.abs(g - exp) <= a + r * np.abs(exp)))
+    if not np.all(ok):
+        expected_s, got_s = (fmt(exp.item()), fmt(g.item())) if exp.ndim == 0 else (fmt(exp), fmt(g))
+        raise CheckFailed(f"{what}\n  expected: {expected_s}\n  got:      {got_s}")
+
+
+def require(condition: bool, message: str) -> None:
+    """Fail with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise CheckFailed(message)
+
+
+def is_finite_number(x: float) -> bool:
+    return isinstance(x, float) and math.isfinite(x)

@@ -1,0 +1,165 @@
+"""``course build``: solutions' exercise cells from reference_impl, and labs/ from solutions/.
+
+One source of truth. An exercise cell in ``solutions/<lab>.ipynb`` is the reference function's
+source, verbatim, with nbgrader's solution markers around its body; the student notebook in
+``labs/`` is the solution notebook passed through small ordered steps, like nbgrader's
+preprocessors:
+
+1. ``fill_exercises``   — exercise cells (grade_id = exercise id) get the reference source;
+2. ``strip_solutions``  — code between ``### BEGIN SOLUTION`` / ``### END SOLUTION`` becomes
+                          ``# YOUR CODE HERE`` / ``raise NotImplementedError()``; written-answer
+                          cells become ``YOUR ANSWER HERE`` (nbgrader's own replacement text, so
+                          ``nbgrader generate_assignment`` gives the same skeleton);
+3. ``clear_outputs``    — no outputs, no execution counts.
+
+``build(check=True)`` writes nothing and returns what would change (drift).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import inspect
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .config import Course, Lab
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+SKELETON_BODY = ["# YOUR CODE HERE", "raise NotImplementedError()"]
+ANSWER_PLACEHOLDER = "YOUR ANSWER HERE"
+
+
+def _nbgrader(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _function_node(source: str) -> ast.FunctionDef:
+    tree = ast.parse(source)
+    funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    if len(funcs) != 1:
+        raise ValueError("expected exactly one function definition")
+    return funcs[0]
+
+
+def solution_source(fn) -> str:
+    """The reference function's source with solution markers around the body after its docstring."""
+    src = textwrap.dedent(inspect.getsource(fn)).rstrip("\n")
+    node = _function_node(src)
+    body = node.body
+    if not (body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant)
+            and isinstance(body[0].value.value, str)):
+        raise ValueError(f"reference function {fn.__name__} needs a docstring (it is the exercise's statement)")
+    if len(body) < 2:
+        raise ValueError(f"reference function {fn.__name__} has no body after its docstring")
+    lines = src.split("\n")
+    first_body_line = body[1].lineno - 1  # 0-based index of the first statement after the docstring
+    # Keep comments/blank lines directly above the first statement inside the solution.
+    while first_body_line > body[0].end_lineno and lines[first_body_line - 1].strip().startswith("#"):
+        first_body_line -= 1
+    indent = " " * body[1].col_offset
+    out = lines[:first_body_line] + [indent + BEGIN] + lines[first_body_line:] + [indent + END]
+    return "\n".join(out)
+
+
+def strip_solution_source(source: str) -> str:
+    """Replace every BEGIN/END SOLUTION region with the skeleton body at the marker's indent."""
+    out, inside = [], False
+    for line in source.split("\n"):
+        stripped = line.strip()
+        if stripped == BEGIN:
+            if inside:
+                raise ValueError("nested ### BEGIN SOLUTION")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out.extend(indent + s for s in SKELETON_BODY)
+        elif stripped == END:
+            if not inside:
+                raise ValueError("### END SOLUTION without BEGIN")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError("### BEGIN SOLUTION without END")
+    return "\n".join(out)
+
+
+def fill_exercises(nb, lab: Lab) -> list[str]:
+    """Set each exercise cell's source from the reference; returns the exercise ids missing a cell."""
+    by_id = {e.id: e for e in lab.exercises}
+    seen = set()
+    for cell in nb.cells:
+        gid = _nbgrader(cell).get("grade_id")
+        if cell.cell_type == "code" and gid in by_id:
+            if gid in seen:
+                raise ValueError(f"{lab.notebook}: two cells have grade_id {gid!r}")
+            seen.add(gid)
+            cell.source = solution_source(by_id[gid].load_reference())
+    return [e for e in by_id if e not in seen]
+
+
+def strip_solutions(nb):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        meta = _nbgrader(cell)
+        if not meta.get("solution"):
+            continue
+        if cell.cell_type == "code":
+            cell.source = strip_solution_source(cell.source)
+        else:
+            cell.source = ANSWER_PLACEHOLDER
+    return nb
+
+
+def clear_outputs(nb):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+    return nb
+
+
+def _serialise(nb) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+@dataclass
+class BuildChange:
+    path: Path
+    reason: str
+
+
+def build_lab(course: Course, lab: Lab, *, check: bool = False) -> list[BuildChange]:
+    """Rebuild one lab's solution exercise cells and its student notebook."""
+    sol_path, lab_path = lab.solution_path(course.root), lab.lab_path(course.root)
+    if not sol_path.exists():
+        raise FileNotFoundError(f"{sol_path} does not exist: the solution notebook is the lab's source")
+    nb = nbformat.read(sol_path, as_version=4)
+    missing = fill_exercises(nb, lab)
+    if missing:
+        raise ValueError(f"{sol_path.name}: no exercise cell (code cell with nbgrader grade_id) for {', '.join(missing)}")
+    solution = _serialise(clear_outputs(nb))
+    student = _serialise(clear_outputs(strip_solutions(nb)))
+    changes = []
+    for path, text in ((sol_path, solution), (lab_path, student)):
+        old = path.read_text(encoding="utf-8") if path.exists() else None
+        if old != text:
+            changes.append(BuildChange(path, "missing" if old is None else "out of date"))
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+    return changes
+
+
+def build(course: Course, *, check: bool = False, lab_ids: list[str] | None = None) -> list[BuildChange]:
+    changes = []
+    for lab in course.labs:
+        if lab_ids and lab.id not in lab_ids:
+            continue
+        changes.extend(build_lab(course, lab, check=check))
+    return changes

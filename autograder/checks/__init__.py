@@ -1,0 +1,56 @@
+"""Property checks, one module per lab, registered by exercise.
+
+A check is a property of one exercise's function, stated in words (its docstring's first
+paragraph, shown to the student when it fails) and tested by hypothesis over the named
+strategies::
+
+    registry = Registry()
+    check = registry.check
+    CHECKS = registry.checks
+
+    @check("softmax_t", logits=strategies.logits(), T=strategies.temperatures())
+    def sums_to_one(student, ref, logits, T):
+        \"\"\"softmax_t should return rows that sum to 1 along the last axis.\"\"\"
+        ...
+
+``student`` calls the submission's function in the sandbox (it raises CheckFailed when the call
+raises); ``ref`` is the reference function from course.toml (trusted, in the grader's process).
+A check that never calls ``ref`` is public: students may run it themselves (``public=True``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Check:
+    exercise: str
+    name: str
+    description: str
+    strategies: dict = field(hash=False)
+    fn: Callable = field(hash=False)
+    public: bool = False
+
+
+class Registry:
+    """Collects a lab's checks: ``checks[exercise][name] -> Check`` in definition order."""
+
+    def __init__(self) -> None:
+        self.checks: dict[str, dict[str, Check]] = {}
+
+    def check(self, exercise: str, *, public: bool = False, **strategies):
+        def register(fn: Callable) -> Callable:
+            doc = inspect.getdoc(fn)
+            if not doc:
+                raise ValueError(f"check {fn.__name__} for {exercise} needs a docstring stating the property")
+            description = " ".join(doc.split("\n\n")[0].split())
+            by_name = self.checks.setdefault(exercise, {})
+            if fn.__name__ in by_name:
+                raise ValueError(f"check {fn.__name__} registered twice for {exercise}")
+            by_name[fn.__name__] = Check(exercise, fn.__name__, description, strategies, fn, public)
+            return fn
+
+        return register

@@ -1,0 +1,161 @@
+"""``course``: the command line, a thin layer over functions the tests call directly.
+
+    course build [--check]                 regenerate solution exercise cells and labs/ from reference_impl
+    course grade LAB PATH... --out DIR     grade notebooks (files or folders) into DIR/<name>/results.json
+                 [--jobs N] [--force]      and DIR/gradebook.csv; resumes unless --force
+    course validate LAB [--exercise ID]    mutation score of the checks, and the correct alternatives
+    course demo                            build, then grade the bundled example submissions
+
+Exit codes: 0 when every submission got a report (a corrupt or hostile one gets 0 points and a
+reason), 1 when the grader itself failed, 2 for bad usage or a bad course.toml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .config import DEFAULT_COURSE, CourseConfigError, load_course
+
+EXIT_OK, EXIT_GRADER, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _course(args):
+    return load_course(Path(args.course))
+
+
+def cmd_build(args) -> int:
+    from .build import build
+
+    course = _course(args)
+    changes = build(course, check=args.check)
+    if args.check:
+        if changes:
+            for c in changes:
+                print(f"drift: {c.path.relative_to(course.root)} is {c.reason}; run `course build`")
+            return EXIT_GRADER
+        print("course build --check: solutions/ and labs/ match reference_impl")
+        return EXIT_OK
+    for c in changes:
+        print(f"wrote {c.path.relative_to(course.root)} ({c.reason})")
+    if not changes:
+        print("nothing to do: solutions/ and labs/ are up to date")
+    return EXIT_OK
+
+
+def _progress(name, result, note):
+    if result is None:
+        print(f"  {name:<28} ERROR  {note}", flush=True)
+    else:
+        print(f"  {name:<28} {result['score']:>6g} / {result['max_score']:<5g} "
+              f"{result['execution_time']:>6.1f}s  {note}", flush=True)
+
+
+def cmd_grade(args) -> int:
+    from .grade import grade_batch
+
+    course = _course(args)
+    try:
+        lab = course.lab(args.lab)
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+    try:
+        summary = grade_batch(course, lab, [Path(p) for p in args.paths], Path(args.out), jobs=args.jobs,
+                              force=args.force, profile=args.profile, progress=_progress)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
+    n = len(summary.graded) + len(summary.skipped)
+    print(f"{n} submission(s) with reports in {args.out} ({len(summary.graded)} graded now, "
+          f"{len(summary.skipped)} already graded); gradebook: {Path(args.out) / 'gradebook.csv'}")
+    if summary.failed:
+        print(f"grader errors on {len(summary.failed)} submission(s): {', '.join(summary.failed)}", file=sys.stderr)
+        return EXIT_GRADER
+    return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    from .validate import format_report, validate_lab
+
+    course = _course(args)
+    try:
+        lab = course.lab(args.lab)
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+    unknown = [e for e in args.exercise or [] if e not in {x.id for x in lab.exercises}]
+    if unknown:
+        raise UsageError(f"no exercise {', '.join(unknown)} in {lab.id}")
+    report = validate_lab(course, lab, exercises=args.exercise, examples=args.examples, jobs=args.jobs,
+                          alternatives=not args.no_alternatives)
+    print(format_report(report, show_survivors=True))
+    ok = report.kill_rate >= args.min_kill_rate and report.false_failures == 0 and not report.stale_equivalents
+    return EXIT_OK if ok else EXIT_GRADER
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(_course(args), jobs=args.jobs, out=Path(args.out) if args.out else None)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="course", description="Efficient ML Labs: build, grade and demo the course.")
+    p.add_argument("--course", default=os.environ.get("COURSE_TOML", str(DEFAULT_COURSE)),
+                   help="path to course.toml (default: the repository's)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="regenerate solution exercise cells and labs/ from reference_impl")
+    b.add_argument("--check", action="store_true", help="only report drift; exit 1 if anything would change")
+    b.set_defaults(func=cmd_build)
+
+    g = sub.add_parser("grade", help="grade notebooks into DIR/<name>/results.json and DIR/gradebook.csv")
+    g.add_argument("lab", help="lab id from course.toml, e.g. lab01")
+    g.add_argument("paths", nargs="+", help="notebooks, or folders searched for *.ipynb")
+    g.add_argument("--out", required=True, help="output folder")
+    g.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded in parallel")
+    g.add_argument("--force", action="store_true", help="regrade submissions that already have results")
+    g.add_argument("--profile", default="grading", choices=["grading", "quick"],
+                   help="grading: course.toml's examples per property; quick: a few, for trying things out")
+    g.set_defaults(func=cmd_grade)
+
+    v = sub.add_parser("validate", help="mutation score of a lab's checks, and its correct alternatives")
+    v.add_argument("lab", help="lab id, e.g. lab01")
+    v.add_argument("--exercise", action="append", help="only this exercise (repeatable)")
+    v.add_argument("--examples", type=int, default=None, help="examples per property (default: course.toml's)")
+    v.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    v.add_argument("--no-alternatives", action="store_true", help="skip grading tests/alternatives/<lab>/")
+    v.add_argument("--min-kill-rate", type=float, default=0.95, help="exit 1 below this (default 0.95)")
+    v.set_defaults(func=cmd_validate)
+
+    d = sub.add_parser("demo", help="build, then grade the bundled example submissions and print the table")
+    d.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    d.add_argument("--out", default=None, help="output folder (default: build/demo)")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CourseConfigError as e:
+        print(f"course: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as e:
+        print(f"course: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("course: interrupted; finished results are kept and a rerun resumes", file=sys.stderr)
+        return EXIT_GRADER
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""Grade submissions: one notebook in a sandbox, or a batch in parallel with resume.
+
+``grade_submission`` returns a Gradescope ``results.json`` dictionary. ``grade_batch`` grades
+many, ``--jobs`` at a time, writes each ``DIR/<name>/results.json`` as soon as it is done
+(atomically: a half-written file never exists), writes ``DIR/gradebook.csv`` at the end, and on a
+second run skips every submission whose results are already there for the same file contents
+and the same grader (a fingerprint of course.toml, the checks and the reference).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checks import Check
+from .config import Course, Lab, REPO_ROOT
+from .results import build_results, write_gradebook
+from .runner import PROFILES, ExerciseOutcome, grade_exercise
+from .sandbox import Limits, StudentSession, SubmissionTimeUp, WorkerLost
+from .submission import SubmissionError, plan_cells, read_notebook, trusted_setup
+
+GRADER_VERSION = "1"
+
+
+def examples_for(course: Course, profile: str) -> int:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    return PROFILES[profile] or course.grading.examples_per_property
+
+
+def lab_checks(lab: Lab) -> dict[str, list[Check]]:
+    import importlib
+
+    module = importlib.import_module(f"autograder.checks.{lab.checks}")
+    return {e.id: [module.CHECKS[e.id][name] for name in e.checks] for e in lab.exercises}
+
+
+def fingerprint(course: Course, lab: Lab, profile: str) -> str:
+    """Changes whenever anything that decides a grade changes: course.toml, checks, reference, grader."""
+    h = hashlib.sha256(f"{GRADER_VERSION}|{profile}|{lab.id}".encode())
+    h.update(course.path.read_bytes())
+    for folder in ("autograder", "reference_impl"):
+        for p in sorted((REPO_ROOT / folder).rglob("*.py")):
+            h.update(p.relative_to(REPO_ROOT).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def limits_for(course: Course) -> Limits:
+    g = course.grading
+    return Limits(
+        call_seconds=g.time_limit_per_call_s,
+        submission_seconds=g.time_limit_per_submission_s,
+        memory_mb=g.memory_limit_mb,
+        output_kb=g.output_limit_kb,
+    )
+
+
+def grade_submission(course: Course, lab: Lab, path: Path, *, profile: str = "grading", name: str | None = None) -> dict:
+    """Grade one notebook; never raises for anything the submission does."""
+    path = Path(path)
+    start = time.monotonic()
+    name = name or path.stem
+    checks = lab_checks(lab)
+    n_examples = examples_for(course, profile)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    meta = {
+        "submission": name,
+        "lab": lab.id,
+        "sha256": digest,
+        "profile": profile,
+        "examples_per_property": n_examples,
+        "seed": course.grading.seed,
+        "fingerprint": fingerprint(course, lab, profile),
+        "sandbox": "",
+        "cells": [],
+    }
+    try:
+        nb = read_notebook(path)
+    except SubmissionError as e:
+        outcomes = [
+            ExerciseOutcome(ex.id, ex.points, []) for ex in lab.exercises
+        ]
+        return build_results(lab, outcomes, checks, meta, time.monotonic() - start, fatal=f"This submission could not be graded: {e}.")
+
+    plan = plan_cells(nb, trusted_setup(lab.lab_path(course.root)))
+    outcomes: list[ExerciseOutcome] = []
+    with StudentSession(plan.cells, limits_for(course)) as session:
+        meta["sandbox"] = session.mode
+        try:
+            report = session.start()
+            load_error = ""
+        except WorkerLost as e:
+            report, load_error = None, e.reason
+        if report is not None:
+            meta["cells"] = [
+                {"cell": c.index, "error": c.error} for c in report.cells if not c.ok
+            ]
+        time_up: str | None = load_error or None
+        for ex in lab.exercises:
+            if time_up is not None:
+                outcomes.append(grade_exercise(ex, checks[ex.id], session, defined=False, max_examples=0,
+                                               seed_value=0, not_defined_reason=f"Not graded: {time_up}"))
+                continue
+            defined = ex.function_name in (session.load_report.functions if session.load_report else set())
+            try:
+                outcomes.append(grade_exercise(ex, checks[ex.id], session, defined=defined,
+                                               max_examples=n_examples, seed_value=course.grading.seed))
+            except SubmissionTimeUp as e:
+                time_up = e.reason
+                outcomes.append(grade_exercise(ex, checks[ex.id], session, defined=False, max_examples=0,
+                                               seed_value=0, not_defined_reason=f"Not graded: {time_up}"))
+        meta["restarts"] = max(0, session.restarts - 1)
+        meta["stdout_excerpt"] = session.output_excerpt(1000)
+    meta["skipped_experiment_cells"] = plan.skipped_experiments
+    return build_results(lab, outcomes, checks, meta, time.monotonic() - start)
+
+
+# -- batches ------------------------------------------------------------------------------------
+def collect_submissions(paths: list[Path]) -> list[Path]:
+    """Files as given, folders searched for *.ipynb (checkpoints ignored); sorted, no duplicates."""
+    found: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found.extend(q for q in sorted(p.rglob("*.ipynb")) if ".ipynb_checkpoints" not in q.parts)
+        elif p.exists():
+            found.append(p)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {p}")
+    unique = list(dict.fromkeys(q.resolve() for q in found))
+    return unique
+
+
+def submission_names(paths: list[Path]) -> dict[Path, str]:
+    """A folder name per submission: the file stem, made unique with its parent folders if needed."""
+    def clean(s: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("._") or "submission"
+
+    names: dict[Path, str] = {}
+    depth = 0
+    while True:
+        names = {p: clean("__".join([*p.parent.parts[len(p.parent.parts) - depth:], p.stem] if depth else [p.stem]))
+                 for p in paths}
+        if len(set(names.values())) == len(names) or depth > 10:
+            break
+        depth += 1
+    if len(set(names.values())) != len(names):  # identical paths up to 10 levels: number them
+        names = {p: f"{n}_{i}" for i, (p, n) in enumerate(sorted(names.items()))}
+    return names
+
+
+@dataclass
+class BatchSummary:
+    graded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # grader errors (not the student's fault)
+    results: dict[str, dict] = field(default_factory=dict)
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _is_done(out_dir: Path, name: str, path: Path, fp: str) -> dict | None:
+    f = out_dir / name / "results.json"
+    if not f.is_file():
+        return None
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+        extra = data["extra_data"]
+        if extra["fingerprint"] == fp and extra["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest():
+            return data
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _grade_one(course: Course, lab: Lab, path: Path, name: str, out_dir: Path, profile: str) -> dict:
+    result = grade_submission(course, lab, path, profile=profile, name=name)
+    _write_json_atomic(out_dir / name / "results.json", result)
+    return result
+
+
+def grade_batch(course: Course, lab: Lab, paths: list[Path], out_dir: Path, *, jobs: int = 1, force: bool = False,
+                profile: str = "grading", progress=None) -> BatchSummary:
+    """Grade many submissions; resumable; ``progress(name, result_or_None, note)`` is told as each finishes."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    subs = collect_submissions(paths)
+    names = submission_names(subs)
+    fp = fingerprint(course, lab, profile)
+    summary = BatchSummary()
+    todo: list[Path] = []
+    for p in subs:
+        done = None if force else _is_done(out_dir, names[p], p, fp)
+        if done is not None:
+            summary.skipped.append(names[p])
+            summary.results[names[p]] = done
+            if progress:
+                progress(names[p], done, "already graded")
+        else:
+            todo.append(p)
+
+    def record(p: Path, fut_result=None, error: str | None = None):
+        n = names[p]
+        if error is not None:
+            summary.failed[n] = error
+            if progress:
+                progress(n, None, error)
+        else:
+            summary.graded.append(n)
+            summary.results[n] = fut_result
+            if progress:
+                progress(n, fut_result, "graded")
+
+    if jobs <= 1 or len(todo) <= 1:
+        for p in todo:
+            try:
+                record(p, _grade_one(course, lab, p, names[p], out_dir, profile))
+            except Exception:  # a grader bug: report, keep going with the others
+                record(p, error=f"grader error: {traceback.format_exc(limit=3)}")
+    else:
+        ctx = multiprocessing.get_context("fork")
+        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = {pool.submit(_grade_one, course, lab, p, names[p], out_dir, profile): p for p in todo}
+            for fut in cf.as_completed(futures):
+                p = futures[fut]
+                try:
+                    record(p, fut.result())
+                except Exception as e:  # includes BrokenProcessPool
+                    record(p, error=f"grader error: {type(e).__name__}: {e}")
+    write_gradebook(out_dir, lab)
+    return summary

@@ -1,0 +1,179 @@
+"""Run one exercise's property checks against a student's function with hypothesis.
+
+The student's function is reached only through a backend's ``call(name, *args, **kwargs)``
+(the sandbox session, or an in-process backend for our own mutants), wrapped in
+:class:`StudentFunction`. Each check becomes a hypothesis test at grading time, with the
+grading settings: a fixed seed from course.toml, no example database, no deadline, health checks
+off (a slow student function must not turn into a grader error), quiet output.
+
+Failures are recorded as they happen; hypothesis replays the shrunk example last, so the last
+recorded failure is the minimal counterexample the student sees.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+from hypothesis.errors import Flaky, HypothesisException
+
+from .assertions import CheckFailed, fmt
+from .checks import Check
+from .sandbox import SubmissionTimeUp, WorkerLost
+
+PROFILES = {
+    # name -> examples per property (None: course.toml's grading.examples_per_property)
+    "grading": None,
+    "quick": 15,
+}
+
+
+class NotImplementedSignal(BaseException):
+    """The student's function raised NotImplementedError: stop this check at once."""
+
+
+@dataclass
+class CheckOutcome:
+    check: Check
+    passed: bool
+    output: str = ""
+    examples: int = 0
+    status: str = "passed"  # passed | failed | not_implemented | lost | not_defined | internal_error
+    counterexample_size: int | None = None  # numbers in the shown counterexample (None: none shown)
+
+
+class StudentFunction:
+    """Call the student's function through a backend; errors become check failures."""
+
+    def __init__(self, backend, name: str):
+        self.backend = backend
+        self.name = name
+        self.calls = 0
+
+    def raw(self, *args, **kwargs):
+        """The CallResult of a call, for checks that expect the function to raise."""
+        self.calls += 1
+        r = self.backend.call(self.name, *args, **kwargs)
+        if not r.ok and r.error_type == "NotImplementedError":
+            raise NotImplementedSignal(f"{self.name} is not implemented yet (it raised NotImplementedError)")
+        return r
+
+    def __call__(self, *args, **kwargs):
+        r = self.raw(*args, **kwargs)
+        if r.ok:
+            return r.value
+        detail = f"\n{_indent(r.traceback.strip(), 4)}" if r.traceback.strip() else ""
+        raise CheckFailed(f"your {self.name} raised {r.error_type}: {r.error}{detail}")
+
+
+def _indent(text: str, n: int) -> str:
+    pad = " " * n
+    return "\n".join(pad + line for line in text.splitlines())
+
+
+def count_numbers(value) -> int:
+    """How many numbers a value holds: what a student has to read to follow a counterexample."""
+    if isinstance(value, np.ndarray):
+        return int(value.size)
+    if isinstance(value, (list, tuple)):
+        return sum(count_numbers(v) for v in value)
+    if isinstance(value, dict):
+        return sum(count_numbers(v) for v in value.values())
+    return 1
+
+
+def format_counterexample(kwargs: dict) -> str:
+    return "\n".join(f"    {k} = {fmt(v)}" for k, v in kwargs.items())
+
+
+def run_check(check: Check, student: StudentFunction, ref, *, max_examples: int, seed_value: int) -> CheckOutcome:
+    """Run one property; WorkerLost and SubmissionTimeUp propagate to the caller."""
+    failure: dict = {}
+    count = [0]
+
+    def body(**kwargs):
+        count[0] += 1
+        try:
+            check.fn(student, ref, **kwargs)
+        except CheckFailed as e:
+            failure.update(kwargs=kwargs, message=str(e))
+            raise
+
+    test = given(**check.strategies)(body)
+    test = settings(
+        max_examples=max_examples,
+        database=None,
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        print_blob=False,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+    )(test)
+    test = seed(seed_value)(test)
+    header = f"Property: {check.description}"
+    try:
+        test()
+    except NotImplementedSignal as e:
+        return CheckOutcome(check, False, f"{header}\nNot implemented: {e}", count[0], "not_implemented")
+    except CheckFailed:
+        text = (
+            f"{header}\nCounterexample (the smallest hypothesis found):\n"
+            f"{format_counterexample(failure['kwargs'])}\n{failure['message']}"
+        )
+        return CheckOutcome(check, False, text, count[0], "failed", count_numbers(failure["kwargs"]))
+    except (WorkerLost, SubmissionTimeUp):
+        raise
+    except Flaky as e:
+        text = f"{header}\nYour function gave different results for the same input (is it random or stateful?)."
+        if failure:
+            text += f"\nOne failing input:\n{format_counterexample(failure['kwargs'])}\n{failure['message']}"
+        return CheckOutcome(check, False, text + f"\n({type(e).__name__})", count[0], "failed")
+    except (Exception, HypothesisException) as e:  # a bug in a check: never crash the batch
+        tb = "".join(traceback.format_exception_only(type(e), e)).strip()
+        return CheckOutcome(check, False, f"{header}\nInternal error in this check (not your fault): {tb}",
+                            count[0], "internal_error")
+    return CheckOutcome(check, True, "", count[0], "passed")
+
+
+@dataclass
+class ExerciseOutcome:
+    exercise_id: str
+    points: float
+    checks: list[CheckOutcome] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        per = self.points / len(self.checks) if self.checks else 0.0
+        return sum(per for c in self.checks if c.passed)
+
+
+def grade_exercise(exercise, checks: list[Check], backend, *, defined: bool, max_examples: int,
+                   seed_value: int, not_defined_reason: str = "") -> ExerciseOutcome:
+    """Run every check of one exercise; a lost worker costs the rest of this exercise only."""
+    out = ExerciseOutcome(exercise.id, exercise.points)
+    if not defined:
+        reason = not_defined_reason or (
+            f"Your notebook does not define a function named {exercise.function_name}. "
+            "Did you rename it, delete its cell, or does the cell raise an error before the definition?"
+        )
+        out.checks = [CheckOutcome(c, False, f"Property: {c.description}\n{reason}", 0, "not_defined") for c in checks]
+        return out
+    ref = exercise.load_reference()
+    student = StudentFunction(backend, exercise.function_name)
+    lost: str | None = None
+    for c in checks:
+        if lost is not None:
+            out.checks.append(CheckOutcome(c, False, f"Property: {c.description}\nNot run: {lost}", 0, "lost"))
+            continue
+        try:
+            out.checks.append(run_check(c, student, ref, max_examples=max_examples, seed_value=seed_value))
+        except SubmissionTimeUp:
+            raise
+        except WorkerLost as e:
+            lost = e.reason
+            out.checks.append(CheckOutcome(c, False, f"Property: {c.description}\nThe sandbox failed: {lost}", 0, "lost"))
+    return out

@@ -1,0 +1,315 @@
+"""The grader's side of the sandbox: one worker process per submission, with limits.
+
+A :class:`StudentSession` starts ``worker.py`` in a private temporary directory, loads the
+submission's cells into it, and forwards calls. Everything that crosses is plain data
+(``wire``). The worker runs
+
+* in its own session and process group (so it and anything it forks can be killed at once),
+* with rlimits on address space (memory), CPU seconds, file size (which also caps its stdout and
+  stderr files), core dumps and, where the kernel enforces it, the number of processes,
+* with a minimal environment, ``python -I`` (no user site, no PYTHON* variables), a private
+  working directory and HOME/TMPDIR inside it,
+* under a wall-clock deadline per cell, per call and per submission enforced from here.
+
+A worker that hangs, dies or exceeds a limit raises :class:`WorkerLost`, a ``BaseException`` so
+that hypothesis does not treat it as an ordinary failing example and try to shrink it: the
+exercise being graded is lost, and the next call starts a fresh worker. Cells that hung or killed
+the worker while loading are skipped on restart, so one bad cell costs only the exercises it
+defines.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import wire
+
+HERE = Path(__file__).resolve().parent
+MODE_PROCESS = "process isolation + rlimits"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one submission's worker (from course.toml's [grading])."""
+
+    call_seconds: float = 10.0
+    submission_seconds: float = 120.0
+    memory_mb: int = 2048
+    output_kb: int = 1024
+    max_processes: int = 64
+
+
+class WorkerLost(BaseException):
+    """The worker hung, crashed or hit a limit; ``reason`` says which, in words for the student."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SubmissionTimeUp(WorkerLost):
+    """The submission's total time budget is spent."""
+
+
+@dataclass
+class CellOutcome:
+    index: int
+    ok: bool
+    error: str = ""
+
+
+@dataclass
+class CallResult:
+    ok: bool
+    value: object = None
+    error_type: str = ""
+    error: str = ""
+    traceback: str = ""
+
+
+@dataclass
+class LoadReport:
+    cells: list[CellOutcome] = field(default_factory=list)
+    functions: set[str] = field(default_factory=set)
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+class StudentSession:
+    """A sandboxed worker holding one submission's code."""
+
+    def __init__(self, cells: list[tuple[int, str]], limits: Limits):
+        self.cells = cells
+        self.limits = limits
+        self.mode = MODE_PROCESS
+        self.skipped: dict[int, str] = {}
+        self.load_report: LoadReport | None = None
+        self.restarts = 0
+        self._proc: subprocess.Popen | None = None
+        self._dir: Path | None = None
+        self._to_worker = self._from_worker = -1
+        self._started = time.monotonic()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> "StudentSession":
+        self._dir = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def deadline(self, seconds: float) -> float:
+        return min(time.monotonic() + seconds, self._started + self.limits.submission_seconds)
+
+    def time_left(self) -> float:
+        return self._started + self.limits.submission_seconds - time.monotonic()
+
+    def _preexec(self) -> None:  # runs in the child between fork and exec
+        mem = self.limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        cpu = int(self.limits.submission_seconds) + 5
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        out = self.limits.output_kb * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (out, out))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NPROC, (self.limits.max_processes, self.limits.max_processes))
+        # Past the file-size limit, writes should fail with EFBIG, not kill the worker silently.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    def _spawn(self) -> None:
+        assert self._dir is not None
+        run = self._dir / f"run{self.restarts}"
+        run.mkdir()
+        for name in ("worker.py", "wire.py"):
+            shutil.copy(HERE / name, run / name)
+        p2c_r, p2c_w = os.pipe()
+        c2p_r, c2p_w = os.pipe()
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(run),
+            "TMPDIR": str(run),
+            "LANG": "C.UTF-8",
+            "PYTHONHASHSEED": "0",
+            "MPLBACKEND": "Agg",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # needed on some CPUs for correct BLAS
+            if key in os.environ:
+                env[key] = os.environ[key]
+        self._stdout = open(run / "stdout.txt", "wb")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", "-u", "-X", "faulthandler", str(run / "worker.py"), str(p2c_r), str(c2p_w)],
+            cwd=run,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._stdout,
+            stderr=subprocess.STDOUT,
+            pass_fds=(p2c_r, c2p_w),
+            start_new_session=True,
+            preexec_fn=self._preexec,
+        )
+        os.close(p2c_r)
+        os.close(c2p_w)
+        # A worker that stops reading (stopped, or its student code holding the GIL) must not block a
+        # large write here forever: writes are non-blocking and bounded by the call's deadline.
+        os.set_blocking(p2c_w, False)
+        self._to_worker, self._from_worker = p2c_w, c2p_r
+
+    def _stop(self) -> None:
+        if self._proc is not None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self._proc.wait()
+            self._proc = None
+        for fd in (self._to_worker, self._from_worker):
+            if fd >= 0:
+                os.close(fd)
+        self._to_worker = self._from_worker = -1
+        if getattr(self, "_stdout", None) is not None:
+            self._stdout.close()
+            self._stdout = None
+
+    def _death_reason(self) -> str:
+        """Why the worker is gone, in words (call after a ChannelClosed)."""
+        assert self._proc is not None
+        try:
+            code = self._proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return "the sandbox closed its channel unexpectedly"
+        if code < 0:
+            sig = -code
+            if sig == signal.SIGXCPU:
+                return f"the submission used more than {int(self.limits.submission_seconds)} s of CPU time"
+            if sig == signal.SIGKILL:
+                return (
+                    "the sandbox process was killed (SIGKILL) — usually the memory limit of "
+                    f"{self.limits.memory_mb} MB or the process being killed from inside"
+                )
+            if sig == signal.SIGSEGV:
+                return "the sandbox process crashed with a segmentation fault (SIGSEGV)"
+            return f"the sandbox process was killed by {_signal_name(sig)}"
+        return f"the sandbox process exited with code {code} (os._exit or a crash in native code?)"
+
+    def _timed_out(self, what: str) -> WorkerLost:
+        """Stop the worker after a missed deadline; the exception to raise for it."""
+        self._stop()
+        if time.monotonic() >= self._started + self.limits.submission_seconds - 0.01:
+            return SubmissionTimeUp(
+                f"the submission's time limit of {self.limits.submission_seconds:g} s ran out during {what}"
+            )
+        return WorkerLost(f"{what} took longer than {self.limits.call_seconds:g} s and was stopped")
+
+    def _read(self, deadline: float, what: str):
+        try:
+            return wire.read_frame(self._from_worker, deadline)
+        except wire.ChannelTimeout:
+            raise self._timed_out(what) from None
+        except wire.ChannelClosed:
+            reason = self._death_reason()
+            self._stop()
+            raise WorkerLost(f"{what}: {reason}") from None
+        except wire.WireError as e:
+            self._stop()
+            raise WorkerLost(f"{what}: the sandbox sent a malformed reply ({e})") from None
+
+    def _send(self, message, deadline: float, what: str) -> None:
+        try:
+            wire.write_frame(self._to_worker, message, deadline)
+        except wire.ChannelTimeout:
+            raise self._timed_out(what) from None
+        except (BrokenPipeError, OSError):
+            reason = self._death_reason()
+            self._stop()
+            raise WorkerLost(f"{what}: {reason}") from None
+
+    # -- loading ---------------------------------------------------------------------------
+    def start(self) -> LoadReport:
+        """Start a worker and execute the cells in it, skipping cells that hang or crash it."""
+        while True:
+            if self.time_left() <= 0:
+                raise SubmissionTimeUp(
+                    f"the submission's time limit of {self.limits.submission_seconds:g} s ran out while loading the notebook"
+                )
+            self._spawn()
+            self.restarts += 1
+            cells = [(i, src) for i, src in self.cells if i not in self.skipped]
+            current = None
+            try:
+                self._send(
+                    {"op": "load", "cells": [{"index": i, "source": s} for i, s in cells]},
+                    self.deadline(self.limits.call_seconds),
+                    "loading the notebook",
+                )
+                while True:
+                    msg = self._read(self.deadline(self.limits.call_seconds), "running a notebook cell")
+                    if msg.get("event") == "cell_start":
+                        current = msg["index"]
+                        continue
+                    break
+            except SubmissionTimeUp:
+                raise
+            except WorkerLost as lost:
+                if current is None:
+                    raise
+                self.skipped[current] = lost.reason.replace("running a notebook cell", f"cell {current}")
+                continue
+            report = LoadReport(
+                cells=[CellOutcome(c["index"], c["ok"], c["error"]) for c in msg["cells"]],
+                functions=set(msg["functions"]),
+            )
+            for i, reason in sorted(self.skipped.items()):
+                report.cells.append(CellOutcome(i, False, f"skipped: {reason}"))
+            report.cells.sort(key=lambda c: c.index)
+            self.load_report = report
+            return report
+
+    # -- calls -----------------------------------------------------------------------------
+    def call(self, fn: str, *args, **kwargs) -> CallResult:
+        """Call the student's ``fn`` in the worker; raises WorkerLost if the worker fails."""
+        if self._proc is None:
+            self.start()
+        what = f"calling {fn}()"
+        deadline = self.deadline(self.limits.call_seconds)
+        self._send({"op": "call", "fn": fn, "args": list(args), "kwargs": kwargs}, deadline, what)
+        msg = self._read(deadline, what)
+        if msg.get("ok") is True:
+            return CallResult(True, value=msg.get("value"))
+        return CallResult(
+            False,
+            error_type=str(msg.get("error_type", "")),
+            error=str(msg.get("error", "")),
+            traceback=str(msg.get("traceback", "")),
+        )
+
+    def output_excerpt(self, limit: int = 2000) -> str:
+        """The first ``limit`` characters the student's code printed (all runs)."""
+        if self._dir is None:
+            return ""
+        text = ""
+        runs = sorted(self._dir.glob("run*/stdout.txt"), key=lambda f: int(f.parent.name[3:]))  # run2 before run10
+        for f in runs:
+            with open(f, "rb") as fh:
+                text += fh.read(limit).decode("utf-8", "replace")
+            if len(text) >= limit:
+                break
+        return text[:limit]

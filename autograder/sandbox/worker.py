@@ -1,0 +1,114 @@
+"""The sandbox worker: holds the student's code and nothing else, answers calls with plain data.
+
+Run by the grader as ``python -I worker.py FD_IN FD_OUT`` from a private temporary directory that
+holds a copy of this file and ``wire.py`` only. It imports the standard library, NumPy and
+``wire`` — never ``reference_impl``, ``autograder`` or the checks — and refuses to let the
+student's code import them either (a guard, not the security boundary: the boundary is the
+process, its limits, and in the bubblewrap mode the filesystem the worker cannot see).
+
+Protocol (one frame per message, see wire.py):
+
+    -> {"op": "load", "cells": [{"index": i, "source": "..."}]}
+    <- {"event": "cell_start", "index": i}            before each cell (so a hang can be located)
+    <- {"event": "loaded", "cells": [{"index", "ok", "error"}], "functions": [names]}
+    -> {"op": "call", "fn": name, "args": [...], "kwargs": {...}}
+    <- {"ok": true, "value": ...} | {"ok": false, "error_type": "...", "error": "...", "traceback": "..."}
+    -> {"op": "exit"}
+
+Student code's stdout and stderr go to files the grader reads afterwards; the protocol has its own
+pipe, so printing cannot corrupt it.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+BLOCKED_PACKAGES = ("reference_impl", "autograder", "datasets")
+MAX_ERROR_CHARS = 2000
+
+
+class _BlockRepository:
+    """A meta-path finder that refuses the course's own packages inside the sandbox."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED_PACKAGES:
+            raise ImportError(f"'{name}' is not available inside the grading sandbox")
+        return None
+
+
+def _strip_magics(source: str) -> str:
+    """Turn IPython line magics and shell escapes (``%matplotlib``, ``!pip``) into no-ops."""
+    out = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            out.append(line[: len(line) - len(stripped)] + "pass  # " + stripped)
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _describe(exc: BaseException) -> dict:
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    # Drop the worker's own frames: the student needs only their code's lines.
+    text = "".join(line for line in tb if "worker.py" not in line)
+    return {
+        "error_type": type(exc).__name__,
+        "error": str(exc)[:MAX_ERROR_CHARS],
+        "traceback": text[-MAX_ERROR_CHARS:],
+    }
+
+
+def main(fd_in: int, fd_out: int) -> None:
+    import wire  # the copy beside this file
+
+    sys.meta_path.insert(0, _BlockRepository())
+    namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
+    while True:
+        try:
+            msg = wire.read_frame(fd_in)
+        except wire.ChannelClosed:
+            return
+        op = msg.get("op")
+        if op == "exit":
+            return
+        if op == "load":
+            results = []
+            for cell in msg["cells"]:
+                wire.write_frame(fd_out, {"event": "cell_start", "index": cell["index"]})
+                try:
+                    code = compile(_strip_magics(cell["source"]), f"<cell {cell['index']}>", "exec")
+                    exec(code, namespace)
+                    results.append({"index": cell["index"], "ok": True, "error": ""})
+                except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: the cell failed
+                    d = _describe(exc)
+                    results.append({"index": cell["index"], "ok": False, "error": f"{d['error_type']}: {d['error']}"})
+                sys.stdout.flush()
+            functions = sorted(k for k, v in namespace.items() if callable(v) and not k.startswith("__"))
+            wire.write_frame(fd_out, {"event": "loaded", "cells": results, "functions": functions})
+        elif op == "call":
+            fn = namespace.get(msg["fn"])
+            try:
+                if fn is None or not callable(fn):
+                    raise NameError(f"name '{msg['fn']}' is not defined")
+                value = fn(*msg["args"], **msg["kwargs"])
+            except BaseException as exc:  # noqa: BLE001 - a student's SystemExit must not end the worker
+                frame = wire.encode({"ok": False, **_describe(exc)})
+            else:
+                try:
+                    frame = wire.encode({"ok": True, "value": value})
+                except BaseException as exc:  # noqa: BLE001 - WireError, or a hostile value's side effects
+                    frame = wire.encode(
+                        {"ok": False, "error_type": "UnsupportedReturnValue", "error": str(exc)[:MAX_ERROR_CHARS], "traceback": ""}
+                    )
+            sys.stdout.flush()
+            wire.write_bytes(fd_out, frame)
+        else:
+            wire.write_frame(fd_out, {"ok": False, "error_type": "ProtocolError", "error": f"unknown op {op!r}", "traceback": ""})
+
+
+if __name__ == "__main__":
+    here = __file__.rsplit("/", 1)[0] or "."
+    sys.path.insert(0, here)
+    main(int(sys.argv[1]), int(sys.argv[2]))

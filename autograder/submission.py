@@ -1,0 +1,110 @@
+"""Read a submitted notebook defensively and decide which of its cells the sandbox runs.
+
+What runs (the grader never executes experiments, which can take minutes and need data):
+
+1. the lab's *trusted* setup cell (grade_id ``setup``), taken from the course's own generated
+   notebook in labs/, not from the submission (a student who edits or deletes it changes nothing);
+2. every other code cell of the submission, in order, except cells whose grade_id marks them as
+   the setup (``setup``) or an experiment (``exp_*``). The student's exercise cells and any helper
+   cells they added run; the experiments and plots do not.
+
+A cell that raises is reported and the rest still run; a cell that hangs or kills the worker is
+skipped on a restart (see sandbox.session), so it costs only what it defines.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+SETUP_ID = "setup"
+EXPERIMENT_PREFIX = "exp_"
+
+
+class SubmissionError(Exception):
+    """The file cannot be graded; the message is the reason the student sees (0 points)."""
+
+
+def grade_id(cell) -> str:
+    meta = cell.get("metadata", {}) if isinstance(cell, dict) else {}
+    nbg = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
+    gid = nbg.get("grade_id", "") if isinstance(nbg, dict) else ""
+    return gid if isinstance(gid, str) else ""
+
+
+def read_notebook(path: Path):
+    """Parse a submission into an nbformat v4 notebook, or raise SubmissionError saying why not."""
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise SubmissionError(f"the file cannot be read: {e.strerror}") from None
+    if size > MAX_NOTEBOOK_BYTES:
+        raise SubmissionError(
+            f"the notebook is {size / 2**20:.1f} MB, over the {MAX_NOTEBOOK_BYTES // 2**20} MB limit: "
+            "clear the outputs (Kernel > Restart & Clear Output) and submit again"
+        )
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise SubmissionError("the file is empty: download the notebook again with File > Download (.ipynb)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SubmissionError(f"the file is not UTF-8 text (bad byte at offset {e.start}): is it really an .ipynb file?") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SubmissionError(
+            f"the file is not a Jupyter notebook: invalid JSON at line {e.lineno}, column {e.colno} ({e.msg}). "
+            "It may have been truncated or edited by hand; re-download it from Jupyter"
+        ) from None
+    if not isinstance(data, dict) or not ("cells" in data or "worksheets" in data):
+        raise SubmissionError("the file is JSON but not a Jupyter notebook (it has no 'cells')")
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as e:  # nbformat raises a variety of errors for malformed notebooks
+        raise SubmissionError(f"the notebook is malformed: {type(e).__name__}: {str(e)[:200]}") from None
+    if not isinstance(nb.get("cells"), list):
+        raise SubmissionError("the notebook has no list of cells")
+    return nb
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """The cells to run: (index, source) pairs, where 0 is the trusted setup and i >= 1 is the
+    submission's i-th cell (1-based, as Jupyter users count)."""
+
+    cells: list[tuple[int, str]]
+    skipped_experiments: int
+
+
+def trusted_setup(lab_notebook: Path) -> str:
+    nb = nbformat.read(lab_notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and grade_id(cell) == SETUP_ID:
+            return cell.source
+    raise ValueError(f"{lab_notebook} has no code cell with grade_id '{SETUP_ID}'")
+
+
+def plan_cells(nb, setup_source: str) -> CellPlan:
+    cells: list[tuple[int, str]] = [(0, setup_source)]
+    skipped = 0
+    for i, cell in enumerate(nb.cells, start=1):
+        if cell.get("cell_type") != "code":
+            continue
+        gid = grade_id(cell)
+        if gid == SETUP_ID:
+            continue
+        if gid.startswith(EXPERIMENT_PREFIX):
+            skipped += 1
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(str(s) for s in source)
+        if not isinstance(source, str):
+            continue
+        cells.append((i, source))
+    return CellPlan(cells, skipped)

@@ -1,0 +1,364 @@
+"""Tests of the sandbox (autograder/sandbox/session.py + worker.py): a real worker process per test.
+
+Each test starts a StudentSession over a few hand-written "notebook cells" and checks what the
+grader sees: plain values, errors as CallResults, and WorkerLost (never a hang, never a crash of
+the grader) when the student's code loops, exits, or exhausts a limit. Limits are small so that
+the whole file runs in well under a minute; the expected values are computed here with NumPy.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import threading
+import time
+from pathlib import Path
+from textwrap import dedent
+
+import numpy as np
+import pytest
+
+from autograder.sandbox import Limits, StudentSession, SubmissionTimeUp, WorkerLost
+
+CALL_SECONDS = 2
+LIMITS = Limits(call_seconds=CALL_SECONDS, submission_seconds=30, memory_mb=1024, output_kb=64)
+
+HELPERS = dedent(
+    """
+    import os, sys, time
+    import numpy as np
+
+    def double(x):
+        return x * 2
+
+    def where_am_i():
+        return {"cwd": os.getcwd(), "env": dict(os.environ), "pid": os.getpid()}
+    """
+)
+
+
+def cells(*sources: str) -> list[tuple[int, str]]:
+    return [(i, dedent(s)) for i, s in enumerate(sources)]
+
+
+def session(*sources: str, limits: Limits = LIMITS) -> StudentSession:
+    return StudentSession(cells(HELPERS, *sources), limits)
+
+
+def assert_alive(s: StudentSession) -> None:
+    """The session still answers: double() of a fresh array comes back right."""
+    x = np.arange(4.0)
+    r = s.call("double", x)
+    assert r.ok, r
+    assert type(r.value) is np.ndarray and np.array_equal(r.value, x * 2)
+
+
+# -- loading and calling -----------------------------------------------------------------------------
+def test_loads_cells_and_calls_a_function():
+    with session("def stats(x):\n    return {'mean': float(x.mean()), 'shape': x.shape, 'rows': x.sum(axis=1)}") as s:
+        report = s.start()
+        assert [(c.index, c.ok) for c in report.cells] == [(0, True), (1, True)]
+        assert {"double", "where_am_i", "stats"} <= report.functions
+
+        x = np.arange(6, dtype=np.float32).reshape(2, 3)
+        r = s.call("double", x)
+        assert r.ok and (r.error_type, r.error, r.traceback) == ("", "", "")
+        assert type(r.value) is np.ndarray and r.value.dtype == np.float32
+        assert np.array_equal(r.value, x * 2)
+
+        r = s.call("stats", x)
+        assert r.ok
+        assert r.value["mean"] == 2.5 and r.value["shape"] == (2, 3)
+        assert type(r.value["rows"]) is np.ndarray and r.value["rows"].tolist() == [3.0, 12.0]
+
+
+def test_keyword_arguments_and_unknown_functions():
+    with session("def scale(x, *, by=1.0):\n    return x * by") as s:
+        r = s.call("scale", np.ones(2), by=3.0)
+        assert r.ok and r.value.tolist() == [3.0, 3.0]
+        r = s.call("no_such_function", 1)
+        assert not r.ok and r.error_type == "NameError" and "no_such_function" in r.error
+
+
+def test_an_exception_in_a_call_is_reported_with_its_traceback():
+    with session("def broken(x):\n    return x / undefined_name") as s:
+        r = s.call("broken", 1.0)
+        assert not r.ok
+        assert r.error_type == "NameError" and "undefined_name" in r.error
+        assert "<cell 1>" in r.traceback and "worker.py" not in r.traceback
+        assert_alive(s)
+
+
+def test_a_cell_that_raises_is_reported_and_the_next_cells_still_run():
+    with session(
+        "raise ValueError('cell one is broken')",
+        "def after_error():\n    return 'after error'",
+        "def broken(:\n    pass",
+        "import sys\nsys.exit(0)",
+        "def after_exit():\n    return 'after exit'",
+    ) as s:
+        report = s.start()
+        by_index = {c.index: c for c in report.cells}
+        assert not by_index[1].ok and "ValueError" in by_index[1].error and "cell one is broken" in by_index[1].error
+        assert not by_index[3].ok and "SyntaxError" in by_index[3].error
+        assert not by_index[4].ok and "SystemExit" in by_index[4].error
+        assert by_index[2].ok and by_index[5].ok
+        assert s.call("after_error").value == "after error"
+        assert s.call("after_exit").value == "after exit"
+
+
+def test_notebook_magics_are_ignored():
+    with session("%matplotlib inline\n!pip install numpy\ndef after_magic():\n    return 7") as s:
+        report = s.start()
+        assert all(c.ok for c in report.cells), report.cells
+        assert s.call("after_magic").value == 7
+
+
+def test_a_top_level_infinite_loop_cell_is_skipped():
+    with session(
+        "def before_loop():\n    return 'before'",
+        "while True:\n    pass",
+        "def after_loop():\n    return 'after'",
+    ) as s:
+        start = time.monotonic()
+        report = s.start()
+        assert time.monotonic() - start < CALL_SECONDS + 5
+        loop = next(c for c in report.cells if c.index == 2)
+        assert not loop.ok
+        assert loop.error.startswith("skipped:") and f"{CALL_SECONDS} s" in loop.error
+        assert [c.index for c in report.cells if c.ok] == [0, 1, 3]
+        assert set(s.skipped) == {2}
+        assert s.call("before_loop").value == "before"
+        assert s.call("after_loop").value == "after"
+
+
+@pytest.mark.parametrize("module", ["reference_impl", "reference_impl.distillation", "autograder",
+                                    "autograder.sandbox.wire", "datasets"])
+def test_the_course_packages_cannot_be_imported(module):
+    with session(
+        f"import {module}",
+        "import importlib\ndef load(name):\n    importlib.import_module(name)\n    return 'imported'",
+    ) as s:
+        report = s.start()
+        cell = next(c for c in report.cells if c.index == 1)
+        assert not cell.ok and "ImportError" in cell.error
+        r = s.call("load", module)
+        assert not r.ok and r.error_type == "ImportError", r
+        # The control: an ordinary module imports fine in the same worker.
+        assert s.call("load", "json").value == "imported"
+
+
+# -- hangs, exits and limits ----------------------------------------------------------------------
+def test_a_call_that_loops_forever_loses_the_worker_and_the_next_call_works():
+    with session("def spin():\n    while True:\n        pass") as s:
+        assert_alive(s)
+        start = time.monotonic()
+        with pytest.raises(WorkerLost) as info:
+            s.call("spin")
+        assert CALL_SECONDS <= time.monotonic() - start < CALL_SECONDS + 3
+        assert not isinstance(info.value, Exception)  # so hypothesis does not shrink it as a failure
+        assert not isinstance(info.value, SubmissionTimeUp)
+        assert "spin" in info.value.reason and f"{CALL_SECONDS} s" in info.value.reason
+        assert s.restarts == 1
+        assert_alive(s)  # a fresh worker, with the cells loaded again
+        assert s.restarts == 2
+
+
+def test_os_exit_in_a_call_names_the_exit_code():
+    with session("def bail():\n    os._exit(3)") as s:
+        first = s.call("where_am_i").value["pid"]
+        with pytest.raises(WorkerLost) as info:
+            s.call("bail")
+        assert "code 3" in info.value.reason
+        assert s.call("where_am_i").value["pid"] != first
+        assert_alive(s)
+
+
+def test_a_fatal_signal_is_named():
+    with session("import signal\ndef crash():\n    os.kill(os.getpid(), signal.SIGSEGV)") as s:
+        with pytest.raises(WorkerLost) as info:
+            s.call("crash")
+        assert "SIGSEGV" in info.value.reason
+        assert_alive(s)
+
+
+@pytest.mark.parametrize(
+    "body, error_type",
+    [("sys.exit()", "SystemExit"), ("sys.exit(4)", "SystemExit"), ("raise KeyboardInterrupt", "KeyboardInterrupt"),
+     ("raise BaseException('out')", "BaseException"), ("raise GeneratorExit", "GeneratorExit")],
+)
+def test_exits_and_base_exceptions_are_errors_and_the_worker_survives(body, error_type):
+    with session(f"def leave():\n    {body}") as s:
+        pid = s.call("where_am_i").value["pid"]
+        r = s.call("leave")
+        assert not r.ok and r.error_type == error_type
+        assert s.call("where_am_i").value["pid"] == pid
+        assert s.restarts == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["return float(np.ones(4 * 1024**3 // 8).sum())",  # one 4 GB allocation
+     "chunks = []\n    while True:\n        chunks.append(np.ones(10**7))"],  # 80 MB at a time
+    ids=["4GB", "growing"],
+)
+def test_a_memory_bomb_fails_without_hanging_or_touching_the_grader(body):
+    grader_limit = resource.getrlimit(resource.RLIMIT_AS)
+    with session(f"def bomb():\n    {body}") as s:
+        s.start()
+        start = time.monotonic()
+        try:
+            r = s.call("bomb")
+        except WorkerLost as lost:
+            assert "memory" in lost.reason or "killed" in lost.reason, lost.reason
+        else:
+            assert not r.ok and r.error_type == "MemoryError", r
+        assert time.monotonic() - start < CALL_SECONDS + 3
+        assert_alive(s)
+    assert resource.getrlimit(resource.RLIMIT_AS) == grader_limit
+    assert np.ones(256 * 1024**2 // 8).sum() == 256 * 1024**2 // 8  # the grader can still allocate
+
+
+@pytest.mark.parametrize(
+    "body, first_printed",
+    [("print('x' * 5_000_000)", "xxx"), ("for i in range(200_000):\n        print('line', i)", "line 0\nline 1\n")],
+    ids=["one-big-print", "many-lines"],
+)
+def test_printing_megabytes_is_bounded(body, first_printed):
+    with session(f"def shout():\n    {body}\n    return 'done'") as s:
+        run_dir = Path(s.call("where_am_i").value["cwd"])
+        start = time.monotonic()
+        try:
+            r = s.call("shout")
+        except WorkerLost:
+            pass
+        else:
+            assert r.ok or r.error_type == "OSError", r
+        assert time.monotonic() - start < CALL_SECONDS + 3
+        assert (run_dir / "stdout.txt").stat().st_size <= LIMITS.output_kb * 1024
+        excerpt = s.output_excerpt()
+        assert 0 < len(excerpt) <= 2000
+        assert excerpt.startswith(first_printed)
+        assert len(s.output_excerpt(limit=100)) == 100
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "class Liar:\n    def __eq__(self, other):\n        return True\ndef cheat():\n    return Liar()",
+        "class Sneaky(np.ndarray):\n    def __eq__(self, other):\n        return True\n"
+        "def cheat():\n    return np.zeros(3).view(Sneaky)",
+        "class Fl(float):\n    def __eq__(self, other):\n        return True\ndef cheat():\n    return [1.0, Fl(2.0)]",
+        "def cheat():\n    return (x for x in range(3))",
+        "def cheat():\n    return np.array([object()])",
+    ],
+    ids=["rigged-eq", "ndarray-subclass", "float-subclass", "generator", "object-array"],
+)
+def test_values_that_are_not_plain_data_do_not_cross(source):
+    with session(source) as s:
+        r = s.call("cheat")
+        assert r.ok is False and r.error_type == "UnsupportedReturnValue", r
+        assert r.value is None
+        assert_alive(s)
+        assert s.restarts == 1
+
+
+def test_a_forged_reply_on_the_protocol_pipe_loses_the_worker():
+    """Bytes the student writes to the grader's pipe are never trusted: they cost the worker, not the grader."""
+    forged = (
+        "import json, struct\n"
+        "def forge():\n"
+        "    h = json.dumps({'body': {'__ndarray__': 5, 'dtype': '<f8', 'shape': [1]}, 'buffers': []}).encode()\n"
+        "    os.write(int(sys.argv[2]), struct.pack('<Q', len(h)) + h)\n"
+        "    return 1"
+    )
+    with session(forged) as s:
+        with pytest.raises(WorkerLost) as info:
+            s.call("forge")
+        assert "malformed" in info.value.reason
+        assert_alive(s)
+
+
+def test_a_student_mutating_an_input_does_not_touch_the_callers_array():
+    with session("def zero_it(x):\n    x[:] = 0\n    return float(x.sum())") as s:
+        x = np.arange(1.0, 6.0)
+        r = s.call("zero_it", x)
+        assert r.ok and r.value == 0.0  # the student's copy was zeroed...
+        assert x.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]  # ...the grader's was not
+
+
+def test_worker_environment_and_private_directory(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    monkeypatch.setenv("COURSE_TEST_CANARY", "grader-only")
+    with session("import sys\ndef flags():\n    return sys.flags.isolated") as s:
+        info = s.call("where_am_i").value
+        cwd = Path(info["cwd"])
+        assert "PYTHONPATH" not in info["env"] and "COURSE_TEST_CANARY" not in info["env"]
+        assert info["env"]["HOME"] == str(cwd)
+        assert cwd.is_dir() and Path(os.getcwd()) not in cwd.parents and cwd != Path(os.getcwd())
+        # Its private directory holds its own copies of worker.py and wire.py, nothing of the repository.
+        assert {p.name for p in cwd.iterdir()} - {"__pycache__"} == {"stdout.txt", "wire.py", "worker.py"}
+        assert s.call("flags").value == 1
+    assert not cwd.exists()
+    assert not cwd.parent.exists()
+
+
+def test_the_submission_budget_runs_out_across_slow_calls():
+    limits = Limits(call_seconds=CALL_SECONDS, submission_seconds=3, memory_mb=1024, output_kb=64)
+    with session("def slow():\n    time.sleep(1.2)\n    return 'slept'", limits=limits) as s:
+        created = time.monotonic()
+        ok = 0
+        with pytest.raises(SubmissionTimeUp) as info:
+            for _ in range(10):
+                t = time.monotonic()
+                assert s.call("slow").value == "slept"
+                assert time.monotonic() - t < CALL_SECONDS  # each call alone is within its limit
+                ok += 1
+        assert ok >= 1
+        assert time.monotonic() - created < 3 + 1.5
+        assert "3 s" in info.value.reason
+        assert isinstance(info.value, WorkerLost)
+        t = time.monotonic()
+        with pytest.raises(SubmissionTimeUp):  # and it stays spent
+            s.call("double", np.ones(1))
+        assert time.monotonic() - t < 0.5
+
+
+def test_a_worker_that_stops_reading_cannot_block_a_large_call():
+    """Sending arguments is bounded by the call's time limit too: a frozen worker costs a WorkerLost."""
+    freezer = (
+        "import signal, threading\n"
+        "def freeze_later():\n"
+        "    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGSTOP)).start()\n"
+        "    return 'frozen soon'"
+    )
+    with session(freezer) as s:
+        assert s.call("freeze_later").value == "frozen soon"
+        time.sleep(0.6)  # the worker is stopped now, its input pipe unread
+        outcome: list = []
+
+        def big_call():
+            try:
+                outcome.append(s.call("double", np.zeros(1_000_000)))  # 8 MB: far more than a pipe holds
+            except WorkerLost as lost:
+                outcome.append(lost)
+
+        caller = threading.Thread(target=big_call, daemon=True)
+        start = time.monotonic()
+        caller.start()
+        caller.join(CALL_SECONDS + 5)
+        assert not caller.is_alive(), "the grader hung writing to a worker that does not read"
+        assert CALL_SECONDS - 0.1 <= time.monotonic() - start < CALL_SECONDS + 3
+        assert len(outcome) == 1 and isinstance(outcome[0], WorkerLost), outcome
+        assert f"{CALL_SECONDS} s" in outcome[0].reason
+        assert_alive(s)
+
+
+def test_output_excerpt_keeps_the_order_of_runs_past_ten_restarts():
+    with session("def say(i):\n    print(f'<{i}>')", "def bail():\n    os._exit(3)") as s:
+        for i in range(12):
+            assert s.call("say", i).ok
+            with pytest.raises(WorkerLost):
+                s.call("bail")
+        assert s.restarts == 12
+        assert s.output_excerpt() == "".join(f"<{i}>\n" for i in range(12))
