@@ -62,14 +62,12 @@ def run_demo(course: Course, *, jobs: int = 1, out: Path | None = None) -> int:
             mark = "" if match else "   <-- differs from expected!"
             print(f"  {name:<10} {r['score']:>6.2f} / {r['max_score']:<5g} {spec['score']:>8g}  "
                   f"{r['execution_time']:>5.1f}s  {spec['why']}{mark}")
-            failing = [t["name"] for t in r["tests"] if t["status"] == "failed"]
+            failing = [t for t in r["tests"] if t["status"] == "failed"]
             if 0 < len(failing) <= 8:
-                for t in r["tests"]:
-                    if t["status"] == "failed":
-                        first = t["output"].splitlines()
-                        print(f"  {'':<10}   x {t['name']}")
-                        for line in first[1:5]:
-                            print(f"  {'':<10}       {line}")
+                for t in failing:
+                    print(f"  {'':<10}   x {t['name']}")
+                    for line in t["output"].splitlines()[:9]:
+                        print(f"  {'':<10}       {line}")
             if r["extra_data"].get("fatal"):
                 print(f"  {'':<10}   reason: {r['extra_data']['fatal']}")
         print(f"\n  reports: {results_dir}/<submission>/results.json, gradebook: {results_dir / 'gradebook.csv'}")

@@ -44,7 +44,7 @@ SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"
 @dataclass(frozen=True)
 class Mutant:
     exercise: str
-    id: str  # "operator:line:col:detail", line relative to the def line (1-based)
+    id: str  # "operator:detail:column:the original line's text"
     source: str  # the whole mutated function
     diff: str  # unified diff against the (unparsed) original
 
@@ -211,6 +211,7 @@ def function_source(fn) -> str:
 def mutants(exercise_id: str, fn) -> list[Mutant]:
     """Every single-change mutant of ``fn`` whose source compiles and differs from the original."""
     src = function_source(fn)
+    src_lines = src.splitlines()
     tree = ast.parse(src)
     func = tree.body[0]
     assert isinstance(func, ast.FunctionDef)
@@ -220,9 +221,10 @@ def mutants(exercise_id: str, fn) -> list[Mutant]:
     index = {id(n): i for i, n in enumerate(ast.walk(func))}
     out, seen = [], set()
     for node, op, detail, kind in collector.sites:
-        line = getattr(node, "lineno", 0) - func.lineno + 1
+        lineno = getattr(node, "lineno", func.lineno)
         col = getattr(node, "col_offset", 0)
-        mid = f"{op}:{line}:{col}:{detail}"
+        # Named by the line's text, not its number, so that editing a docstring keeps ids stable.
+        mid = f"{op}:{detail}:{col}:{src_lines[lineno - 1].strip()}"
         try:
             new = _apply(func, [index[id(node)]], kind, None)
             text = ast.unparse(new)

@@ -96,8 +96,9 @@ class LabReport:
         return sum(1 for a in self.alternatives.values() if a["score"] < a["max_score"])
 
 
-def load_equivalents(lab_id: str, path: Path = EQUIVALENT_FILE) -> dict[str, dict[str, str]]:
+def load_equivalents(lab_id: str, path: Path | None = None) -> dict[str, dict[str, str]]:
     """exercise -> {mutant id: reason} for one lab."""
+    path = path or EQUIVALENT_FILE
     if not path.exists():
         return {}
     data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -148,10 +149,11 @@ def _task(args):
 
 
 def validate_lab(course: Course, lab: Lab, *, exercises: list[str] | None = None, examples: int | None = None,
-                 jobs: int = 1, alternatives: bool = True, progress=None) -> LabReport:
+                 jobs: int = 1, alternatives: bool = True, progress=None,
+                 equivalents_path: Path | None = None) -> LabReport:
     examples = examples or course.grading.examples_per_property
     seed = course.grading.seed
-    equivalents = load_equivalents(lab.id)
+    equivalents = load_equivalents(lab.id, equivalents_path)
     base = lab_source(lab)
     report = LabReport(lab.id)
     tasks, by_ex = [], {}
