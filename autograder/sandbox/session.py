@@ -35,6 +35,67 @@ from . import wire
 
 HERE = Path(__file__).resolve().parent
 MODE_PROCESS = "process isolation + rlimits"
+MODE_BWRAP = "bubblewrap: no network, read-only filesystem without the course repository, private /tmp, unprivileged uid, rlimits"
+SANDBOX_UID_BASE = 61000  # uids 61000..64999: one per grading process, in no /etc/passwd, owning nothing
+
+
+def _bwrap_binds() -> list[str]:
+    """Read-only binds for the interpreter: the system, the venv and its base Python, nothing else.
+
+    The venv may live inside the course repository (``.venv``): only the venv folder is bound, so
+    ``reference_impl``, ``autograder/checks`` and ``solutions`` beside it do not exist in the sandbox.
+    """
+    args = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for link in ("/bin", "/lib", "/lib64", "/sbin"):
+        if os.path.islink(link):
+            args += ["--symlink", os.readlink(link), link]
+        elif os.path.isdir(link):
+            args += ["--ro-bind", link, link]
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}
+    for prefix in sorted(prefixes):
+        if not prefix.startswith("/usr/"):
+            args += ["--ro-bind", prefix, prefix]
+    if os.path.realpath(sys.prefix) != os.path.abspath(sys.prefix):  # the venv reached through a symlink
+        args += ["--ro-bind", os.path.realpath(sys.prefix), os.path.abspath(sys.prefix)]
+    return args
+
+
+_BWRAP_OK: bool | None = None
+
+
+def bubblewrap_available() -> bool:
+    """bwrap is installed, we are root (to drop to an unprivileged uid inside), and a probe runs."""
+    global _BWRAP_OK
+    if os.environ.get("COURSE_SANDBOX") == "process":
+        return False
+    if _BWRAP_OK is None:
+        _BWRAP_OK = False
+        if shutil.which("bwrap") and shutil.which("setpriv") and os.geteuid() == 0:
+            try:
+                probe = subprocess.run(_bwrap_prefix("/") + [sys.executable, "-I", "-c", "import numpy"],
+                                       capture_output=True, timeout=30)
+                _BWRAP_OK = probe.returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                _BWRAP_OK = False
+    if os.environ.get("COURSE_SANDBOX") == "bwrap" and not _BWRAP_OK:
+        raise RuntimeError("COURSE_SANDBOX=bwrap but bubblewrap cannot run here (install bubblewrap; needs root)")
+    return _BWRAP_OK
+
+
+def _bwrap_prefix(run_dir: str, uid: int = SANDBOX_UID_BASE) -> list[str]:
+    return [
+        shutil.which("bwrap") or "bwrap",
+        "--proc", "/proc", "--dev", "/dev",
+        "--perms", "01777", "--tmpfs", "/tmp",  # first: a venv under /tmp is bound over it below
+        *_bwrap_binds(),
+        "--ro-bind", run_dir, "/sandbox",
+        "--chdir", "/tmp",
+        "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+        "--die-with-parent", "--new-session", "--hostname", "sandbox",
+        "--",
+        shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
+    ]
 
 
 @dataclass(frozen=True)
@@ -95,7 +156,8 @@ class StudentSession:
     def __init__(self, cells: list[tuple[int, str]], limits: Limits):
         self.cells = cells
         self.limits = limits
-        self.mode = MODE_PROCESS
+        self.bwrap = bubblewrap_available()
+        self.mode = MODE_BWRAP if self.bwrap else MODE_PROCESS
         self.skipped: dict[int, str] = {}
         self.load_report: LoadReport | None = None
         self.restarts = 0
@@ -154,10 +216,20 @@ class StudentSession:
         for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # needed on some CPUs for correct BLAS
             if key in os.environ:
                 env[key] = os.environ[key]
-        self._stdout = open(run / "stdout.txt", "wb")
+        self._stdout = open(self._dir / f"stdout{self.restarts}.txt", "wb")
+        python = [sys.executable, "-I", "-u", "-X", "faulthandler"]
+        if self.bwrap:
+            os.chmod(run, 0o755)
+            env.update(HOME="/tmp", TMPDIR="/tmp")
+            uid = SANDBOX_UID_BASE + os.getpid() % 4000
+            argv = _bwrap_prefix(str(run), uid) + python + ["/sandbox/worker.py", str(p2c_r), str(c2p_w)]
+            cwd = "/"
+        else:
+            argv = python + [str(run / "worker.py"), str(p2c_r), str(c2p_w)]
+            cwd = str(run)
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-u", "-X", "faulthandler", str(run / "worker.py"), str(p2c_r), str(c2p_w)],
-            cwd=run,
+            argv,
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self._stdout,
@@ -196,6 +268,8 @@ class StudentSession:
             code = self._proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             return "the sandbox closed its channel unexpectedly"
+        if self.bwrap and code > 128:  # bwrap reports a child killed by signal N as exit code 128 + N
+            code = -(code - 128)
         if code < 0:
             sig = -code
             if sig == signal.SIGXCPU:
@@ -306,7 +380,7 @@ class StudentSession:
         if self._dir is None:
             return ""
         text = ""
-        runs = sorted(self._dir.glob("run*/stdout.txt"), key=lambda f: int(f.parent.name[3:]))  # run2 before run10
+        runs = sorted(self._dir.glob("stdout*.txt"), key=lambda f: int(f.stem[6:]))  # stdout2 before stdout10
         for f in runs:
             with open(f, "rb") as fh:
                 text += fh.read(limit).decode("utf-8", "replace")

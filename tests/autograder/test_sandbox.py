@@ -18,6 +18,7 @@ from textwrap import dedent
 import numpy as np
 import pytest
 
+from autograder.sandbox.session import MODE_BWRAP, MODE_PROCESS, bubblewrap_available
 from autograder.sandbox import Limits, StudentSession, SubmissionTimeUp, WorkerLost
 
 CALL_SECONDS = 2
@@ -31,8 +32,11 @@ HELPERS = dedent(
     def double(x):
         return x * 2
 
+    import secrets
+    WORKER_TOKEN = secrets.token_hex(8)  # new in every worker (pids repeat inside a pid namespace)
+
     def where_am_i():
-        return {"cwd": os.getcwd(), "env": dict(os.environ), "pid": os.getpid()}
+        return {"cwd": os.getcwd(), "env": dict(os.environ), "pid": WORKER_TOKEN}
     """
 )
 
@@ -226,7 +230,7 @@ def test_a_memory_bomb_fails_without_hanging_or_touching_the_grader(body):
 )
 def test_printing_megabytes_is_bounded(body, first_printed):
     with session(f"def shout():\n    {body}\n    return 'done'") as s:
-        run_dir = Path(s.call("where_am_i").value["cwd"])
+        s.start()
         start = time.monotonic()
         try:
             r = s.call("shout")
@@ -235,7 +239,7 @@ def test_printing_megabytes_is_bounded(body, first_printed):
         else:
             assert r.ok or r.error_type == "OSError", r
         assert time.monotonic() - start < CALL_SECONDS + 3
-        assert (run_dir / "stdout.txt").stat().st_size <= LIMITS.output_kb * 1024
+        assert all(f.stat().st_size <= LIMITS.output_kb * 1024 for f in s._dir.glob("stdout*.txt"))
         excerpt = s.output_excerpt()
         assert 0 < len(excerpt) <= 2000
         assert excerpt.startswith(first_printed)
@@ -287,20 +291,66 @@ def test_a_student_mutating_an_input_does_not_touch_the_callers_array():
         assert x.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]  # ...the grader's was not
 
 
-def test_worker_environment_and_private_directory(monkeypatch):
+def test_worker_environment_and_private_directory_in_process_mode(monkeypatch):
+    monkeypatch.setenv("COURSE_SANDBOX", "process")
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
     monkeypatch.setenv("COURSE_TEST_CANARY", "grader-only")
     with session("import sys\ndef flags():\n    return sys.flags.isolated") as s:
+        assert s.mode == MODE_PROCESS
         info = s.call("where_am_i").value
         cwd = Path(info["cwd"])
         assert "PYTHONPATH" not in info["env"] and "COURSE_TEST_CANARY" not in info["env"]
         assert info["env"]["HOME"] == str(cwd)
         assert cwd.is_dir() and Path(os.getcwd()) not in cwd.parents and cwd != Path(os.getcwd())
         # Its private directory holds its own copies of worker.py and wire.py, nothing of the repository.
-        assert {p.name for p in cwd.iterdir()} - {"__pycache__"} == {"stdout.txt", "wire.py", "worker.py"}
+        assert {p.name for p in cwd.iterdir()} - {"__pycache__"} == {"wire.py", "worker.py"}
         assert s.call("flags").value == 1
     assert not cwd.exists()
     assert not cwd.parent.exists()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(not bubblewrap_available(), reason="bubblewrap is not installed or cannot run here (needs root)")
+def test_bubblewrap_mode_hides_the_repository_and_the_network(monkeypatch):
+    monkeypatch.setenv("COURSE_TEST_CANARY", "grader-only")
+    probe = f"""
+    import socket, sys
+    def probe():
+        out = {{"uid": os.getuid(), "root": sorted(os.listdir("/")), "isolated": sys.flags.isolated}}
+        for name, path in [("abs", {str(REPO / "reference_impl" / "distillation.py")!r}),
+                           ("rel", "../reference_impl/distillation.py"), ("sol", {str(REPO / "solutions")!r})]:
+            try:
+                open(path).read() if not path.endswith("solutions") else os.listdir(path)
+                out[name] = "READ"
+            except OSError as e:
+                out[name] = type(e).__name__
+        try:
+            socket.create_connection(("1.1.1.1", 80), timeout=2)
+            out["net"] = "CONNECTED"
+        except OSError as e:
+            out["net"] = e.errno
+        try:
+            open("/etc/hostname-from-sandbox", "w")
+            out["rofs"] = "WROTE"
+        except OSError as e:
+            out["rofs"] = type(e).__name__
+        with open("/tmp/scratch.txt", "w") as f:
+            f.write("private tmp works")
+        return out
+    """
+    with session(probe) as s:
+        assert s.mode == MODE_BWRAP
+        info = s.call("where_am_i").value
+        assert info["cwd"] == "/tmp" and info["env"]["HOME"] == "/tmp"
+        assert "COURSE_TEST_CANARY" not in info["env"]
+        out = s.call("probe").value
+    assert out["uid"] >= 61000
+    assert out["abs"] == out["rel"] == out["sol"] == "FileNotFoundError"
+    assert out["net"] == 101  # ENETUNREACH: no network namespace route at all
+    assert out["rofs"] in ("OSError", "PermissionError")
+    assert "work" not in out["root"] or not str(REPO).startswith("/work")
 
 
 def test_the_submission_budget_runs_out_across_slow_calls():
