@@ -6,7 +6,9 @@ source, verbatim, with nbgrader's solution markers around its body; the student 
 preprocessors:
 
 1. ``fill_exercises``   — exercise cells (grade_id = exercise id) get the reference source;
-2. ``strip_solutions``  — code between ``### BEGIN SOLUTION`` / ``### END SOLUTION`` becomes
+   A locked test cell (grade_id ``test_<exercise>``, nbgrader points) follows each exercise:
+   the public self-check, and hidden full grading for ``nbgrader autograde``;
+2. ``strip_solutions``  — hidden tests are removed; code between ``### BEGIN/END SOLUTION`` becomes
                           ``# YOUR CODE HERE`` / ``raise NotImplementedError()``; written-answer
                           cells become ``YOUR ANSWER HERE`` (nbgrader's own replacement text, so
                           ``nbgrader generate_assignment`` gives the same skeleton);
@@ -87,24 +89,80 @@ def strip_solution_source(source: str) -> str:
     return "\n".join(out)
 
 
+TEST_PREFIX = "test_"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+def test_cell_source(lab: Lab, ex) -> str:
+    """The exercise's test cell: public self-check for the student, hidden full grading for nbgrader.
+
+    In the student notebook only the first part remains: it runs the public checks (no reference
+    needed) and prints what fails. ``nbgrader autograde`` restores the hidden part, which runs every
+    check with the grading profile and ends with the points as the cell's value: nbgrader's partial
+    credit, equal to what ``course grade`` gives the same function.
+    """
+    fn = ex.function_name
+    return (
+        f"# Self-check: the public properties of {fn} (grading adds hidden ones). Runs in seconds.\n"
+        f"from autograder.selfcheck import check\n"
+        f'check("{lab.id}", "{ex.id}", {fn})\n'
+        f"{HIDDEN_BEGIN}\n"
+        f"from autograder.selfcheck import grade\n"
+        f'grade("{lab.id}", "{ex.id}", {fn})\n'
+        f"{HIDDEN_END}"
+    )
+
+
+def _test_cell(lab: Lab, ex):
+    cell = nbformat.v4.new_code_cell(test_cell_source(lab, ex))
+    cell.id = f"test-{ex.id}".replace("_", "-")
+    return cell
+
+
 def fill_exercises(nb, lab: Lab) -> list[str]:
-    """Set each exercise cell's source from the reference; returns the exercise ids missing a cell."""
+    """Set each exercise cell's source from the reference, and the test cell after it; returns the
+    exercise ids missing a cell."""
     by_id = {e.id: e for e in lab.exercises}
     seen = set()
+    cells = []
     for cell in nb.cells:
         gid = _nbgrader(cell).get("grade_id")
+        if isinstance(gid, str) and gid.startswith(TEST_PREFIX) and gid[len(TEST_PREFIX):] in by_id:
+            continue  # regenerated right after its exercise cell
+        cells.append(cell)
         if cell.cell_type == "code" and gid in by_id:
             if gid in seen:
                 raise ValueError(f"{lab.notebook}: two cells have grade_id {gid!r}")
             seen.add(gid)
-            cell.source = solution_source(by_id[gid].load_reference())
+            ex = by_id[gid]
+            cell.source = solution_source(ex.load_reference())
+            test = _test_cell(lab, ex)
+            test.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": ex.points,
+                                         "grade_id": f"{TEST_PREFIX}{ex.id}", "schema_version": 3}
+            cells.append(test)
+    nb.cells = cells
     return [e for e in by_id if e not in seen]
+
+
+def strip_hidden_tests(source: str) -> str:
+    """Remove BEGIN/END HIDDEN TESTS regions (nbgrader's ClearHiddenTests does the same)."""
+    out, inside = [], False
+    for line in source.split("\n"):
+        if line.strip() == HIDDEN_BEGIN:
+            inside = True
+        elif line.strip() == HIDDEN_END:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out).rstrip("\n")
 
 
 def strip_solutions(nb):
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         meta = _nbgrader(cell)
+        if meta.get("grade") and cell.cell_type == "code":
+            cell.source = strip_hidden_tests(cell.source)
         if not meta.get("solution"):
             continue
         if cell.cell_type == "code":

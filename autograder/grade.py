@@ -36,11 +36,14 @@ def examples_for(course: Course, profile: str) -> int:
     return PROFILES[profile] or course.grading.examples_per_property
 
 
-def lab_checks(lab: Lab) -> dict[str, list[Check]]:
+def lab_checks(lab: Lab, *, public_only: bool = False) -> dict[str, list[Check]]:
+    """The checks course.toml lists for each exercise (only the public ones, on request)."""
     import importlib
 
     module = importlib.import_module(f"autograder.checks.{lab.checks}")
-    return {e.id: [module.CHECKS[e.id][name] for name in e.checks] for e in lab.exercises}
+    return {e.id: [module.CHECKS[e.id][name] for name in e.checks
+                   if name in module.CHECKS.get(e.id, {}) and (module.CHECKS[e.id][name].public or not public_only)]
+            for e in lab.exercises}
 
 
 def fingerprint(course: Course, lab: Lab, profile: str) -> str:

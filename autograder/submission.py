@@ -5,7 +5,8 @@ What runs (the grader never executes experiments, which can take minutes and nee
 1. the lab's *trusted* setup cell (grade_id ``setup``), taken from the course's own generated
    notebook in labs/, not from the submission (a student who edits or deletes it changes nothing);
 2. every other code cell of the submission, in order, except cells whose grade_id marks them as
-   the setup (``setup``) or an experiment (``exp_*``). The student's exercise cells and any helper
+   the setup (``setup``), an experiment (``exp_*``) or a test cell (``test_*``: the notebook's
+   self-check, which imports the autograder and is no business of the sandbox). The student's exercise cells and any helper
    cells they added run; the experiments and plots do not.
 
 A cell that raises is reported and the rest still run; a cell that hangs or kills the worker is
@@ -23,6 +24,7 @@ import nbformat
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 SETUP_ID = "setup"
 EXPERIMENT_PREFIX = "exp_"
+TEST_PREFIX = "test_"  # the notebook's own test cells (self-check / nbgrader): the grader has its own
 
 
 class SubmissionError(Exception):
@@ -98,7 +100,7 @@ def plan_cells(nb, setup_source: str) -> CellPlan:
         gid = grade_id(cell)
         if gid == SETUP_ID:
             continue
-        if gid.startswith(EXPERIMENT_PREFIX):
+        if gid.startswith((EXPERIMENT_PREFIX, TEST_PREFIX)):
             skipped += 1
             continue
         source = cell.get("source", "")

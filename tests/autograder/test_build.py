@@ -63,6 +63,10 @@ def test_student_notebook_has_no_solution_text_and_no_outputs(course, lab01):
         meta = sc.metadata.get("nbgrader", {})
         if meta.get("solution") and lc.cell_type == "markdown":
             assert lc.source == "YOUR ANSWER HERE"
+        elif meta.get("grade") and lc.cell_type == "code":  # a test cell: the hidden part is gone
+            assert "HIDDEN TESTS" in sc.source and "HIDDEN TESTS" not in lc.source
+            assert "selfcheck import grade" not in lc.source and "selfcheck import check" in lc.source
+            assert lc.source == sc.source.split("### BEGIN HIDDEN TESTS")[0].rstrip("\n")
         elif not meta.get("solution"):
             assert lc.source == sc.source, "non-solution cells are copied verbatim"
 
@@ -120,3 +124,16 @@ def test_drift_is_detected_and_repaired(tmp_path, course):
     # A deleted student notebook is "missing".
     (root / "labs" / lab.notebook).unlink()
     assert [c.reason for c in build(copy, check=True)] == ["missing"]
+
+
+def test_every_exercise_is_followed_by_its_test_cell_with_its_points(course, lab01):
+    nb = nbformat.read(lab01.solution_path(course.root), as_version=4)
+    ids = [grade_id(c) for c in nb.cells]
+    for ex in lab01.exercises:
+        i = ids.index(ex.id)
+        test = nb.cells[i + 1]
+        meta = test.metadata["nbgrader"]
+        assert meta["grade_id"] == f"test_{ex.id}" and meta["grade"] and meta["locked"]
+        assert meta["points"] == ex.points
+        assert f'check("lab01", "{ex.id}", {ex.function_name})' in test.source
+        assert f'grade("lab01", "{ex.id}", {ex.function_name})' in test.source
