@@ -3,6 +3,8 @@
     course build [--check]                 regenerate solution exercise cells and labs/ from reference_impl
     course grade LAB PATH... --out DIR     grade notebooks (files or folders) into DIR/<name>/results.json
                  [--jobs N] [--force]      and DIR/gradebook.csv; resumes unless --force
+    course check NOTEBOOK [--lab LAB]      a student's self-check: the public checks, in the sandbox
+    course release LAB --out DIR           the student bundle (no solutions, reference or hidden checks)
     course validate LAB [--exercise ID]    mutation score of the checks, and the correct alternatives
     course demo                            build, then grade the bundled example submissions
 
@@ -99,6 +101,51 @@ def cmd_validate(args) -> int:
     return EXIT_OK if ok else EXIT_GRADER
 
 
+def cmd_check(args) -> int:
+    from .grade import grade_submission
+
+    course = load_course(Path(args.course), resolve_references=False)
+    path = Path(args.notebook)
+    if not path.exists():
+        raise UsageError(f"no such file: {path}")
+    if args.lab:
+        try:
+            lab = course.lab(args.lab)
+        except KeyError as e:
+            raise UsageError(e.args[0]) from None
+    else:
+        matches = [lab for lab in course.labs if lab.notebook == path.name] or \
+                  [lab for lab in course.labs if path.name.startswith(lab.id)]
+        if len(matches) != 1:
+            raise UsageError(f"cannot tell which lab {path.name} belongs to: pass --lab "
+                             f"({', '.join(lab.id for lab in course.labs)})")
+        lab = matches[0]
+    r = grade_submission(course, lab, path, profile="quick", public_only=True)
+    print(r["output"].replace(f"{lab.title}:", f"{lab.title} (public checks only):", 1))
+    for t in r["tests"]:
+        if t["status"] == "failed":
+            print(f"\nx {t['name']}\n" + "\n".join("    " + line for line in t["output"].splitlines()))
+    print("\nThese are the public checks; the course's grader also runs hidden ones against a reference.")
+    return EXIT_OK
+
+
+def cmd_release(args) -> int:
+    from .release import release_lab
+
+    course = _course(args)
+    try:
+        lab = course.lab(args.lab)
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+    try:
+        files = release_lab(course, lab, Path(args.out))
+    except FileExistsError as e:
+        raise UsageError(str(e)) from None
+    print(f"wrote the {lab.id} student bundle to {args.out}: {len(files)} files "
+          "(no solutions, no reference implementation, public checks only)")
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -124,6 +171,16 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--profile", default="grading", choices=["grading", "quick"],
                    help="grading: course.toml's examples per property; quick: a few, for trying things out")
     g.set_defaults(func=cmd_grade)
+
+    c = sub.add_parser("check", help="a student's self-check: the public checks on a notebook, in the sandbox")
+    c.add_argument("notebook")
+    c.add_argument("--lab", default=None, help="lab id (default: from the notebook's file name)")
+    c.set_defaults(func=cmd_check)
+
+    r = sub.add_parser("release", help="the student bundle: labs, datasets, public checks; never solutions")
+    r.add_argument("lab")
+    r.add_argument("--out", required=True)
+    r.set_defaults(func=cmd_release)
 
     v = sub.add_parser("validate", help="mutation score of a lab's checks, and its correct alternatives")
     v.add_argument("lab", help="lab id, e.g. lab01")

@@ -10,6 +10,7 @@ and the same grader (a fingerprint of course.toml, the checks and the reference)
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -67,12 +68,19 @@ def limits_for(course: Course) -> Limits:
     )
 
 
-def grade_submission(course: Course, lab: Lab, path: Path, *, profile: str = "grading", name: str | None = None) -> dict:
-    """Grade one notebook; never raises for anything the submission does."""
+def grade_submission(course: Course, lab: Lab, path: Path, *, profile: str = "grading", name: str | None = None,
+                     public_only: bool = False) -> dict:
+    """Grade one notebook; never raises for anything the submission does.
+
+    ``public_only`` runs only the checks that need no reference (``course check``, a student's
+    self-check); exercises are then scored out of their public checks.
+    """
     path = Path(path)
     start = time.monotonic()
     name = name or path.stem
-    checks = lab_checks(lab)
+    checks = lab_checks(lab, public_only=public_only)
+    if public_only:  # score only what the public checks can see
+        lab = dataclasses.replace(lab, exercises=tuple(e for e in lab.exercises if checks[e.id]))
     n_examples = examples_for(course, profile)
     digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
     meta = {

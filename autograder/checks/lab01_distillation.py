@@ -30,6 +30,11 @@ def _large_logits():
     return S.logits(bound=1.0).map(lambda z: np.round(z) * LARGE)
 
 
+def _ce(z: np.ndarray, y: np.ndarray) -> float:
+    """Cross-entropy written independently of the reference (log-sum-exp by np.logaddexp)."""
+    return float(np.mean(np.logaddexp.reduce(z, axis=-1) - z[np.arange(len(y)), y]))
+
+
 def _distinct_max(z: np.ndarray) -> np.ndarray:
     z = z.copy()
     for row in z.reshape(-1, z.shape[-1]):
@@ -236,11 +241,11 @@ def agrees_with_reference(student, ref, batch, T, alpha):  # noqa: F811
     assert_close(student(zs, zt, y, T, alpha), ref(zs, zt, y, T, alpha), "kd_loss(student_logits, teacher_logits, labels, T, alpha)")
 
 
-@check("kd_loss", batch=S.kd_batches(), T=S.TEMPERATURES)
+@check("kd_loss", public=True, batch=S.kd_batches(), T=S.TEMPERATURES)
 def alpha_zero_is_cross_entropy(student, ref, batch, T):
     """With alpha = 0, kd_loss should be just the cross-entropy of the student with the true labels."""
     zs, zt, y = batch
-    assert_close(student(zs, zt, y, T, 0.0), R.cross_entropy(zs, y), "kd_loss(..., alpha=0)")
+    assert_close(student(zs, zt, y, T, 0.0), _ce(zs, y), "kd_loss(..., alpha=0)")
 
 
 @check("kd_loss", batch=S.kd_batches(), T=S.TEMPERATURES)
@@ -257,11 +262,11 @@ def t_squared_scaling(student, ref, batch, T):
         raise
 
 
-@check("kd_loss", batch=S.kd_batches(), T=S.TEMPERATURES, alpha=S.ALPHAS)
+@check("kd_loss", public=True, batch=S.kd_batches(), T=S.TEMPERATURES, alpha=S.ALPHAS)
 def identical_logits_leave_hard_term(student, ref, batch, T, alpha):
     """When the student's logits equal the teacher's, the soft term vanishes: kd_loss = (1 - alpha) CE."""
     zs, _, y = batch
-    assert_close(student(zs, zs.copy(), y, T, alpha), (1 - alpha) * R.cross_entropy(zs, y),
+    assert_close(student(zs, zs.copy(), y, T, alpha), (1 - alpha) * _ce(zs, y),
                  "kd_loss(z, z, labels, T, alpha)", atol=1e-9)
 
 

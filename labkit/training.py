@@ -14,7 +14,7 @@ bit-identical weights. Weight initialisation happens when the model is built, so
     hist = train_classifier(model, X, y, epochs=30, lr=1e-2, batch_size=64, seed=0)
     accuracy(model, X_test, y_test)
 
-Distillation: pass ``teacher=`` and ``loss_fn=``, e.g. ``reference_impl.distillation_torch``'s
+Distillation: pass ``teacher=`` and ``loss_fn=``, e.g. ``labkit.distillation_torch``'s
 ``kd_loss_torch``; it is called as ``loss_fn(student_logits, teacher_logits, labels)`` on each
 batch, with the teacher in eval mode and no gradient through it.
 """

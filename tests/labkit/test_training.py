@@ -1,4 +1,4 @@
-"""Tests of reference_impl.training: the labs' small deterministic training loop."""
+"""Tests of labkit.training: the labs' small deterministic training loop."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from reference_impl.training import MLP, accuracy, predict_logits, set_seed, train_classifier
+from labkit.training import MLP, accuracy, predict_logits, set_seed, train_classifier
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import reference_impl.distillation as ref
-import reference_impl.distillation_torch as dt
-from reference_impl.distillation_torch import (
+import labkit.distillation_torch as dt
+from labkit.distillation_torch import (
     hard_label_kd_loss_torch,
     kd_loss_torch,
     kl_divergence_torch,
