@@ -6,6 +6,7 @@
     course check NOTEBOOK [--lab LAB]      a student's self-check: the public checks, in the sandbox
     course release LAB --out DIR           the student bundle (no solutions, reference or hidden checks)
     course validate LAB [--exercise ID]    mutation score of the checks, and the correct alternatives
+    course export gradescope LAB --out F   an autograder zip for Gradescope
     course demo                            build, then grade the bundled example submissions
 
 Exit codes: 0 when every submission got a report (a corrupt or hostile one gets 0 points and a
@@ -71,7 +72,8 @@ def cmd_grade(args) -> int:
         raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
     try:
         summary = grade_batch(course, lab, [Path(p) for p in args.paths], Path(args.out), jobs=args.jobs,
-                              force=args.force, profile=args.profile, progress=_progress)
+                              force=args.force, profile=args.profile, progress=_progress,
+                              late_policy=args.late_policy)
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
     n = len(summary.graded) + len(summary.skipped)
@@ -146,6 +148,19 @@ def cmd_release(args) -> int:
     return EXIT_OK
 
 
+def cmd_export_gradescope(args) -> int:
+    from .exports.gradescope import export_gradescope
+
+    course = _course(args)
+    try:
+        lab = course.lab(args.lab)
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+    out = export_gradescope(course, lab, Path(args.out))
+    print(f"wrote {out} ({out.stat().st_size // 1024} KB): upload it on the assignment's Configure Autograder page")
+    return EXIT_OK
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -168,6 +183,8 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help="output folder")
     g.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded in parallel")
     g.add_argument("--force", action="store_true", help="regrade submissions that already have results")
+    g.add_argument("--late-policy", action="store_true",
+                   help="apply course.toml's late policy from nbgrader's timestamp.txt beside each notebook")
     g.add_argument("--profile", default="grading", choices=["grading", "quick"],
                    help="grading: course.toml's examples per property; quick: a few, for trying things out")
     g.set_defaults(func=cmd_grade)
@@ -190,6 +207,13 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-alternatives", action="store_true", help="skip grading tests/alternatives/<lab>/")
     v.add_argument("--min-kill-rate", type=float, default=0.95, help="exit 1 below this (default 0.95)")
     v.set_defaults(func=cmd_validate)
+
+    x = sub.add_parser("export", help="export to the grading tools a course already uses")
+    xs = x.add_subparsers(dest="target", required=True)
+    xg = xs.add_parser("gradescope", help="an autograder zip for Gradescope")
+    xg.add_argument("lab", help="lab id, e.g. lab01")
+    xg.add_argument("--out", required=True, help="the zip to write")
+    xg.set_defaults(func=cmd_export_gradescope)
 
     d = sub.add_parser("demo", help="build, then grade the bundled example submissions and print the table")
     d.add_argument("--jobs", type=int, default=os.cpu_count() or 1)

@@ -184,13 +184,19 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _is_done(out_dir: Path, name: str, path: Path, fp: str) -> dict | None:
+def _is_done(out_dir: Path, name: str, path: Path, fp: str, late_policy: bool = False) -> dict | None:
     f = out_dir / name / "results.json"
     if not f.is_file():
         return None
     try:
         data = json.loads(f.read_text(encoding="utf-8"))
         extra = data["extra_data"]
+        stamp = _timestamp_file(path)
+        stamp_hash = hashlib.sha256(stamp.read_bytes()).hexdigest() if stamp.is_file() else ""
+        if late_policy and extra.get("timestamp_sha256") != stamp_hash:
+            return None  # graded without the policy, or the timestamp changed
+        if not late_policy and "timestamp_sha256" in extra:
+            return None
         if extra["fingerprint"] == fp and extra["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest():
             return data
     except (OSError, ValueError, KeyError, TypeError):
@@ -198,14 +204,38 @@ def _is_done(out_dir: Path, name: str, path: Path, fp: str) -> dict | None:
     return None
 
 
-def _grade_one(course: Course, lab: Lab, path: Path, name: str, out_dir: Path, profile: str) -> dict:
+def _timestamp_file(path: Path) -> Path:
+    return path.parent / "timestamp.txt"  # nbgrader's submitted/<student>/<assignment>/timestamp.txt
+
+
+def _with_late_policy(lab: Lab, path: Path, result: dict) -> dict:
+    from .late import TimestampError, apply_late_policy, submitted_at_from_nbgrader
+
+    stamp = _timestamp_file(path)
+    if not stamp.is_file():
+        result["output"] += "\nLate policy not applied: no timestamp.txt beside the notebook."
+        return result
+    try:
+        return apply_late_policy(result, lab, submitted_at_from_nbgrader(stamp))
+    except TimestampError as e:
+        result["output"] += f"\nLate policy not applied: {e}"
+        return result
+
+
+def _grade_one(course: Course, lab: Lab, path: Path, name: str, out_dir: Path, profile: str,
+               late_policy: bool = False) -> dict:
     result = grade_submission(course, lab, path, profile=profile, name=name)
+    if late_policy:
+        result = _with_late_policy(lab, path, result)
+        stamp = _timestamp_file(path)
+        result["extra_data"]["timestamp_sha256"] = (
+            hashlib.sha256(stamp.read_bytes()).hexdigest() if stamp.is_file() else "")
     _write_json_atomic(out_dir / name / "results.json", result)
     return result
 
 
 def grade_batch(course: Course, lab: Lab, paths: list[Path], out_dir: Path, *, jobs: int = 1, force: bool = False,
-                profile: str = "grading", progress=None) -> BatchSummary:
+                profile: str = "grading", progress=None, late_policy: bool = False) -> BatchSummary:
     """Grade many submissions; resumable; ``progress(name, result_or_None, note)`` is told as each finishes."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -215,7 +245,7 @@ def grade_batch(course: Course, lab: Lab, paths: list[Path], out_dir: Path, *, j
     summary = BatchSummary()
     todo: list[Path] = []
     for p in subs:
-        done = None if force else _is_done(out_dir, names[p], p, fp)
+        done = None if force else _is_done(out_dir, names[p], p, fp, late_policy)
         if done is not None:
             summary.skipped.append(names[p])
             summary.results[names[p]] = done
@@ -239,13 +269,14 @@ def grade_batch(course: Course, lab: Lab, paths: list[Path], out_dir: Path, *, j
     if jobs <= 1 or len(todo) <= 1:
         for p in todo:
             try:
-                record(p, _grade_one(course, lab, p, names[p], out_dir, profile))
+                record(p, _grade_one(course, lab, p, names[p], out_dir, profile, late_policy))
             except Exception:  # a grader bug: report, keep going with the others
                 record(p, error=f"grader error: {traceback.format_exc(limit=3)}")
     else:
         ctx = multiprocessing.get_context("fork")
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = {pool.submit(_grade_one, course, lab, p, names[p], out_dir, profile): p for p in todo}
+            futures = {pool.submit(_grade_one, course, lab, p, names[p], out_dir, profile, late_policy): p
+                       for p in todo}
             for fut in cf.as_completed(futures):
                 p = futures[fut]
                 try:

@@ -117,13 +117,16 @@ def write_gradebook(out_dir: Path, lab: Lab) -> Path:
         }
         for ex in lab.exercises:
             row[ex.id] = extra.get("exercises", {}).get(ex.id, {}).get("score", 0.0)
+        row["days_late"] = extra.get("days_late", "")
+        row["late_multiplier"] = extra.get("multiplier", "")
         row["status"] = "unreadable" if extra.get("fatal") else "graded"
         row["sandbox"] = extra.get("sandbox", "")
         row["sha256"] = extra.get("sha256", "")
         rows.append(row)
     path = Path(out_dir) / "gradebook.csv"
     tmp = path.with_name(f".gradebook.{os.getpid()}.tmp")
-    fields = ["submission", "score", "max_score", "percent", *[e.id for e in lab.exercises], "status", "sandbox", "sha256"]
+    fields = ["submission", "score", "max_score", "percent", *[e.id for e in lab.exercises], "days_late",
+              "late_multiplier", "status", "sandbox", "sha256"]
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
         w.writeheader()

@@ -180,3 +180,32 @@ def test_submission_names_are_unique(tmp_path):
     assert sorted(names.values()) == ["alice__lab01", "bob__lab01"]
     with pytest.raises(FileNotFoundError):
         collect_submissions([tmp_path / "nope"])
+
+
+def test_late_policy_from_nbgrader_timestamps(tmp_path, course, lab01, submission_maker):
+    """1.5 days after the due date (grace 15 min, 10%/started day): 2 started days, x 0.8."""
+    subs = tmp_path / "submitted"
+    on_time = submission_maker(subs / "ann" / "lab01" / "lab01_distillation.ipynb", lab01, course, from_solution=True)
+    late = submission_maker(subs / "bob" / "lab01" / "lab01_distillation.ipynb", lab01, course, from_solution=True)
+    submission_maker(subs / "cy" / "lab01" / "lab01_distillation.ipynb", lab01, course, from_solution=True)
+    due = lab01.due
+    (on_time.parent / "timestamp.txt").write_text((due.replace(tzinfo=None)).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    bob_time = due.replace(tzinfo=None) + __import__("datetime").timedelta(days=1, hours=12)
+    (late.parent / "timestamp.txt").write_text(bob_time.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    out = tmp_path / "out"
+    summary = grade_batch(course, lab01, [subs], out, jobs=2, profile="quick", late_policy=True)
+    scores = {n.split("__")[0]: r["score"] for n, r in summary.results.items()}
+    assert scores == {"ann": 100, "bob": pytest.approx(80), "cy": 100}
+    bob = next(r for n, r in summary.results.items() if n.startswith("bob"))
+    assert bob["extra_data"]["multiplier"] == pytest.approx(0.8) and "late" in bob["output"]
+    cy = next(r for n, r in summary.results.items() if n.startswith("cy"))
+    assert "Late policy not applied: no timestamp.txt" in cy["output"]
+    with open(out / "gradebook.csv", newline="") as fh:
+        rows = {r["submission"].split("__")[0]: r for r in csv.DictReader(fh)}
+    assert float(rows["bob"]["late_multiplier"]) == pytest.approx(0.8)
+    # A changed timestamp is regraded on resume; an unchanged one is not.
+    again = grade_batch(course, lab01, [subs], out, jobs=1, profile="quick", late_policy=True)
+    assert not again.graded
+    (late.parent / "timestamp.txt").write_text(due.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    third = grade_batch(course, lab01, [subs], out, jobs=1, profile="quick", late_policy=True)
+    assert [n.split("__")[0] for n in third.graded] == ["bob"]
