@@ -52,14 +52,6 @@ def cmd_build(args) -> int:
     return EXIT_OK
 
 
-def _progress(name, result, note):
-    if result is None:
-        print(f"  {name:<28} ERROR  {note}", flush=True)
-    else:
-        print(f"  {name:<28} {result['score']:>6g} / {result['max_score']:<5g} "
-              f"{result['execution_time']:>6.1f}s  {note}", flush=True)
-
-
 def cmd_grade(args) -> int:
     from .grade import grade_batch
 
@@ -70,15 +62,20 @@ def cmd_grade(args) -> int:
         raise UsageError(e.args[0]) from None
     if args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+    from .grade import collect_submissions
+    from .progress import progress_reporter
+
+    paths = [Path(p) for p in args.paths]
     try:
-        summary = grade_batch(course, lab, [Path(p) for p in args.paths], Path(args.out), jobs=args.jobs,
-                              force=args.force, profile=args.profile, progress=_progress,
-                              late_policy=args.late_policy)
+        with progress_reporter(len(collect_submissions(paths))) as progress:
+            summary = grade_batch(course, lab, paths, Path(args.out), jobs=args.jobs, force=args.force,
+                                  profile=args.profile, progress=progress, late_policy=args.late_policy)
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
     n = len(summary.graded) + len(summary.skipped)
     print(f"{n} submission(s) with reports in {args.out} ({len(summary.graded)} graded now, "
-          f"{len(summary.skipped)} already graded); gradebook: {Path(args.out) / 'gradebook.csv'}")
+          f"{len(summary.skipped)} already graded); gradebook: {Path(args.out) / 'gradebook.csv'}; "
+          f"report: {Path(args.out) / 'report.html'}")
     if summary.failed:
         print(f"grader errors on {len(summary.failed)} submission(s): {', '.join(summary.failed)}", file=sys.stderr)
         return EXIT_GRADER

@@ -70,6 +70,7 @@ def run_demo(course: Course, *, jobs: int = 1, out: Path | None = None) -> int:
                         print(f"  {'':<10}       {line}")
             if r["extra_data"].get("fatal"):
                 print(f"  {'':<10}   reason: {r['extra_data']['fatal']}")
-        print(f"\n  reports: {results_dir}/<submission>/results.json, gradebook: {results_dir / 'gradebook.csv'}")
+        print(f"\n  reports: {results_dir}/<submission>/results.json and report.html, gradebook: "
+              f"{results_dir / 'gradebook.csv'}, class report: {results_dir / 'report.html'}")
     print("\ndemo: every example got its expected score" if ok else "\ndemo: SOME SCORES DIFFER FROM EXPECTED")
     return 0 if ok else 1

@@ -47,14 +47,23 @@ def lab_checks(lab: Lab, *, public_only: bool = False) -> dict[str, list[Check]]
             for e in lab.exercises}
 
 
+# What decides a grade: editing anything else (reports, CLI, exports) must not force a regrade.
+GRADE_DECIDING = ("autograder/grade.py", "autograder/runner.py", "autograder/assertions.py",
+                  "autograder/strategies.py", "autograder/submission.py", "autograder/results.py",
+                  "autograder/inprocess.py", "autograder/checks", "autograder/sandbox", "reference_impl")
+
+
 def fingerprint(course: Course, lab: Lab, profile: str) -> str:
     """Changes whenever anything that decides a grade changes: course.toml, checks, reference, grader."""
     h = hashlib.sha256(f"{GRADER_VERSION}|{profile}|{lab.id}".encode())
     h.update(course.path.read_bytes())
-    for folder in ("autograder", "reference_impl"):
-        for p in sorted((REPO_ROOT / folder).rglob("*.py")):
-            h.update(p.relative_to(REPO_ROOT).as_posix().encode())
-            h.update(p.read_bytes())
+    for entry in GRADE_DECIDING:
+        path = REPO_ROOT / entry
+        files = sorted(path.rglob("*.py")) + sorted(path.rglob("*.toml")) if path.is_dir() else [path]
+        for p in files:
+            if p.exists():
+                h.update(p.relative_to(REPO_ROOT).as_posix().encode())
+                h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -69,7 +78,7 @@ def limits_for(course: Course) -> Limits:
 
 
 def grade_submission(course: Course, lab: Lab, path: Path, *, profile: str = "grading", name: str | None = None,
-                     public_only: bool = False) -> dict:
+                     public_only: bool = False, fp: str | None = None) -> dict:
     """Grade one notebook; never raises for anything the submission does.
 
     ``public_only`` runs only the checks that need no reference (``course check``, a student's
@@ -90,7 +99,7 @@ def grade_submission(course: Course, lab: Lab, path: Path, *, profile: str = "gr
         "profile": profile,
         "examples_per_property": n_examples,
         "seed": course.grading.seed,
-        "fingerprint": fingerprint(course, lab, profile),
+        "fingerprint": fp or fingerprint(course, lab, profile),
         "sandbox": "",
         "cells": [],
     }
@@ -223,8 +232,8 @@ def _with_late_policy(lab: Lab, path: Path, result: dict) -> dict:
 
 
 def _grade_one(course: Course, lab: Lab, path: Path, name: str, out_dir: Path, profile: str,
-               late_policy: bool = False) -> dict:
-    result = grade_submission(course, lab, path, profile=profile, name=name)
+               late_policy: bool = False, fp: str | None = None) -> dict:
+    result = grade_submission(course, lab, path, profile=profile, name=name, fp=fp)
     if late_policy:
         result = _with_late_policy(lab, path, result)
         stamp = _timestamp_file(path)
@@ -269,13 +278,13 @@ def grade_batch(course: Course, lab: Lab, paths: list[Path], out_dir: Path, *, j
     if jobs <= 1 or len(todo) <= 1:
         for p in todo:
             try:
-                record(p, _grade_one(course, lab, p, names[p], out_dir, profile, late_policy))
+                record(p, _grade_one(course, lab, p, names[p], out_dir, profile, late_policy, fp))
             except Exception:  # a grader bug: report, keep going with the others
                 record(p, error=f"grader error: {traceback.format_exc(limit=3)}")
     else:
         ctx = multiprocessing.get_context("fork")
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = {pool.submit(_grade_one, course, lab, p, names[p], out_dir, profile, late_policy): p
+            futures = {pool.submit(_grade_one, course, lab, p, names[p], out_dir, profile, late_policy, fp): p
                        for p in todo}
             for fut in cf.as_completed(futures):
                 p = futures[fut]
@@ -284,4 +293,7 @@ def grade_batch(course: Course, lab: Lab, paths: list[Path], out_dir: Path, *, j
                 except Exception as e:  # includes BrokenProcessPool
                     record(p, error=f"grader error: {type(e).__name__}: {e}")
     write_gradebook(out_dir, lab)
+    from .reports import write_reports
+
+    write_reports(out_dir, lab)
     return summary

@@ -1,0 +1,676 @@
+"""HTML reports: one page per submission and one per class, each a single self-contained file.
+
+``write_submission_report(results, path)`` turns one ``results.json`` dictionary into a page: the
+score, a table and a bar chart per exercise, every check with its property in words, and for each
+failing check the shrunk counterexample and what was expected and what came back, plus the sandbox
+mode, the cells that raised and an excerpt of the notebook's output.
+
+``write_class_report(out_dir, lab)`` reads every ``out_dir/*/results.json`` of the lab and writes
+``out_dir/report.html``: how many submissions, mean and median score, a score histogram, the pass
+rate of every check (worst first) and "what the class got wrong": failures grouped by
+(check, counterexample) with how many submissions share each, one example output per group, and a
+link to every submission's page. ``write_reports(out_dir, lab)`` writes all of them.
+
+The pages are safe to open: everything that comes from a submission (its output, its exception
+messages, its file name) is HTML-escaped, and each page carries a Content-Security-Policy that
+allows no scripts and no external loads at all (the pages need neither: charts are inline PNGs,
+collapsible sections are ``<details>``). They are deterministic: the same results give the same
+bytes (no timestamps, no grading times, PNGs without software metadata, matplotlib's default style
+whatever the local matplotlibrc says), so regrading a submission rewrites an identical page.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import io
+import json
+import os
+import re
+import statistics
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+REPORT_NAME = "report.html"
+COUNTEREXAMPLE_HEADERS = ("Counterexample (the smallest hypothesis found):", "One failing input:")
+RESULT_WORDS = {
+    "passed": "passed",
+    "failed": "failed",
+    "not_implemented": "not implemented",
+    "not_defined": "not defined",
+    "lost": "sandbox failure",
+    "internal_error": "grader error",
+}
+FATAL_REASON = "could not be graded"
+DPI = 96
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:2em auto;
+max-width:68em;padding:0 1em;color:#1d2327;line-height:1.45}
+h1{margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #dcdcde;padding-bottom:.2em}
+h3{margin:1.4em 0 .4em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.95em}
+th,td{border:1px solid #dcdcde;padding:.3em .6em;text-align:left;vertical-align:top}
+th{background:#f6f7f7}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+pre{background:#f6f7f7;border:1px solid #dcdcde;padding:.6em;overflow-x:auto;white-space:pre-wrap;
+word-break:break-word;margin:.3em 0}
+.score{font-size:2em;font-weight:600}.muted{color:#646970}
+.passed{color:#00732e}.failed,.fatal{color:#b32d2e}.partial{color:#996800}
+.badge{white-space:nowrap;display:inline-block;padding:0 .5em;border-radius:.7em;font-size:.85em;font-weight:600}
+.badge.passed{background:#e6f4ea}.badge.failed{background:#fbeaea}
+.box{border:1px solid #dcdcde;border-left:4px solid #b32d2e;padding:.4em .9em;margin:.8em 0}
+.box.ok{border-left-color:#00732e}.fatal{border-left-color:#b32d2e;font-weight:600}
+details>summary{cursor:pointer;font-weight:600}
+img{max-width:100%;height:auto}
+dl.meta{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dl.meta dt{font-weight:600}
+dl.meta dd{margin:0;word-break:break-all}
+"""
+
+
+# -- reading results ------------------------------------------------------------------------------
+def esc(value) -> str:
+    """HTML-escape anything (quotes too: safe in text and in attribute values)."""
+    return html.escape(str(value), quote=True)
+
+
+def num(x) -> str:
+    """A score for people: at most two decimals, no trailing zeros (92.3333 -> 92.33, 10.0 -> 10)."""
+    try:
+        return f"{round(float(x), 2):g}"
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def percent(score, max_score) -> float:
+    try:
+        return 100.0 * float(score) / float(max_score) if float(max_score) else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+
+
+@dataclass(frozen=True)
+class ParsedOutput:
+    """A check's feedback split into its parts (see autograder.runner.run_check for the format)."""
+
+    property: str  # the sentence after "Property: " ("" if the output has none)
+    counterexample: str  # the shrunk input, one "name = value" per line, without the 4-space indent
+    detail: str  # the rest: expected / got, the exception, or why the check did not run
+
+
+def parse_test_output(text: str) -> ParsedOutput:
+    lines = (text or "").splitlines()
+    prop = ""
+    if lines and lines[0].startswith("Property: "):
+        prop = lines.pop(0)[len("Property: "):]
+    head = next((i for i, line in enumerate(lines) if line in COUNTEREXAMPLE_HEADERS), None)
+    if head is None:
+        return ParsedOutput(prop, "", "\n".join(lines).strip("\n"))
+    before, rest = lines[:head], lines[head + 1:]
+    n = 0
+    while n < len(rest) and rest[n][:1] in (" ", "\t"):
+        n += 1
+    ce = "\n".join(line[4:] if line.startswith("    ") else line for line in rest[:n])
+    detail = "\n".join([*before, *rest[n:]]).strip("\n")
+    return ParsedOutput(prop, ce, detail)
+
+
+@dataclass
+class Submission:
+    name: str  # the folder name under out_dir (what links point to)
+    results: dict
+
+
+def read_results(out_dir: Path, lab_id: str | None = None) -> tuple[list[Submission], list[str]]:
+    """Every out_dir/*/results.json (of the lab, if given), sorted by folder name; and the unreadable ones."""
+    subs: list[Submission] = []
+    unreadable: list[str] = []
+    for f in sorted(Path(out_dir).glob("*/results.json")):
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+            extra = data["extra_data"]
+            if not (isinstance(extra, dict) and isinstance(data["tests"], list)):
+                raise TypeError("not a results.json")
+            float(data["score"]), float(data["max_score"])
+        except (OSError, ValueError, KeyError, TypeError):
+            unreadable.append(f.parent.name)
+            continue
+        if lab_id is not None and extra.get("lab") != lab_id:
+            continue
+        subs.append(Submission(f.parent.name, data))
+    return subs, unreadable
+
+
+def _lab_id(lab) -> str | None:
+    return lab if isinstance(lab, str) or lab is None else lab.id
+
+
+def _check_order(lab, subs: list[Submission]) -> list[str]:
+    """Test names in the lab's order (exercises, then checks), then any others seen in the results."""
+    names: list[str] = []
+    for ex in () if isinstance(lab, str) else getattr(lab, "exercises", ()):
+        names.extend(f"{ex.id}: {c.replace('_', ' ')}" for c in ex.checks)
+    seen = set(names)
+    extra = sorted({t["name"] for s in subs for t in s.results["tests"]} - seen)
+    if not names:  # no Lab object: the order of the first submission's tests
+        for s in subs:
+            for t in s.results["tests"]:
+                if t["name"] not in seen:
+                    seen.add(t["name"])
+                    names.append(t["name"])
+        extra = sorted({t["name"] for s in subs for t in s.results["tests"]} - seen)
+    return names + extra
+
+
+def exercise_order(results: dict) -> list[str]:
+    """Exercise ids in the lab's order: as the tests list them (the exercises dict may be key-sorted)."""
+    ids: list[str] = []
+    for t in results.get("tests", []):
+        ex = (t.get("extra_data") or {}).get("exercise") or t.get("name", "").split(":", 1)[0]
+        if ex not in ids:
+            ids.append(ex)
+    ids.extend(k for k in (results.get("extra_data", {}).get("exercises") or {}) if k not in ids)
+    return ids
+
+
+def is_fatal(results: dict) -> bool:
+    return bool(results.get("extra_data", {}).get("fatal"))
+
+
+def lab_title(results: dict) -> str:
+    """The lab's title, from the first line of the Gradescope output ("Title: 92.3 / 100")."""
+    first = (results.get("output") or "").split("\n", 1)[0]
+    m = re.match(r"^(.*): -?[\d.]+ / [\d.]+$", first)
+    return m.group(1) if m else str(results.get("extra_data", {}).get("lab", ""))
+
+
+# -- charts ---------------------------------------------------------------------------------------
+def _figure(width: float, height: float, *, left: float = 0.6, right: float = 0.2, top: float = 0.15,
+            bottom: float = 0.45):
+    """A Figure on the Agg canvas (pyplot and its global backend are never touched), with fixed margins
+    in inches: constrained/tight layout would cost a second draw per chart."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height)
+    return fig
+
+
+def _label_inches(labels, fontsize: float) -> float:
+    """Room for y tick labels: DejaVu Sans averages about 0.6 em per character."""
+    longest = max((len(str(x)) for x in labels), default=1)
+    return 0.25 + longest * fontsize * 0.6 / 72
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _styled(draw):
+    """Run a chart function under matplotlib's default style (not the local matplotlibrc)."""
+    import matplotlib.style
+
+    with matplotlib.style.context("default"):
+        import matplotlib
+
+        matplotlib.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
+        return draw()
+
+
+def _color(frac: float) -> str:
+    return "#2e7d32" if frac >= 1 - 1e-9 else ("#c62828" if frac <= 1e-9 else "#ef8f00")
+
+
+def exercise_chart(exercises: dict) -> str:
+    """Horizontal bars: each exercise's score against its maximum (a data: URL of a PNG)."""
+    items = [(str(k), float(e.get("score", 0) or 0), float(e.get("max_score", 0) or 0)) for k, e in exercises.items()]
+    template = _exercise_template(tuple((k, m) for k, _, m in items))
+    return template.render(tuple(s for _, s, _ in items))
+
+
+class _ExerciseChart:
+    """One submission's exercise chart, fast: every submission of a lab shares the axes, the labels
+    and the grey "maximum" bars, so they are drawn once and kept as a bitmap; a submission only
+    restores that bitmap and draws its own score bars on it (matplotlib's blitting). About 10 ms a
+    chart instead of 100-200 ms, which is what makes 40 reports a matter of seconds."""
+
+    def __init__(self, rows: tuple[tuple[str, float], ...]):
+        self.rows = rows
+        self.lock = threading.Lock()
+
+        def draw():
+            fig = _figure(6.4, 0.65 + 0.24 * max(1, len(rows)), left=_label_inches([k for k, _ in rows], 9),
+                          bottom=0.45, top=0.1)
+            ax = fig.add_subplot()
+            ys = list(range(len(rows)))
+            maxes = [m for _, m in rows]
+            ax.barh(ys, maxes, color="#e0e0e0", height=0.7)
+            self.bars = list(ax.barh(ys, maxes, height=0.7, animated=True))  # drawn per submission
+            top = max(maxes, default=0) or 1
+            ax.set_yticks(ys, [k for k, _ in rows])
+            ax.set_ylim(len(rows) - 0.5, -0.5)
+            ax.set_xlim(0, top)
+            ax.set_xticks([0, top / 2, top], [num(0), num(top / 2), num(top)])
+            ax.set_xlabel("points")
+            fig.canvas.draw()  # everything but the animated score bars
+            self.background = fig.canvas.copy_from_bbox(fig.bbox)
+            self.fig, self.ax = fig, ax
+
+        _styled(draw)
+
+    @functools.lru_cache(maxsize=256)  # a class has few distinct score patterns (full marks, untouched...)
+    def render(self, scores: tuple[float, ...]) -> str:
+        from PIL import Image
+
+        import matplotlib.style
+
+        with self.lock, matplotlib.style.context("default"):  # draw-time rcParams: not the local matplotlibrc
+            canvas = self.fig.canvas
+            canvas.restore_region(self.background)
+            for bar, score, (_, m) in zip(self.bars, scores, self.rows):
+                width = max(0.0, min(score, m)) if m else 0.0
+                if width > 0:
+                    bar.set_width(width)
+                    bar.set_color(_color(score / m))
+                    self.ax.draw_artist(bar)
+            self.ax.draw_artist(self.ax.spines["left"])  # over the bars, as a full draw would have it
+            rgba = bytes(canvas.buffer_rgba())
+            size = canvas.get_width_height(physical=True)
+        buf = io.BytesIO()
+        Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1).convert("RGB").save(buf, format="png")
+        return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@functools.lru_cache(maxsize=16)
+def _exercise_template(rows: tuple[tuple[str, float], ...]) -> _ExerciseChart:
+    return _ExerciseChart(rows)
+
+
+def histogram_chart(percents: list[float]) -> str:
+    def draw():
+        from matplotlib.ticker import MaxNLocator
+
+        fig = _figure(6.4, 2.8, left=0.7, bottom=0.5)
+        ax = fig.add_subplot()
+        ax.hist(percents, bins=10, range=(0, 100), color="#3f6fb5", edgecolor="white")
+        ax.set_xlim(0, 100)
+        ax.set_xticks(range(0, 101, 10))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("score (% of the maximum)")
+        ax.set_ylabel("submissions")
+        return _png(fig)
+
+    return _styled(draw)
+
+
+def pass_rate_chart(rows: list[tuple[str, float]]) -> str:
+    """Horizontal bars, one per check, in the order given (worst first at the top)."""
+
+    def draw():
+        fig = _figure(7.2, 0.65 + 0.17 * max(1, len(rows)), left=_label_inches([n for n, _ in rows], 7),
+                      bottom=0.45, top=0.1)
+        ax = fig.add_subplot()
+        ys = list(range(len(rows)))
+        ax.barh(ys, [100 * r for _, r in rows], color=[_color(r) for _, r in rows], height=0.75)
+        ax.set_yticks(ys, [n for n, _ in rows], fontsize=7)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_xlim(0, 100)
+        ax.set_xticks(range(0, 101, 20))
+        ax.set_xlabel("submissions passing (%)")
+        return _png(fig)
+
+    return _styled(draw)
+
+
+# -- page pieces ----------------------------------------------------------------------------------
+def _page(title: str, body: str) -> str:
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def _pre(text: str, cls: str = "") -> str:
+    c = f' class="{cls}"' if cls else ""
+    return f"<pre{c}>{esc(text)}</pre>"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _badge(passed: bool, word: str) -> str:
+    cls = "passed" if passed else "failed"
+    return f'<span class="badge {cls}">{esc(word)}</span>'
+
+
+def _failure_block(test: dict, parsed: ParsedOutput) -> str:
+    result = RESULT_WORDS.get(test.get("extra_data", {}).get("result", ""), test.get("status", ""))
+    parts = [f'<details open class="box" data-check="{esc(test["name"])}">',
+             f"<summary>{esc(test['name'])} — {esc(result)} "
+             f"<span class=\"muted\">({num(test.get('score', 0))} / {num(test.get('max_score', 0))})</span></summary>"]
+    if parsed.property:
+        parts.append(f"<p><strong>Property:</strong> {esc(parsed.property)}</p>")
+    if parsed.counterexample:
+        parts.append("<p>Counterexample (the smallest input hypothesis found):</p>")
+        parts.append(_pre(parsed.counterexample, "counterexample"))
+    if parsed.detail:
+        parts.append(_pre(parsed.detail, "detail"))
+    parts.append("</details>")
+    return "\n".join(parts)
+
+
+def submission_html(results: dict, *, class_report: str | None = None) -> str:
+    extra = results.get("extra_data", {}) or {}
+    name = str(extra.get("submission", "submission"))
+    title = lab_title(results)
+    score, max_score = results.get("score", 0), results.get("max_score", 0)
+    pct = percent(score, max_score)
+    cls = "passed" if pct >= 100 - 1e-9 else ("failed" if pct <= 1e-9 else "partial")
+    out: list[str] = []
+    if class_report:
+        out.append(f'<p class="muted"><a href="{esc(class_report)}">&larr; class report</a></p>')
+    out.append(f"<h1>{esc(name)}</h1>")
+    out.append(f'<p class="muted">{esc(extra.get("lab", ""))} — {esc(title)}</p>')
+    out.append(f'<p><span class="score {cls}" id="score">{num(score)} / {num(max_score)}</span> '
+               f'<span class="muted">({pct:.1f}%)</span></p>')
+    if extra.get("fatal"):
+        out.append(f'<div class="box fatal" id="fatal">{esc(extra["fatal"])}</div>')
+
+    # exercises
+    raw = extra.get("exercises", {}) or {}
+    exercises = {k: raw[k] for k in exercise_order(results) if k in raw}
+    by_ex: dict[str, list[dict]] = {}
+    for t in results.get("tests", []):
+        ex_id = t.get("extra_data", {}).get("exercise") or t["name"].split(":", 1)[0]
+        by_ex.setdefault(ex_id, []).append(t)
+    out.append("<h2>Exercises</h2>")
+    if exercises:
+        out.append('<table id="exercises"><thead><tr><th>exercise</th><th class="num">score</th>'
+                   '<th class="num">max</th><th>summary</th></tr></thead><tbody>')
+        for ex_id, e in exercises.items():
+            frac = float(e.get("score", 0)) / float(e.get("max_score", 0) or 1)
+            c = "passed" if frac >= 1 - 1e-9 else ("failed" if frac <= 1e-9 else "partial")
+            out.append(f'<tr><td><a href="#ex-{esc(quote(ex_id))}">{esc(ex_id)}</a></td>'
+                       f'<td class="num {c}">{num(e.get("score", 0))}</td>'
+                       f'<td class="num">{num(e.get("max_score", 0))}</td>'
+                       f'<td>{esc(e.get("summary", ""))}</td></tr>')
+        out.append("</tbody></table>")
+        out.append(f'<img id="exercise-chart" alt="score per exercise" src="{exercise_chart(exercises)}">')
+
+    # checks, exercise by exercise
+    out.append("<h2>Checks</h2>")
+    order = list(exercises) + [k for k in by_ex if k not in exercises]
+    for ex_id in order:
+        tests = by_ex.get(ex_id, [])
+        e = exercises.get(ex_id, {})
+        out.append(f'<h3 id="ex-{esc(quote(ex_id))}">{esc(ex_id)} '
+                   f'<span class="muted">{num(e.get("score", 0))} / {num(e.get("max_score", 0))}</span></h3>')
+        if not tests:
+            continue
+        out.append('<table class="checks"><thead><tr><th>#</th><th>check</th><th>property</th><th>result</th>'
+                   '<th class="num">points</th></tr></thead><tbody>')
+        parsed = [parse_test_output(t.get("output", "")) for t in tests]
+        for t, p in zip(tests, parsed):
+            passed = t.get("status") == "passed"
+            word = RESULT_WORDS.get(t.get("extra_data", {}).get("result", ""), t.get("status", ""))
+            check = t["name"].split(": ", 1)[-1]
+            out.append(f'<tr><td>{esc(t.get("number", ""))}</td><td>{esc(check)}</td><td>{esc(p.property)}</td>'
+                       f'<td>{_badge(passed, word)}</td>'
+                       f'<td class="num">{num(t.get("score", 0))} / {num(t.get("max_score", 0))}</td></tr>')
+        out.append("</tbody></table>")
+        failing = [(t, p) for t, p in zip(tests, parsed) if t.get("status") != "passed"]
+        # Failures that share one reason and show no counterexample (not implemented, not defined,
+        # unreadable file...) are said once, not once per check.
+        shared = {p.detail for _, p in failing if not p.counterexample}
+        if len(failing) > 1 and len(shared) == 1 and all(not p.counterexample for _, p in failing):
+            out.append(f'<div class="box" data-exercise="{esc(ex_id)}"><p>All {len(failing)} failing checks '
+                       f'failed for the same reason:</p>{_pre(shared.pop(), "detail")}</div>')
+        else:
+            out.extend(_failure_block(t, p) for t, p in failing)
+
+    # how it was graded
+    out.append("<h2>How this was graded</h2>")
+    sandbox = extra.get("sandbox") or ("not run (the file could not be graded)" if extra.get("fatal") else "none")
+    meta = [("sandbox", sandbox), ("examples per property", extra.get("examples_per_property", "")),
+            ("seed", extra.get("seed", "")), ("profile", extra.get("profile", "")),
+            ("sha256", extra.get("sha256", "")), ("grader fingerprint", extra.get("fingerprint", ""))]
+    if extra.get("restarts"):
+        meta.append(("sandbox restarts", extra["restarts"]))
+    if extra.get("skipped_experiment_cells"):
+        meta.append(("experiment cells not run", extra["skipped_experiment_cells"]))
+    out.append('<dl class="meta" id="meta">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in meta)
+               + "</dl>")
+    cells = extra.get("cells") or []
+    if cells:
+        out.append("<h3>Cells that raised an error</h3>")
+        out.append('<table id="cell-errors"><thead><tr><th>cell</th><th>error</th></tr></thead><tbody>')
+        for c in cells:
+            where = "setup cell" if c.get("cell") == 0 else f"cell {c.get('cell')}"
+            out.append(f"<tr><td>{esc(where)}</td><td>{_pre(c.get('error', ''))}</td></tr>")
+        out.append("</tbody></table>")
+    if extra.get("stdout_excerpt"):
+        out.append("<h3>Output of the notebook while grading (excerpt)</h3>")
+        out.append(_pre(extra["stdout_excerpt"], "stdout"))
+    return _page(f"{name} — {title}", "\n".join(out))
+
+
+def write_submission_report(results: dict, path: Path, *, class_report: str | None = None) -> Path:
+    """Write one submission's page; ``class_report`` is an optional link back (e.g. "../report.html")."""
+    path = Path(path)
+    _write_atomic(path, submission_html(results, class_report=class_report))
+    return path
+
+
+# -- the class ------------------------------------------------------------------------------------
+@dataclass
+class FailureGroup:
+    """Submissions that failed one check the same way."""
+
+    check: str  # the test name, "exercise: check words"
+    counterexample: str  # "" for failures without one
+    reason: str  # for failures without a counterexample: "not implemented", "not defined", ...
+    submissions: list[str] = field(default_factory=list)
+    example_output: str = ""  # the full feedback of the first submission (by name)
+
+    @property
+    def count(self) -> int:
+        return len(self.submissions)
+
+
+def failure_groups(subs: list[Submission], order: list[str] | None = None) -> list[FailureGroup]:
+    """Failures of the graded submissions (unreadable files left out) grouped by (check,
+    counterexample), or by (check, reason) when no counterexample was shown; most common first."""
+    rank = {n: i for i, n in enumerate(order or [])}
+    groups: dict[tuple[str, str, str], FailureGroup] = {}
+    for s in sorted(subs, key=lambda s: s.name):
+        if is_fatal(s.results):
+            continue
+        for t in s.results["tests"]:
+            if t.get("status") == "passed":
+                continue
+            p = parse_test_output(t.get("output", ""))
+            reason = "" if p.counterexample else RESULT_WORDS.get(t.get("extra_data", {}).get("result", ""), "failed")
+            key = (t["name"], p.counterexample, reason)
+            g = groups.get(key)
+            if g is None:
+                g = groups[key] = FailureGroup(t["name"], p.counterexample, reason, [], t.get("output", ""))
+            g.submissions.append(s.name)
+    return sorted(groups.values(), key=lambda g: (-g.count, rank.get(g.check, len(rank)), g.check,
+                                                  g.counterexample, g.reason))
+
+
+@dataclass
+class ClassStats:
+    lab_id: str
+    title: str
+    lab: object  # the config.Lab (or just the id)
+    submissions: list[Submission]
+    unreadable_results: list[str]
+    fatal: list[str]
+    percents: list[float]
+    mean: float
+    median: float
+    pass_rates: list[tuple[str, int, int]]  # (check, passed, graded), worst first
+    groups: list[FailureGroup]
+
+
+def class_stats(out_dir: Path, lab) -> ClassStats:
+    lab_id = _lab_id(lab)
+    subs, unreadable = read_results(out_dir, lab_id)
+    order = _check_order(lab, subs)
+    graded = [s for s in subs if not is_fatal(s.results)]
+    rows = []
+    for name in order:
+        passed = sum(1 for s in graded for t in s.results["tests"] if t["name"] == name and t.get("status") == "passed")
+        rows.append((name, passed, len(graded)))
+    pos = {n: i for i, n in enumerate(order)}
+    rows.sort(key=lambda r: (r[1] / r[2] if r[2] else 0.0, pos[r[0]]))
+    percents = [percent(s.results["score"], s.results["max_score"]) for s in subs]
+    title = (None if isinstance(lab, str) else getattr(lab, "title", None)) or (
+        lab_title(subs[0].results) if subs else str(lab_id))
+    return ClassStats(
+        lab_id=str(lab_id), title=title, lab=lab, submissions=subs, unreadable_results=unreadable,
+        fatal=[s.name for s in subs if is_fatal(s.results)], percents=percents,
+        mean=statistics.fmean(percents) if percents else 0.0,
+        median=statistics.median(percents) if percents else 0.0,
+        pass_rates=rows, groups=failure_groups(subs, order),
+    )
+
+
+def _link(name: str) -> str:
+    return f'<a href="{esc(quote(name))}/{REPORT_NAME}">{esc(name)}</a>'
+
+
+def class_html(stats: ClassStats) -> str:
+    subs = stats.submissions
+    heading = stats.lab_id if stats.title in ("", stats.lab_id) else f"{stats.lab_id} — {stats.title}"
+    out = [f"<h1>{esc(heading)}: class report</h1>"]
+    max_scores = sorted({num(s.results["max_score"]) for s in subs})
+    mean, median = (f"{stats.mean:.1f}%", f"{stats.median:.1f}%") if subs else ("—", "—")
+    out.append('<table id="summary"><tbody>'
+               f'<tr><th>submissions</th><td class="num" id="n-submissions">{len(subs)}</td></tr>'
+               f'<tr><th>could not be graded</th><td class="num">{len(stats.fatal)}</td></tr>'
+               f'<tr><th>mean score</th><td class="num" id="mean">{mean}</td></tr>'
+               f'<tr><th>median score</th><td class="num" id="median">{median}</td></tr>'
+               + (f'<tr><th>maximum</th><td class="num">{esc(", ".join(max_scores))} points</td></tr>'
+                  if max_scores else "")
+               + "</tbody></table>")
+    if stats.fatal:
+        out.append(f'<p class="muted">Submissions that could not be graded score 0 in the mean and median and are '
+                   f'left out of the per-check statistics: {", ".join(_link(n) for n in stats.fatal)}.</p>')
+    if stats.unreadable_results:
+        out.append('<p class="failed">Unreadable results.json (regrade these): '
+                   f'{esc(", ".join(stats.unreadable_results))}.</p>')
+    if not subs:
+        out.append("<p>No graded submissions yet.</p>")
+        return _page(f"{stats.lab_id}: class report", "\n".join(out))
+
+    out.append("<h2>Score distribution</h2>")
+    out.append(f'<img id="histogram" alt="histogram of scores" src="{histogram_chart(stats.percents)}">')
+
+    # per exercise means
+    ex_ids: list[str] = [] if isinstance(stats.lab, str) else [ex.id for ex in getattr(stats.lab, "exercises", ())]
+    for s in subs:
+        ex_ids.extend(k for k in exercise_order(s.results) if k not in ex_ids)
+    if ex_ids:
+        out.append("<h2>Exercises</h2>")
+        out.append('<table id="exercise-means"><thead><tr><th>exercise</th><th class="num">mean score</th>'
+                   '<th class="num">max</th><th class="num">full marks</th></tr></thead><tbody>')
+        for ex in ex_ids:
+            es = [s.results["extra_data"]["exercises"].get(ex, {}) for s in subs]
+            mx = max(float(e.get("max_score", 0) or 0) for e in es)
+            mean = statistics.fmean(float(e.get("score", 0) or 0) for e in es)
+            full = sum(1 for e in es if e and float(e.get("score", 0)) >= float(e.get("max_score", 0)) - 1e-9)
+            out.append(f"<tr><td>{esc(ex)}</td><td class=\"num\">{num(mean)}</td><td class=\"num\">{num(mx)}</td>"
+                       f"<td class=\"num\">{full} / {len(subs)}</td></tr>")
+        out.append("</tbody></table>")
+
+    graded = len(subs) - len(stats.fatal)
+    out.append("<h2>Pass rate per check</h2>")
+    out.append(f'<p class="muted">Over the {graded} submission(s) that could be graded, worst first.</p>')
+    out.append('<table id="pass-rates"><thead><tr><th>check</th><th class="num">passed</th>'
+               '<th class="num">pass rate</th></tr></thead><tbody>')
+    for name, passed, n in stats.pass_rates:
+        rate = passed / n if n else 0.0
+        out.append(f'<tr class="pass-rate" data-check="{esc(name)}" data-passed="{passed}" data-graded="{n}">'
+                   f'<td>{esc(name)}</td><td class="num">{passed} / {n}</td>'
+                   f'<td class="num">{100 * rate:.0f}%</td></tr>')
+    out.append("</tbody></table>")
+    if graded:
+        chart = pass_rate_chart([(n, p / g if g else 0.0) for n, p, g in stats.pass_rates])
+        out.append(f'<img id="pass-rate-chart" alt="pass rate per check" src="{chart}">')
+
+    with_ce = [g for g in stats.groups if g.counterexample]
+    without = [g for g in stats.groups if not g.counterexample]
+    out.append('<h2 id="what-went-wrong">What the class got wrong</h2>')
+    if not with_ce:
+        out.append("<p>No check failed with a counterexample.</p>")
+    else:
+        out.append('<p class="muted">Failures grouped by check and counterexample: submissions in one group failed '
+                   "the same property on the same shrunk input. Most common first; the output shown is the first "
+                   "submission's.</p>")
+    for i, g in enumerate(with_ce, start=1):
+        out.append(f'<div class="box group" id="group-{i}" data-check="{esc(g.check)}" data-count="{g.count}">')
+        out.append(f"<h3>{esc(g.check)} — <span class=\"count\">{g.count}</span> submission"
+                   f"{'s' if g.count != 1 else ''}</h3>")
+        p = parse_test_output(g.example_output)
+        if p.property:
+            out.append(f"<p><strong>Property:</strong> {esc(p.property)}</p>")
+        out.append("<p>Counterexample:</p>")
+        out.append(_pre(g.counterexample, "counterexample"))
+        out.append(f"<p>What {esc(g.submissions[0])}'s function did:</p>")
+        out.append(_pre(p.detail, "example"))
+        out.append(f"<p class=\"muted\">{', '.join(_link(n) for n in g.submissions)}</p>")
+        out.append("</div>")
+    if without:
+        out.append("<h3>Failures without a counterexample</h3>")
+        out.append('<table id="other-failures"><thead><tr><th>check</th><th>reason</th><th class="num">submissions</th>'
+                   "<th>who</th></tr></thead><tbody>")
+        for g in without:
+            out.append(f'<tr class="other-failure" data-check="{esc(g.check)}" data-count="{g.count}">'
+                       f"<td>{esc(g.check)}</td><td>{esc(g.reason)}</td><td class=\"num\">{g.count}</td>"
+                       f"<td>{', '.join(_link(n) for n in g.submissions)}</td></tr>")
+        out.append("</tbody></table>")
+
+    out.append("<h2>Submissions</h2>")
+    out.append('<table id="submissions"><thead><tr><th>submission</th><th class="num">score</th>'
+               '<th class="num">%</th><th class="num">checks failed</th><th>status</th></tr></thead><tbody>')
+    for s, pct in zip(subs, stats.percents):
+        r = s.results
+        failed = sum(1 for t in r["tests"] if t.get("status") != "passed")
+        status = FATAL_REASON if is_fatal(r) else "graded"
+        out.append(f'<tr class="submission"><td>{_link(s.name)}</td>'
+                   f'<td class="num">{num(r["score"])} / {num(r["max_score"])}</td><td class="num">{pct:.1f}</td>'
+                   f'<td class="num">{failed} / {len(r["tests"])}</td><td>{esc(status)}</td></tr>')
+    out.append("</tbody></table>")
+    return _page(f"{stats.lab_id}: class report", "\n".join(out))
+
+
+def write_class_report(out_dir: Path, lab) -> Path:
+    """out_dir/report.html from every out_dir/*/results.json of ``lab`` (a config.Lab or a lab id)."""
+    path = Path(out_dir) / REPORT_NAME
+    _write_atomic(path, class_html(class_stats(out_dir, lab)))
+    return path
+
+
+def write_reports(out_dir: Path, lab) -> Path:
+    """Every submission's out_dir/<name>/report.html and the class's out_dir/report.html."""
+    out_dir = Path(out_dir)
+    subs, _ = read_results(out_dir, _lab_id(lab))
+    for s in subs:
+        write_submission_report(s.results, out_dir / s.name / REPORT_NAME, class_report=f"../{REPORT_NAME}")
+    return write_class_report(out_dir, lab)
