@@ -2,8 +2,9 @@
 
 Small on purpose: a counterexample the student reads should fit on a line (batches of at most
 4 rows, at most 5 classes), and hypothesis shrinks towards 0, 1 and short arrays. Values are
-float64 and bounded, so that any correct implementation agrees with the reference to the
-tolerances in ``autograder.assertions``.
+float64, bounded and never subnormal (below 2.2e-308 a probability such as 5e-324 underflows in
+(p + q) / 2, and correct implementations then disagree about a case no lab is about), so that any
+correct implementation agrees with the reference to the tolerances in ``autograder.assertions``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ LOGIT_BOUND = 30.0
 
 # Named constants a lab can reuse.
 TEMPERATURES = st.one_of(st.sampled_from([0.5, 1.0, 2.0, 4.0, 8.0, 16.0]), st.floats(0.2, 50.0))
-ALPHAS = st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(0.0, 1.0))
-PROBABILITIES = st.floats(0.0, 1.0)
+ALPHAS = st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(0.0, 1.0, allow_subnormal=False))
+PROBABILITIES = st.floats(0.0, 1.0, allow_subnormal=False)
 
 
 def _floats(bound: float):
-    return st.floats(-bound, bound, allow_nan=False, allow_infinity=False, width=64)
+    return st.floats(-bound, bound, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=64)
 
 
 @st.composite
@@ -49,7 +50,7 @@ def prob_vectors(draw, *, min_classes: int = 2, max_classes: int = MAX_CLASSES, 
     n = batch if batch is not None else draw(st.integers(1, max_batch))
     c = classes if classes is not None else draw(st.integers(min_classes, max_classes))
     low = 0.0 if zeros else 0.01
-    w = draw(hnp.arrays(np.float64, (n, c), elements=st.floats(low, 10.0)))
+    w = draw(hnp.arrays(np.float64, (n, c), elements=st.floats(low, 10.0, allow_subnormal=False)))
     w[w.sum(axis=-1) <= 0, -1] = 1.0  # a row of zeros has no distribution: put its mass on the last class
     return w / w.sum(axis=-1, keepdims=True)
 
