@@ -63,6 +63,8 @@ def read_notebook(path: Path):
             f"the file is not a Jupyter notebook: invalid JSON at line {e.lineno}, column {e.colno} ({e.msg}). "
             "It may have been truncated or edited by hand; re-download it from Jupyter"
         ) from None
+    except (ValueError, RecursionError) as e:  # a number of over 4300 digits; arrays nested thousands deep
+        raise SubmissionError(f"the file is not a Jupyter notebook: its JSON cannot be read ({type(e).__name__})") from None
     if not isinstance(data, dict) or not ("cells" in data or "worksheets" in data):
         raise SubmissionError("the file is JSON but not a Jupyter notebook (it has no 'cells')")
     try:

@@ -60,6 +60,25 @@ def _bwrap_binds() -> list[str]:
     return args
 
 
+def _others_can_run_python() -> bool:
+    """Can an unprivileged uid run this interpreter and read its venv? (Every folder on the way
+    needs o+x, the files o+r: a Python under /root, mode 700, fails this.)"""
+    paths = {os.path.realpath(sys.executable), os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+    for path in paths:
+        p = path
+        while p and p != "/":
+            try:
+                mode = os.stat(p).st_mode
+            except OSError:
+                return False
+            if os.path.isdir(p) and not mode & 0o001:
+                return False
+            if os.path.isfile(p) and not mode & 0o004:
+                return False
+            p = os.path.dirname(p)
+    return True
+
+
 _BWRAP_OK: bool | None = None
 
 
@@ -82,11 +101,11 @@ def bubblewrap_available() -> bool:
     return _BWRAP_OK
 
 
-def _bwrap_prefix(run_dir: str, uid: int = SANDBOX_UID_BASE) -> list[str]:
+def _bwrap_prefix(run_dir: str, uid: int = SANDBOX_UID_BASE, tmp_bytes: int = 64 * 1024 * 1024) -> list[str]:
     return [
         shutil.which("bwrap") or "bwrap",
         "--proc", "/proc", "--dev", "/dev",
-        "--perms", "01777", "--tmpfs", "/tmp",  # first: a venv under /tmp is bound over it below
+        "--perms", "01777", "--size", str(tmp_bytes), "--tmpfs", "/tmp",  # first: a venv under /tmp is bound over it
         *_bwrap_binds(),
         "--ro-bind", run_dir, "/sandbox",
         "--chdir", "/tmp",
@@ -157,7 +176,17 @@ class StudentSession:
         self.cells = cells
         self.limits = limits
         self.bwrap = bubblewrap_available()
-        self.mode = MODE_BWRAP if self.bwrap else MODE_PROCESS
+        # Without bubblewrap, root still drops to an unprivileged uid where the interpreter allows it
+        # (rlimits on processes bind only non-root users, and root could lift the others).
+        self.drop_uid = not self.bwrap and os.geteuid() == 0 and _others_can_run_python()
+        if self.bwrap:
+            self.mode = MODE_BWRAP
+        elif self.drop_uid:
+            self.mode = MODE_PROCESS + ", unprivileged uid"
+        elif os.geteuid() == 0:
+            self.mode = MODE_PROCESS + " (as root: the interpreter is not readable by other users, so no uid drop)"
+        else:
+            self.mode = MODE_PROCESS
         self.skipped: dict[int, str] = {}
         self.load_report: LoadReport | None = None
         self.restarts = 0
@@ -193,6 +222,11 @@ class StudentSession:
         resource.setrlimit(resource.RLIMIT_NPROC, (self.limits.max_processes, self.limits.max_processes))
         # Past the file-size limit, writes should fail with EFBIG, not kill the worker silently.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        if self.drop_uid:
+            uid = SANDBOX_UID_BASE + os.getppid() % 4000
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
 
     def _spawn(self) -> None:
         assert self._dir is not None
@@ -222,11 +256,15 @@ class StudentSession:
             os.chmod(run, 0o755)
             env.update(HOME="/tmp", TMPDIR="/tmp")
             uid = SANDBOX_UID_BASE + os.getpid() % 4000
-            argv = _bwrap_prefix(str(run), uid) + python + ["/sandbox/worker.py", str(p2c_r), str(c2p_w)]
+            # /tmp is memory: cap it too (the file-size rlimit is per file).
+            argv = _bwrap_prefix(str(run), uid, max(4, 4 * self.limits.output_kb // 1024) * 1024 * 1024) + python + ["/sandbox/worker.py", str(p2c_r), str(c2p_w)]
             cwd = "/"
         else:
             argv = python + [str(run / "worker.py"), str(p2c_r), str(c2p_w)]
             cwd = str(run)
+            if self.drop_uid:
+                os.chmod(self._dir, 0o755)
+                os.chmod(run, 0o777)  # the unprivileged worker's only writable place
         self._proc = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -336,10 +374,11 @@ class StudentSession:
                 )
                 while True:
                     msg = self._read(self.deadline(self.limits.call_seconds), "running a notebook cell")
-                    if msg.get("event") == "cell_start":
+                    if isinstance(msg, dict) and msg.get("event") == "cell_start" and type(msg.get("index")) is int:
                         current = msg["index"]
                         continue
                     break
+                report = self._load_report(msg)
             except SubmissionTimeUp:
                 raise
             except WorkerLost as lost:
@@ -347,15 +386,24 @@ class StudentSession:
                     raise
                 self.skipped[current] = lost.reason.replace("running a notebook cell", f"cell {current}")
                 continue
-            report = LoadReport(
-                cells=[CellOutcome(c["index"], c["ok"], c["error"]) for c in msg["cells"]],
-                functions=set(msg["functions"]),
-            )
             for i, reason in sorted(self.skipped.items()):
                 report.cells.append(CellOutcome(i, False, f"skipped: {reason}"))
             report.cells.sort(key=lambda c: c.index)
             self.load_report = report
             return report
+
+    def _load_report(self, msg) -> LoadReport:
+        """Validate the worker's "loaded" message: the student's code shares the worker's process
+        and could write a forged one, which must cost this submission, never crash the grader."""
+        try:
+            assert isinstance(msg, dict) and msg.get("event") == "loaded"
+            cells = [CellOutcome(int(c["index"]), bool(c["ok"]), str(c["error"])) for c in msg["cells"]]
+            functions = {str(f) for f in msg["functions"]}
+        except (AssertionError, KeyError, TypeError, ValueError):
+            self._stop()
+            raise WorkerLost("loading the notebook: the sandbox sent a malformed reply "
+                             "(did the code write to the grader's pipe?)") from None
+        return LoadReport(cells=cells, functions=functions)
 
     # -- calls -----------------------------------------------------------------------------
     def call(self, fn: str, *args, **kwargs) -> CallResult:
@@ -366,6 +414,9 @@ class StudentSession:
         deadline = self.deadline(self.limits.call_seconds)
         self._send({"op": "call", "fn": fn, "args": list(args), "kwargs": kwargs}, deadline, what)
         msg = self._read(deadline, what)
+        if not isinstance(msg, dict) or not isinstance(msg.get("ok"), bool):
+            self._stop()
+            raise WorkerLost(f"{what}: the sandbox sent a malformed reply (did the code write to the grader's pipe?)")
         if msg.get("ok") is True:
             return CallResult(True, value=msg.get("value"))
         return CallResult(

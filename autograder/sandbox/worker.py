@@ -21,10 +21,12 @@ pipe, so printing cannot corrupt it.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
 BLOCKED_PACKAGES = ("reference_impl", "autograder", "datasets")
+_getpid, _exit = os.getpid, os._exit  # bound now: the student's code may patch the os module
 MAX_ERROR_CHARS = 2000
 
 
@@ -49,21 +51,46 @@ def _strip_magics(source: str) -> str:
     return "\n".join(out)
 
 
+def _safe_str(exc: BaseException) -> str:
+    """str(exc), or a placeholder when the student's exception class makes str() raise."""
+    try:
+        text = str(exc)
+    except BaseException:  # noqa: BLE001 - a hostile __str__ must not take the worker down
+        return "<exception str() failed>"
+    return text if type(text) is str else "<exception str() failed>"
+
+
 def _describe(exc: BaseException) -> dict:
-    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    # Drop the worker's own frames: the student needs only their code's lines.
-    text = "".join(line for line in tb if "worker.py" not in line)
+    try:
+        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        # Drop the worker's own frames: the student needs only their code's lines.
+        text = "".join(line for line in tb if "worker.py" not in line)
+    except BaseException:  # noqa: BLE001
+        text = ""
+    name = getattr(type(exc), "__name__", "")
     return {
-        "error_type": type(exc).__name__,
-        "error": str(exc)[:MAX_ERROR_CHARS],
+        "error_type": name if type(name) is str else "",
+        "error": _safe_str(exc)[:MAX_ERROR_CHARS],
         "traceback": text[-MAX_ERROR_CHARS:],
     }
 
 
+def _leave_if_forked(worker_pid: int) -> None:
+    """A process the student's code forked must never speak on the protocol pipes: it would send a
+    second reply to every request (or read the grader's next request) and scramble the grading."""
+    if _getpid() != worker_pid:
+        _exit(0)
+
+
 def main(fd_in: int, fd_out: int) -> None:
+    import faulthandler
+
     import wire  # the copy beside this file
 
+    if faulthandler.is_enabled():  # -X faulthandler: keep the crash report, without the thread's address
+        faulthandler.enable(all_threads=False)  # ("Current thread 0x7f..." differs run to run: not deterministic)
     sys.meta_path.insert(0, _BlockRepository())
+    worker_pid = _getpid()
     namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
     while True:
         try:
@@ -84,6 +111,7 @@ def main(fd_in: int, fd_out: int) -> None:
                 except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: the cell failed
                     d = _describe(exc)
                     results.append({"index": cell["index"], "ok": False, "error": f"{d['error_type']}: {d['error']}"})
+                _leave_if_forked(worker_pid)
                 sys.stdout.flush()
             functions = sorted(k for k, v in namespace.items() if callable(v) and not k.startswith("__"))
             wire.write_frame(fd_out, {"event": "loaded", "cells": results, "functions": functions})
@@ -94,8 +122,10 @@ def main(fd_in: int, fd_out: int) -> None:
                     raise NameError(f"name '{msg['fn']}' is not defined")
                 value = fn(*msg["args"], **msg["kwargs"])
             except BaseException as exc:  # noqa: BLE001 - a student's SystemExit must not end the worker
+                _leave_if_forked(worker_pid)
                 frame = wire.encode({"ok": False, **_describe(exc)})
             else:
+                _leave_if_forked(worker_pid)
                 try:
                     frame = wire.encode({"ok": True, "value": value})
                 except BaseException as exc:  # noqa: BLE001 - WireError, or a hostile value's side effects
