@@ -41,7 +41,6 @@ EXPECTED = tomllib.loads((CORPUS / "expected.toml").read_text(encoding="utf-8"))
 GRADING = EXPECTED["grading"]
 CASES: dict[str, dict] = EXPECTED["cases"]
 BATCH = {name: case for name, case in CASES.items() if "known_bug" not in case}
-KNOWN_BUGS = {name: case for name, case in CASES.items() if "known_bug" in case}
 BWRAP = bubblewrap_available()
 NO_BWRAP = ("bubblewrap is not available here (it needs bwrap and root, or COURSE_SANDBOX=process is set): "
             "this case is graded only inside the bubblewrap sandbox")
@@ -224,24 +223,6 @@ def test_reports_stay_small_whatever_the_submission_printed(graded):
         assert f.stat().st_size < 200 * 1024, f.parent.name
     flood = graded.summary.results.get("stdout_flood")
     assert flood is not None and flood["extra_data"]["stdout_excerpt"] == "x" * STDOUT_EXCERPT_CHARS
-
-
-# -- known grader bugs ---------------------------------------------------------------------------------
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(KNOWN_BUGS))
-def test_known_grader_bug(tmp_path, name):
-    """Cases exposing a bug outside the sandbox worker: xfail until fixed (then move them into the batch)."""
-    case = KNOWN_BUGS[name]
-    course = small_course(tmp_path / "course")
-    lab = course.lab("lab01")
-    shutil.copy(CORPUS / case["file"], tmp_path / f"{name}.ipynb")
-    summary = grade_batch(course, lab, [tmp_path / f"{name}.ipynb"], tmp_path / "out", jobs=1, force=True)
-    if summary.failed or any("Internal error in this check" in t["output"]
-                             for r in summary.results.values() for t in r["tests"]):
-        pytest.xfail(case["known_bug"])
-    assert summary.failed == {}
-    pytest.fail(f"{name} no longer exposes the bug ({case['known_bug']}): give it a score and reason in "
-                "expected.toml and let the batch grade it")
 
 
 # -- the process fallback ------------------------------------------------------------------------------
