@@ -7,6 +7,7 @@
     course release LAB --out DIR           the student bundle (no solutions, reference or hidden checks)
     course validate LAB [--exercise ID]    mutation score of the checks, and the correct alternatives
     course export gradescope LAB --out F   an autograder zip for Gradescope
+    course export nbgrader LAB DIR --db URL   write graded results into an nbgrader gradebook
     course demo                            build, then grade the bundled example submissions
 
 Exit codes: 0 when every submission got a report (a corrupt or hostile one gets 0 points and a
@@ -158,6 +159,17 @@ def cmd_export_gradescope(args) -> int:
     return EXIT_OK
 
 
+def cmd_export_nbgrader(args) -> int:
+    from .exports.nbgrader import ExportError, export_command
+
+    course = _course(args)
+    try:
+        return export_command(course, args.lab, args.results_dir, args.db,
+                              course_id=args.course_id, source=args.source)
+    except ExportError as e:
+        raise UsageError(str(e)) from None
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -211,6 +223,15 @@ def make_parser() -> argparse.ArgumentParser:
     xg.add_argument("lab", help="lab id, e.g. lab01")
     xg.add_argument("--out", required=True, help="the zip to write")
     xg.set_defaults(func=cmd_export_gradescope)
+    xn = xs.add_parser("nbgrader", help="write DIR/<student>/results.json into an nbgrader gradebook")
+    xn.add_argument("lab", help="lab id, e.g. lab01")
+    xn.add_argument("results_dir", help="the --out folder of `course grade`; subfolder name = student id")
+    xn.add_argument("--db", required=True, help="gradebook URL, e.g. sqlite:///gradebook.db")
+    xn.add_argument("--course-id", default="default_course", help="nbgrader course id for a new assignment")
+    xn.add_argument("--source", default=None,
+                    help="folder with the lab notebook carrying nbgrader metadata (default: solutions/); "
+                         "used only if the gradebook has no such notebook")
+    xn.set_defaults(func=cmd_export_nbgrader)
 
     d = sub.add_parser("demo", help="build, then grade the bundled example submissions and print the table")
     d.add_argument("--jobs", type=int, default=os.cpu_count() or 1)

@@ -51,12 +51,23 @@ def _bwrap_binds() -> list[str]:
             args += ["--symlink", os.readlink(link), link]
         elif os.path.isdir(link):
             args += ["--ro-bind", link, link]
-    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}
-    for prefix in sorted(prefixes):
-        if not prefix.startswith("/usr/"):
-            args += ["--ro-bind", prefix, prefix]
+    binds = [(p, p) for p in sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)})
+             if not p.startswith("/usr/")]
     if os.path.realpath(sys.prefix) != os.path.abspath(sys.prefix):  # the venv reached through a symlink
-        args += ["--ro-bind", os.path.realpath(sys.prefix), os.path.abspath(sys.prefix)]
+        binds.append((os.path.realpath(sys.prefix), os.path.abspath(sys.prefix)))
+    made: set[str] = set()
+    for src, dest in binds:
+        # Parents bwrap would create on its own may be unreadable to the sandbox's uid (seen under the
+        # /tmp tmpfs): make them explicitly, world-traversable, before binding.
+        parents = []
+        parent = os.path.dirname(dest)
+        while parent not in ("/", "/tmp", "") and parent not in made:
+            parents.append(parent)
+            parent = os.path.dirname(parent)
+        for d in reversed(parents):
+            args += ["--perms", "0755", "--dir", d]
+            made.add(d)
+        args += ["--ro-bind", src, dest]
     return args
 
 
