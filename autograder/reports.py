@@ -389,6 +389,11 @@ def submission_html(results: dict, *, class_report: str | None = None) -> str:
                f'<span class="muted">({pct:.1f}%)</span></p>')
     if extra.get("fatal"):
         out.append(f'<div class="box fatal" id="fatal">{esc(extra["fatal"])}</div>')
+    if "multiplier" in extra:  # the late policy was applied (autograder.late)
+        late = [line for line in str(results.get("output", "")).splitlines() if line.startswith("Submitted")]
+        out.append(f'<div class="box" id="late">{esc(late[0] if late else "")} '
+                   f'(submitted {esc(extra.get("submitted_at", ""))}, due {esc(extra.get("due", ""))}; '
+                   f'score before the late policy: {esc(extra.get("score_before_late_policy", ""))})</div>')
 
     # exercises
     raw = extra.get("exercises", {}) or {}

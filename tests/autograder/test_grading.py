@@ -198,6 +198,9 @@ def test_late_policy_from_nbgrader_timestamps(tmp_path, course, lab01, submissio
     assert scores == {"ann": 100, "bob": pytest.approx(80), "cy": 100}
     bob = next(r for n, r in summary.results.items() if n.startswith("bob"))
     assert bob["extra_data"]["multiplier"] == pytest.approx(0.8) and "late" in bob["output"]
+    bob_name = next(n for n in summary.results if n.startswith("bob"))
+    page = (out / bob_name / "report.html").read_text()
+    assert 'id="late"' in page and "late: score x 0.8" in page  # the HTML report shows it too
     cy = next(r for n, r in summary.results.items() if n.startswith("cy"))
     assert "Late policy not applied: no timestamp.txt" in cy["output"]
     with open(out / "gradebook.csv", newline="") as fh:
