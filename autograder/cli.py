@@ -34,6 +34,13 @@ def _course(args):
     return load_course(Path(args.course))
 
 
+def _lab(course, lab_id: str):
+    try:
+        return course.lab(lab_id)
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+
+
 def cmd_build(args) -> int:
     from .build import build
 
@@ -57,10 +64,7 @@ def cmd_grade(args) -> int:
     from .grade import grade_batch
 
     course = _course(args)
-    try:
-        lab = course.lab(args.lab)
-    except KeyError as e:
-        raise UsageError(e.args[0]) from None
+    lab = _lab(course, args.lab)
     if args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
     from .grade import collect_submissions
@@ -87,10 +91,7 @@ def cmd_validate(args) -> int:
     from .validate import format_report, validate_lab
 
     course = _course(args)
-    try:
-        lab = course.lab(args.lab)
-    except KeyError as e:
-        raise UsageError(e.args[0]) from None
+    lab = _lab(course, args.lab)
     unknown = [e for e in args.exercise or [] if e not in {x.id for x in lab.exercises}]
     if unknown:
         raise UsageError(f"no exercise {', '.join(unknown)} in {lab.id}")
@@ -133,10 +134,7 @@ def cmd_release(args) -> int:
     from .release import release_lab
 
     course = _course(args)
-    try:
-        lab = course.lab(args.lab)
-    except KeyError as e:
-        raise UsageError(e.args[0]) from None
+    lab = _lab(course, args.lab)
     try:
         files = release_lab(course, lab, Path(args.out))
     except FileExistsError as e:
@@ -150,10 +148,7 @@ def cmd_export_gradescope(args) -> int:
     from .exports.gradescope import export_gradescope
 
     course = _course(args)
-    try:
-        lab = course.lab(args.lab)
-    except KeyError as e:
-        raise UsageError(e.args[0]) from None
+    lab = _lab(course, args.lab)
     out = export_gradescope(course, lab, Path(args.out))
     print(f"wrote {out} ({out.stat().st_size // 1024} KB): upload it on the assignment's Configure Autograder page")
     return EXIT_OK

@@ -34,16 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from .results import STATUS_WORDS
+
 REPORT_NAME = "report.html"
 COUNTEREXAMPLE_HEADERS = ("Counterexample (the smallest hypothesis found):", "One failing input:")
-RESULT_WORDS = {
-    "passed": "passed",
-    "failed": "failed",
-    "not_implemented": "not implemented",
-    "not_defined": "not defined",
-    "lost": "sandbox failure",
-    "internal_error": "grader error",
-}
+RESULT_WORDS = STATUS_WORDS  # one vocabulary for results.json and the reports
 FATAL_REASON = "could not be graded"
 DPI = 96
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
