@@ -48,3 +48,15 @@ def make_submission(path: Path, lab, course, overrides: dict[str, str] | None = 
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run torch single-threaded in a module: on tiny tensors waking a thread pool costs milliseconds per
+    call (the softmax kernels parallelise even at (4, 5)). The previous setting is restored afterwards."""
+    import torch  # here, not at the top: most tests never need torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

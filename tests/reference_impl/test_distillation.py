@@ -34,14 +34,7 @@ from reference_impl.distillation import (
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Run torch single-threaded here: on these tiny tensors waking a thread pool costs ms per call, and the
-    softmax kernels parallelise even at (4, 5). The previous setting is restored for other modules."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # Derandomised and without an example database, so a run is reproducible and leaves no files.

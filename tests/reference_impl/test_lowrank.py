@@ -35,14 +35,7 @@ from reference_impl.lowrank import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Run torch single-threaded here: these convolutions are tiny and a thread pool only costs time.
-    The previous setting is restored for other modules."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny convolutions
 
 
 # Derandomised and without an example database, so a run is reproducible and leaves no files.
