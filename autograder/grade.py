@@ -31,6 +31,15 @@ from .submission import SubmissionError, plan_cells, read_notebook, trusted_setu
 GRADER_VERSION = "1"
 
 
+def file_sha256(path: Path) -> str:
+    """The file's sha256, read in chunks (a multi-gigabyte upload must not be read into memory), or ""."""
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except (OSError, ValueError):
+        return ""
+
+
 def examples_for(course: Course, profile: str) -> int:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
@@ -91,7 +100,7 @@ def grade_submission(course: Course, lab: Lab, path: Path, *, profile: str = "gr
     if public_only:  # score only what the public checks can see
         lab = dataclasses.replace(lab, exercises=tuple(e for e in lab.exercises if checks[e.id]))
     n_examples = examples_for(course, profile)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    digest = file_sha256(path)
     meta = {
         "submission": name,
         "lab": lab.id,
@@ -201,12 +210,12 @@ def _is_done(out_dir: Path, name: str, path: Path, fp: str, late_policy: bool = 
         data = json.loads(f.read_text(encoding="utf-8"))
         extra = data["extra_data"]
         stamp = _timestamp_file(path)
-        stamp_hash = hashlib.sha256(stamp.read_bytes()).hexdigest() if stamp.is_file() else ""
+        stamp_hash = file_sha256(stamp)
         if late_policy and extra.get("timestamp_sha256") != stamp_hash:
             return None  # graded without the policy, or the timestamp changed
         if not late_policy and "timestamp_sha256" in extra:
             return None
-        if extra["fingerprint"] == fp and extra["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest():
+        if extra["fingerprint"] == fp and extra["sha256"] == file_sha256(path):
             return data
     except (OSError, ValueError, KeyError, TypeError):
         pass
@@ -238,7 +247,7 @@ def _grade_one(course: Course, lab: Lab, path: Path, name: str, out_dir: Path, p
         result = _with_late_policy(lab, path, result)
         stamp = _timestamp_file(path)
         result["extra_data"]["timestamp_sha256"] = (
-            hashlib.sha256(stamp.read_bytes()).hexdigest() if stamp.is_file() else "")
+            file_sha256(stamp))
     _write_json_atomic(out_dir / name / "results.json", result)
     return result
 
