@@ -61,15 +61,19 @@ def _iso(value, what: str, path: Path) -> dt.datetime:
     return when.astimezone(UTC)
 
 
+def _read(path: Path, where_it_comes_from: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TimestampError(f"{path}: no such file ({where_it_comes_from})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise TimestampError(f"{path}: cannot be read: {e}") from None
+
+
 def read_gradescope_metadata(metadata_path: Path | str) -> GradescopeMetadata:
     """Parse Gradescope's submission_metadata.json: ``created_at`` and the assignment's dates."""
     path = Path(metadata_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TimestampError(f"{path}: no such file (Gradescope writes it beside the submission)") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise TimestampError(f"{path}: cannot be read: {e}") from None
+    text = _read(path, "Gradescope writes it beside the submission")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -167,12 +171,7 @@ def parse_nbgrader_timestamp(text: str, path: Path | str = "timestamp.txt") -> d
 def submitted_at_from_nbgrader(timestamp_txt: Path | str) -> dt.datetime:
     """The submission time from nbgrader's timestamp.txt, as an aware UTC datetime."""
     path = Path(timestamp_txt)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TimestampError(f"{path}: no such file (nbgrader writes timestamp.txt beside each submission)") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise TimestampError(f"{path}: cannot be read: {e}") from None
+    text = _read(path, "nbgrader writes timestamp.txt beside each submission")
     return parse_nbgrader_timestamp(text, path)
 
 

@@ -62,6 +62,13 @@ def _check_batch(student_logits: torch.Tensor, teacher_logits: torch.Tensor, lab
         raise ValueError(f"labels must be integers in [0, {C}), got {labels.tolist()!r}")
 
 
+def _with_class_axis(logits) -> torch.Tensor:
+    logits = torch.as_tensor(logits)
+    if logits.ndim == 0:
+        raise ValueError("logits must have a class axis: shape (..., C), got a scalar")
+    return logits
+
+
 def softmax_t_torch(logits: torch.Tensor, T: float = 1.0) -> torch.Tensor:
     """Softmax with temperature along the last axis; the torch twin of ``softmax_t``.
 
@@ -82,9 +89,7 @@ def softmax_t_torch(logits: torch.Tensor, T: float = 1.0) -> torch.Tensor:
         ValueError: if T is not a finite number > 0 or logits has no class axis.
     """
     _check_temperature(T)
-    logits = torch.as_tensor(logits)
-    if logits.ndim == 0:
-        raise ValueError("logits must have a class axis: shape (..., C), got a scalar")
+    logits = _with_class_axis(logits)
     return F.softmax(logits / T, dim=-1)  # (..., C)
 
 
@@ -107,9 +112,7 @@ def log_softmax_t_torch(logits: torch.Tensor, T: float = 1.0) -> torch.Tensor:
         ValueError: if T is not a finite number > 0 or logits has no class axis.
     """
     _check_temperature(T)
-    logits = torch.as_tensor(logits)
-    if logits.ndim == 0:
-        raise ValueError("logits must have a class axis: shape (..., C), got a scalar")
+    logits = _with_class_axis(logits)
     return F.log_softmax(logits / T, dim=-1)  # (..., C)
 
 

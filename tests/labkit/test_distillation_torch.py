@@ -17,9 +17,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+from hypothesis import given
 
 import reference_impl.distillation as ref
 import labkit.distillation_torch as dt
@@ -36,49 +34,7 @@ from labkit.distillation_torch import (
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-# Derandomised and without an example database, so a run is reproducible and leaves no files.
-SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None)
-
-logit_values = st.floats(-20.0, 20.0, allow_nan=False, allow_infinity=False)
-temperatures = st.floats(0.1, 20.0, allow_nan=False, allow_infinity=False)
-alphas = st.floats(0.0, 1.0, allow_nan=False, allow_infinity=False)
-
-
-@st.composite
-def logits(draw) -> np.ndarray:
-    """A float64 logits array of shape (..., C), 1 to 3 axes."""
-    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=6))
-    return draw(hnp.arrays(np.float64, shape, elements=logit_values))
-
-
-@st.composite
-def batches(draw, tied: bool = False, max_rows: int = 6, max_classes: int = 7):
-    """(student (N, C), teacher (N, C), labels (N,)) as NumPy arrays; ``tied`` makes argmax ties likely."""
-    N = draw(st.integers(1, max_rows))
-    C = draw(st.integers(1, max_classes))
-    values = st.integers(-2, 2).map(float) if tied else logit_values
-    s = draw(hnp.arrays(np.float64, (N, C), elements=values))
-    t = draw(hnp.arrays(np.float64, (N, C), elements=values))
-    y = draw(hnp.arrays(np.int64, (N,), elements=st.integers(0, C - 1)))
-    return s, t, y
-
-
-@st.composite
-def prob_pairs(draw, positive: bool = False):
-    """Two probability arrays of one shape (N, C); unless ``positive``, entries may be exactly 0."""
-    N = draw(st.integers(1, 5))
-    C = draw(st.integers(1, 7))
-    weight = st.floats(1e-3, 1.0) if positive else st.one_of(st.just(0.0), st.floats(1e-3, 1.0))
-    out = []
-    for _ in range(2):
-        w = draw(hnp.arrays(np.float64, (N, C), elements=weight))
-        w[w.sum(axis=-1) == 0, 0] = 1.0  # an all-zero row is not a distribution: give it a point mass
-        out.append(w / w.sum(axis=-1, keepdims=True))
-    return out[0], out[1]
-
-
-def t64(a, requires_grad: bool = False) -> torch.Tensor:
-    return torch.tensor(np.asarray(a), dtype=torch.float64, requires_grad=requires_grad)
+from oracle_strategies import SETTINGS, alphas, batches, logits, prob_pairs, t64, temperatures  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
