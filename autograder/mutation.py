@@ -17,7 +17,7 @@ grade the mathematics (a lab that grades its errors has a ``rejects_*`` check, a
 functions' validation could be opted back in). The docstring is never mutated.
 
 Each mutant has a stable id (operator, line within the function, column, what changed) so that
-equivalent mutants can be listed once, with a reason, in ``autograder/checks/equivalent_mutants.toml``.
+equivalent mutants can be listed once, with a reason, in ``autograder/checks/equivalent_mutants/<lab>.toml``.
 """
 
 from __future__ import annotations

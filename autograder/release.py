@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import ast
 import shutil
+import tomllib
 from pathlib import Path
 
 from .config import Course, Lab
 
-EXCLUDED_AUTOGRADER = {"validate.py", "mutation.py", "equivalent_mutants.toml", "exports", "build.py", "demo.py"}
+EXCLUDED_AUTOGRADER = {"validate.py", "mutation.py", "equivalent_mutants", "exports", "build.py", "demo.py"}
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 
 
@@ -65,6 +66,24 @@ def public_checks_source(source: str) -> str:
     return ast.unparse(tree) + "\n"
 
 
+def single_lab_toml(text: str, lab_id: str) -> str:
+    """course.toml with only one lab's ``[[labs]]`` block (and its exercises): the bundle ships only
+    that lab's checks module, so the other labs must not be named."""
+    head, blocks, current = [], [], None
+    for line in text.splitlines(keepends=True):
+        if line.strip() == "[[labs]]":
+            current = [line]
+            blocks.append(current)
+        elif current is None:
+            head.append(line)
+        else:
+            current.append(line)
+    mine = [b for b in blocks if tomllib.loads("".join(b))["labs"][0].get("id") == lab_id]
+    if len(mine) != 1:
+        raise ValueError(f"course.toml: expected one [[labs]] block with id = {lab_id!r}, found {len(mine)}")
+    return "".join(head + mine[0]).rstrip() + "\n"
+
+
 def release_lab(course: Course, lab: Lab, out: Path) -> list[Path]:
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -84,7 +103,7 @@ def release_lab(course: Course, lab: Lab, out: Path) -> list[Path]:
             f.write_text(public_checks_source(f.read_text(encoding="utf-8")), encoding="utf-8")
         else:
             f.unlink()  # other labs' checks: not part of this release
-    shutil.copy(course.path, out / "course.toml")
+    (out / "course.toml").write_text(single_lab_toml(course.path.read_text(encoding="utf-8"), lab.id), encoding="utf-8")
     shutil.copy(root / "requirements.txt", out / "requirements.txt")
     (out / "pyproject.toml").write_text(
         "[build-system]\nrequires = [\"setuptools>=64\"]\nbuild-backend = \"setuptools.build_meta\"\n\n"

@@ -3,7 +3,7 @@
 1. **Mutation score.** Every exercise's reference function is mutated (autograder.mutation), each
    mutant is graded as a submission on that exercise's checks — in process, since mutants are our
    own code — and counted killed (some check fails) or survived. Mutants that are equivalent to the
-   reference are listed once, with a reason, in ``autograder/checks/equivalent_mutants.toml``; they
+   reference are listed once, with a reason, in ``autograder/checks/equivalent_mutants/<lab>.toml``; they
    leave the denominator. Any other survivor counts against the score and is printed with its diff.
 2. **False failures.** Every notebook in ``tests/alternatives/<lab>/`` is a correct implementation
    written differently from the reference; each is graded through the sandbox and must get full
@@ -31,7 +31,7 @@ from .runner import grade_exercise
 
 SMALL_COUNTEREXAMPLE = 16  # numbers a student can follow by hand
 MUTANT_SECONDS = 20  # a mutant that runs longer is counted killed by timeout (the sandbox would stop it)
-EQUIVALENT_FILE = Path(__file__).resolve().parent / "checks" / "equivalent_mutants.toml"
+EQUIVALENT_DIR = Path(__file__).resolve().parent / "checks" / "equivalent_mutants"  # one <lab id>.toml per lab
 
 
 class _Timeout(BaseException):  # not Exception: hypothesis must not catch it
@@ -98,7 +98,7 @@ class LabReport:
 
 def load_equivalents(lab_id: str, path: Path | None = None) -> dict[str, dict[str, str]]:
     """exercise -> {mutant id: reason} for one lab."""
-    path = path or EQUIVALENT_FILE
+    path = path or EQUIVALENT_DIR / f"{lab_id}.toml"
     if not path.exists():
         return {}
     data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -213,7 +213,7 @@ def format_report(report: LabReport, *, show_survivors: bool = True) -> str:
             for r in e.survivors:
                 lines.append(f"\nsurvivor {e.exercise}/{r.mutant.id}:\n{r.mutant.diff.rstrip()}")
     for s in report.stale_equivalents:
-        lines.append(f"stale entry in equivalent_mutants.toml (no such mutant any more): {s}")
+        lines.append(f"stale entry in equivalent_mutants/<lab>.toml (no such mutant any more): {s}")
     for s in report.killed_but_listed:
-        lines.append(f"listed as equivalent but killed (remove it from equivalent_mutants.toml): {s}")
+        lines.append(f"listed as equivalent but killed (remove it from equivalent_mutants/<lab>.toml): {s}")
     return "\n".join(lines)

@@ -11,8 +11,11 @@ import nbformat
 import pytest
 
 from autograder.build import BEGIN, END, build, build_lab, solution_source, strip_solution_source
-from autograder.config import load_course
+from autograder.config import REPO_ROOT, load_course
 from autograder.submission import grade_id
+
+
+EVERY_LAB = pytest.mark.parametrize("lab", load_course(REPO_ROOT / "course.toml").labs, ids=lambda lab: lab.id)
 
 
 def _func(source: str) -> ast.FunctionDef:
@@ -25,19 +28,21 @@ def test_committed_notebooks_have_no_drift(course):
     assert build(course, check=True) == []
 
 
-def test_solution_cells_are_the_reference_source(course, lab01):
-    nb = nbformat.read(lab01.solution_path(course.root), as_version=4)
+@EVERY_LAB
+def test_solution_cells_are_the_reference_source(course, lab):
+    nb = nbformat.read(lab.solution_path(course.root), as_version=4)
     cells = {grade_id(c): c.source for c in nb.cells if c.cell_type == "code"}
-    for ex in lab01.exercises:
+    for ex in lab.exercises:
         fn = ex.load_reference()
         without_markers = "\n".join(l for l in cells[ex.id].split("\n") if l.strip() not in (BEGIN, END))
         assert without_markers == textwrap.dedent(inspect.getsource(fn)).rstrip("\n")
 
 
-def test_skeletons_keep_exact_signature_and_docstring(course, lab01):
-    nb = nbformat.read(lab01.lab_path(course.root), as_version=4)
+@EVERY_LAB
+def test_skeletons_keep_exact_signature_and_docstring(course, lab):
+    nb = nbformat.read(lab.lab_path(course.root), as_version=4)
     cells = {grade_id(c): c.source for c in nb.cells if c.cell_type == "code"}
-    for ex in lab01.exercises:
+    for ex in lab.exercises:
         ref = ex.load_reference()
         ref_node = _func(textwrap.dedent(inspect.getsource(ref)))
         sk_node = _func(cells[ex.id])
@@ -52,9 +57,10 @@ def test_skeletons_keep_exact_signature_and_docstring(course, lab01):
         assert BEGIN not in cells[ex.id] and END not in cells[ex.id]
 
 
-def test_student_notebook_has_no_solution_text_and_no_outputs(course, lab01):
-    lab_nb = nbformat.read(lab01.lab_path(course.root), as_version=4)
-    sol_nb = nbformat.read(lab01.solution_path(course.root), as_version=4)
+@EVERY_LAB
+def test_student_notebook_has_no_solution_text_and_no_outputs(course, lab):
+    lab_nb = nbformat.read(lab.lab_path(course.root), as_version=4)
+    sol_nb = nbformat.read(lab.solution_path(course.root), as_version=4)
     assert [c.get("id") for c in lab_nb.cells] == [c.get("id") for c in sol_nb.cells]
     for lc, sc in zip(lab_nb.cells, sol_nb.cells):
         if lc.cell_type == "code":
@@ -126,14 +132,15 @@ def test_drift_is_detected_and_repaired(tmp_path, course):
     assert [c.reason for c in build(copy, check=True)] == ["missing"]
 
 
-def test_every_exercise_is_followed_by_its_test_cell_with_its_points(course, lab01):
-    nb = nbformat.read(lab01.solution_path(course.root), as_version=4)
+@EVERY_LAB
+def test_every_exercise_is_followed_by_its_test_cell_with_its_points(course, lab):
+    nb = nbformat.read(lab.solution_path(course.root), as_version=4)
     ids = [grade_id(c) for c in nb.cells]
-    for ex in lab01.exercises:
+    for ex in lab.exercises:
         i = ids.index(ex.id)
         test = nb.cells[i + 1]
         meta = test.metadata["nbgrader"]
         assert meta["grade_id"] == f"test_{ex.id}" and meta["grade"] and meta["locked"]
         assert meta["points"] == ex.points
-        assert f'check("lab01", "{ex.id}", {ex.function_name})' in test.source
-        assert f'grade("lab01", "{ex.id}", {ex.function_name})' in test.source
+        assert f'check("{lab.id}", "{ex.id}", {ex.function_name})' in test.source
+        assert f'grade("{lab.id}", "{ex.id}", {ex.function_name})' in test.source

@@ -33,7 +33,7 @@ def test_bundle_has_no_solutions_reference_or_hidden_checks(bundle):
     assert "labs/lab01_distillation.ipynb" in rel
     assert not [r for r in rel if r.startswith(("reference_impl/", "solutions/", "tests/", "examples/"))]
     assert not [r for r in rel if r in ("autograder/validate.py", "autograder/mutation.py",
-                                        "autograder/checks/equivalent_mutants.toml")]
+                                        "autograder/checks/equivalent_mutants/lab01.toml")]
     # No solution body of any exercise, no hidden test, no solution marker, anywhere in the bundle.
     bodies = []
     for name in CHECKS:
@@ -95,3 +95,17 @@ def test_release_refuses_a_non_empty_folder(tmp_path, capsys):
     assert main(["release", "lab01", "--out", str(tmp_path)]) == 2
     assert "not empty" in capsys.readouterr().err
     assert (tmp_path / "x").read_text() == "keep me"
+
+
+def test_bundle_course_toml_names_only_the_released_lab():
+    from autograder.release import single_lab_toml
+    import tomllib
+    text = ('[course]\nname = "x"\n\n[[labs]]\nid = "lab01"\nchecks = "a"\n\n[[labs.exercises]]\nid = "e1"\n\n'
+            '[[labs]]\nid = "lab02"  # second\nchecks = "b"\n\n[[labs.exercises]]\nid = "e2"\n[[labs.exercises]]\nid = "e3"\n')
+    two = tomllib.loads(single_lab_toml(text, "lab02"))
+    assert two["course"] == {"name": "x"} and [lab["id"] for lab in two["labs"]] == ["lab02"]
+    assert [e["id"] for e in two["labs"][0]["exercises"]] == ["e2", "e3"]
+    one = tomllib.loads(single_lab_toml(text, "lab01"))
+    assert [e["id"] for e in one["labs"][0]["exercises"]] == ["e1"]
+    with pytest.raises(ValueError, match="lab09"):
+        single_lab_toml(text, "lab09")
