@@ -34,7 +34,7 @@ check: $(STAMP)
 	$(BIN)/course build --check
 
 bench: $(STAMP)
-	$(BIN)/python bench/grade_one.py
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
