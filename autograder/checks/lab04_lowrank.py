@@ -239,6 +239,8 @@ def agrees_with_reference(student, ref, case):
     assert_close(S, S_ref, "S_r, the leading singular values")
     _same_up_to_sign(U, U_ref, "U_r", axis=1)
     _same_up_to_sign(Vt, Vt_ref, "Vt_r", axis=0)
+    assert_close((U * S) @ Vt, (U_ref * S_ref) @ Vt_ref, "U_r diag(S_r) Vt_r (u_i and v_i must flip together)",
+                 atol=1e-8)
 
 
 @check("truncated_svd", public=True, case=matrix_and_rank())
@@ -475,6 +477,7 @@ def agrees_with_reference(student, ref, case):  # noqa: F811
     R1, R2 = ref(K, rank)
     _same_up_to_sign(K1.reshape(rank, -1), R1.reshape(rank, -1), "K1 (flattened per output channel)", axis=0)
     _same_up_to_sign(K2[:, :, 0, 0], R2[:, :, 0, 0], "K2[:, :, 0, 0]", axis=1)
+    assert_close(_composed(K1, K2), _composed(R1, R2), "the composed kernel sum_s K2[o, s] K1[s]", atol=1e-8)
 
 
 @check("conv_lowrank_factors", public=True, case=kernel_and_rank())
