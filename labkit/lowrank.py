@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 __all__ = [
-    "LowRankLinear", "LowRankConv2d", "SmallCNN", "linear_layers", "weight_matrices", "layer_inputs",
+    "LowRankLinear", "LowRankConv2d", "Tucker2Conv2d", "SmallCNN", "linear_layers", "weight_matrices", "layer_inputs",
     "compress_mlp", "magnitude_mask", "prune_mlp", "weight_count",
 ]
 
@@ -116,6 +116,45 @@ class LowRankConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.second(self.first(x))  # (B, c_in, H, W) -> (B, r, H, W) -> (B, c_out, H, W)
+
+
+class Tucker2Conv2d(nn.Module):
+    """A k x k conv in Tucker-2 form: 1 x 1 conv c_in -> r_in, k x k conv r_in -> r_out, 1 x 1 conv r_out -> c_out.
+
+    With the factors of ``tucker2_hosvd`` (core (r_out, r_in, k, k), U_out (c_out, r_out), U_in (c_in, r_in))
+    it computes the conv with kernel core x_0 U_out x_1 U_in; c_in r_in + r_in r_out k^2 + r_out c_out
+    weights (Kim et al., ICLR 2016).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, r_in: int, r_out: int,
+                 padding: int = 0, bias: bool = True) -> None:
+        super().__init__()
+        r_in = _check_rank(r_in, in_channels, out_channels * kernel_size**2)
+        r_out = _check_rank(r_out, out_channels, in_channels * kernel_size**2)
+        self.reduce = nn.Conv2d(in_channels, r_in, 1, bias=False)
+        self.core = nn.Conv2d(r_in, r_out, kernel_size, padding=padding, bias=False)
+        self.expand = nn.Conv2d(r_out, out_channels, 1, bias=bias)
+
+    @classmethod
+    def from_factors(cls, core: np.ndarray, U_out: np.ndarray, U_in: np.ndarray, bias=None,
+                     padding: int = 0) -> Tucker2Conv2d:
+        """The three convs from core (r_out, r_in, k, k), U_out (c_out, r_out) and U_in (c_in, r_in)."""
+        core, U_out, U_in = np.asarray(core), np.asarray(U_out), np.asarray(U_in)
+        if core.ndim != 4 or U_out.ndim != 2 or U_in.ndim != 2 or core.shape[:2] != (U_out.shape[1], U_in.shape[1]):
+            raise ValueError(f"need core (r_out, r_in, k, k), U_out (c_out, r_out), U_in (c_in, r_in), got "
+                             f"{core.shape}, {U_out.shape}, {U_in.shape}")
+        r_out, r_in, k, _ = core.shape
+        layer = cls(U_in.shape[0], U_out.shape[0], k, r_in, r_out, padding=padding, bias=bias is not None)
+        with torch.no_grad():
+            layer.reduce.weight.copy_(_tensor(U_in.T[:, :, None, None]))  # (r_in, c_in, 1, 1)
+            layer.core.weight.copy_(_tensor(core))  # (r_out, r_in, k, k)
+            layer.expand.weight.copy_(_tensor(U_out[:, :, None, None]))  # (c_out, r_out, 1, 1)
+            if bias is not None:
+                layer.expand.bias.copy_(torch.as_tensor(bias, dtype=torch.float32).reshape(-1))
+        return layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.expand(self.core(self.reduce(x)))  # (B, c_in, H, W) -> (B, r_in) -> (B, r_out) -> (B, c_out, H, W)
 
 
 class SmallCNN(nn.Module):

@@ -15,6 +15,7 @@ from labkit.lowrank import (
     LowRankConv2d,
     LowRankLinear,
     SmallCNN,
+    Tucker2Conv2d,
     compress_mlp,
     layer_inputs,
     linear_layers,
@@ -67,6 +68,19 @@ def test_low_rank_conv_equals_the_composed_conv():
     expected = F.conv2d(x, torch.from_numpy(composed).float(), torch.from_numpy(b).float(), padding=1)
     torch.testing.assert_close(layer(x), expected, rtol=1e-4, atol=1e-4)
     assert weight_count(layer) == 2 * 3 * 9 + 4 * 2
+
+
+def test_tucker2_conv_equals_the_reconstructed_conv():
+    """Tucker2Conv2d.from_factors should equal F.conv2d with the kernel core x_0 U_out x_1 U_in."""
+    rng = np.random.default_rng(7)
+    core, U_out, U_in = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal((5, 3)), rng.standard_normal((4, 2))
+    b = rng.standard_normal(5)
+    layer = Tucker2Conv2d.from_factors(core, U_out, U_in, bias=b, padding=1)
+    kernel = np.einsum("stab,os,it->oiab", core, U_out, U_in)  # (5, 4, 3, 3)
+    x = torch.from_numpy(rng.standard_normal((2, 4, 6, 5))).float()
+    expected = F.conv2d(x, torch.from_numpy(kernel).float(), torch.from_numpy(b).float(), padding=1)
+    torch.testing.assert_close(layer(x), expected, rtol=1e-4, atol=1e-4)
+    assert weight_count(layer) == 4 * 2 + 2 * 3 * 9 + 3 * 5
 
 
 def test_full_rank_compression_keeps_the_logits(mlp):
@@ -158,6 +172,7 @@ def test_small_cnn_takes_flat_digits():
     lambda m: LowRankLinear(4, 3, 4),
     lambda m: LowRankLinear.from_factors(np.ones((3, 2)), np.ones((3, 2))),
     lambda m: magnitude_mask(np.ones((2, 2)), -1),
+    lambda m: Tucker2Conv2d.from_factors(np.ones((2, 2, 3, 3)), np.ones((4, 3)), np.ones((3, 2))),
 ])
 def test_bad_arguments_raise_value_error(mlp, call):
     """Wrong rank counts, ranks out of range, too many kept weights and mismatched factors raise ValueError."""
