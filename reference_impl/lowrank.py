@@ -1,10 +1,14 @@
 """Low-rank factorisation: the NumPy reference graded in Lab 4.
 
-Every public function here is an exercise: its source (signature, docstring and body) is copied
-verbatim into the solution notebook by ``course build``, and the student skeleton keeps the
-signature and docstring with the body removed. So each function is self-contained: it may call
-the other exercise functions of this module by name (the student has written those too), and
-``numpy`` as ``np``, nothing else.
+Eight functions here are Lab 4's exercises (course.toml lists them): ``truncated_svd``,
+``low_rank_factors``, ``rank_for_energy``, ``factorised_params``, ``break_even_rank``,
+``conv_lowrank_factors``, ``data_aware_low_rank`` and ``tucker2_hosvd``. Each one's source
+(signature, docstring and body) is copied verbatim into the solution notebook by ``course build``,
+and the student skeleton keeps the signature and docstring with the body removed. So each is
+self-contained: it may call the other exercises by name (the student has written those too) and
+``numpy`` as ``np``, nothing else. The remaining counts (``factorised_macs``, ``conv_lowrank_params``,
+``conv_lowrank_macs``, ``tucker2_params``) are one-line formulas the notebook states in its prose;
+they are kept here, tested against torch's own layer sizes, as the reference for them.
 
 Conventions (where the literature differs, the one chosen is stated):
 
@@ -317,7 +321,8 @@ def data_aware_low_rank(X: np.ndarray, W: np.ndarray, rank: int) -> tuple[np.nda
     It needs no inverse of X (nor of X^T X), so it also works when X is rank-deficient, and it
     is never worse on X than the plain truncation of W (a rank-r candidate like any other). With
     X = I it returns exactly ``low_rank_factors(W, rank)``; with any X of orthonormal columns the
-    product W1 W2 is the same (||X A||_F = ||A||_F), though the factors' signs may differ.
+    product W1 W2 is the plain truncation W_r too (||X A||_F = ||A||_F; unique when
+    sigma_r > sigma_{r+1} of W), though the factors' signs may differ.
 
     Args:
         X: finite calibration inputs of shape (N, m), one input row per sample, N >= rank.
