@@ -51,6 +51,34 @@ def linear_macs(layer: nn.Linear) -> int:
     return layer.in_features * layer.out_features
 
 
+def _fit(model: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, batch_size: int, seed: int,
+         batch_loss) -> list[float]:
+    """Adam over shuffled mini-batches (order drawn from ``seed``); ``batch_loss(model, X_b, y_b)`` -> 0-d tensor.
+
+    Returns the per-epoch mean loss; the model is left in eval mode.
+    """
+    epochs, batch_size = _check_int("epochs", epochs, 1), _check_int("batch_size", batch_size, 1)
+    Xt = _as_features("X", X)  # (N, D)
+    yt = _as_labels("y", y, Xt.shape[0])  # (N,)
+    opt = torch.optim.Adam(model.parameters(), lr=_check_positive_float("lr", lr))
+    gen = torch.Generator().manual_seed(_check_int("seed", seed, 0))
+    history = []
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(Xt), generator=gen)
+        total = 0.0
+        for start in range(0, len(Xt), batch_size):
+            idx = order[start : start + batch_size]
+            loss = batch_loss(model, Xt[idx], yt[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        history.append(total / len(Xt))
+    model.eval()
+    return history
+
+
 # ---------------------------------------------------------------------------------------------
 # Early exits
 
@@ -123,29 +151,12 @@ def train_multi_exit(model: MultiExitMLP, X: np.ndarray, y: np.ndarray, *, epoch
     The loss is :func:`branchy_loss_torch` with ``weights``, or :func:`self_distillation_loss_torch`
     when ``distill``. Batch order is drawn from ``seed``; the model is left in eval mode.
     """
-    epochs, batch_size = _check_int("epochs", epochs, 1), _check_int("batch_size", batch_size, 1)
-    lr = _check_positive_float("lr", lr)
-    Xt = _as_features("X", X)  # (N, D)
-    yt = _as_labels("y", y, Xt.shape[0])  # (N,)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(_check_int("seed", seed, 0))
-    history = []
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(Xt), generator=gen)
-        total = 0.0
-        for start in range(0, len(Xt), batch_size):
-            idx = order[start : start + batch_size]
-            logits = model(Xt[idx])  # (E, B, C)
-            loss = (self_distillation_loss_torch(logits, yt[idx], weights) if distill
-                    else branchy_loss_torch(logits, yt[idx], weights))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        history.append(total / len(Xt))
-    model.eval()
-    return history
+
+    def batch_loss(net, Xb, yb):
+        logits = net(Xb)  # (E, B, C)
+        return self_distillation_loss_torch(logits, yb, weights) if distill else branchy_loss_torch(logits, yb, weights)
+
+    return _fit(model, X, y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, batch_loss=batch_loss)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,28 +215,14 @@ class GatedResidualMLP(nn.Module):
 def train_gated(model: GatedResidualMLP, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, batch_size: int,
                 seed: int, compute_weight: float) -> list[float]:
     """Train with CE + compute_weight * (mean share of executed blocks), Adam; returns per-epoch mean loss."""
-    Xt = _as_features("X", X)
-    yt = _as_labels("y", y, Xt.shape[0])
     if not (math.isfinite(compute_weight) and compute_weight >= 0):
         raise ValueError(f"compute_weight must be a finite number >= 0, got {compute_weight!r}")
-    opt = torch.optim.Adam(model.parameters(), lr=_check_positive_float("lr", lr))
-    gen = torch.Generator().manual_seed(_check_int("seed", seed, 0))
-    history = []
-    model.train()
-    for _ in range(_check_int("epochs", epochs, 1)):
-        order = torch.randperm(len(Xt), generator=gen)
-        total = 0.0
-        for start in range(0, len(Xt), _check_int("batch_size", batch_size, 1)):
-            idx = order[start : start + batch_size]
-            logits, gates = model(Xt[idx])
-            loss = F.cross_entropy(logits, yt[idx]) + compute_weight * gates.mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        history.append(total / len(Xt))
-    model.eval()
-    return history
+
+    def batch_loss(net, Xb, yb):
+        logits, gates = net(Xb)  # (B, C), (n_blocks, B)
+        return F.cross_entropy(logits, yb) + compute_weight * gates.mean()
+
+    return _fit(model, X, y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, batch_loss=batch_loss)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,29 +286,14 @@ class SwitchMLP(nn.Module):
 def train_switch(model: SwitchMLP, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, batch_size: int,
                  seed: int, balance_weight: float) -> list[float]:
     """Train with CE + balance_weight * load_balancing_loss_torch on each batch; returns per-epoch mean loss."""
-    Xt = _as_features("X", X)
-    yt = _as_labels("y", y, Xt.shape[0])
     if not (math.isfinite(balance_weight) and balance_weight >= 0):
         raise ValueError(f"balance_weight must be a finite number >= 0, got {balance_weight!r}")
-    opt = torch.optim.Adam(model.parameters(), lr=_check_positive_float("lr", lr))
-    gen = torch.Generator().manual_seed(_check_int("seed", seed, 0))
-    history = []
-    model.train()
-    for _ in range(_check_int("epochs", epochs, 1)):
-        order = torch.randperm(len(Xt), generator=gen)
-        total = 0.0
-        for start in range(0, len(Xt), _check_int("batch_size", batch_size, 1)):
-            idx = order[start : start + batch_size]
-            logits, r = model(Xt[idx])
-            loss = F.cross_entropy(logits, yt[idx]) + balance_weight * load_balancing_loss_torch(r)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        history.append(total / len(Xt))
-    model.eval()
-    return history
 
+    def batch_loss(net, Xb, yb):
+        logits, r = net(Xb)  # (B, C), (B, E)
+        return F.cross_entropy(logits, yb) + balance_weight * load_balancing_loss_torch(r)
+
+    return _fit(model, X, y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, batch_loss=batch_loss)
 
 def predict(model: nn.Module, X: np.ndarray, batch_size: int | None = None):
     """The model's outputs on X (eval mode, no grad) as NumPy arrays, in batches of ``batch_size`` (default: all).
