@@ -112,8 +112,9 @@ def test_drift_is_detected_and_repaired(tmp_path, course):
     (root / "labs").mkdir()
     shutil.copy(course.path, root / "course.toml")
     lab = course.lab("lab01")
-    shutil.copy(lab.solution_path(course.root), root / "solutions" / lab.notebook)
-    shutil.copy(lab.lab_path(course.root), root / "labs" / lab.notebook)
+    for each in course.labs:  # course.toml names every lab: build needs all their notebooks
+        shutil.copy(each.solution_path(course.root), root / "solutions" / each.notebook)
+        shutil.copy(each.lab_path(course.root), root / "labs" / each.notebook)
     copy = load_course(root / "course.toml")
     assert build(copy, check=True) == []
     # Someone edits an exercise cell of the solution by hand: the check reports it, build repairs it.
