@@ -560,3 +560,14 @@ def invariant_to_token_and_expert_order(student, ref, z, data):
     b = as_float(student(z[rows][:, cols] + shift[rows, None]), "load_balancing_loss(z permuted and shifted)")
     assert_close(b, a, f"load_balancing_loss with tokens reordered {fmt(rows)}, experts {fmt(cols)}, row shifts {fmt(shift[rows])}")
     require(-1e-12 <= a <= E + 1e-9, f"load_balancing_loss = {a!r} should lie in [0, E = {E}]")
+
+
+@check("load_balancing_loss", z=router_logits(tied=True).map(lambda z: z * LARGE))
+def stable_at_large_logits(student, ref, z):
+    """load_balancing_loss should stay finite and correct for router logits as large as +-2e4 (subtract each token's maximum before exp)."""
+    for row in z:  # a unique top expert per token, so f does not depend on how ties are broken
+        top = np.flatnonzero(row == row.max())
+        row[top[1:]] -= 1.0
+    got = as_float(student(z), "load_balancing_loss(router_logits)")
+    require(math.isfinite(got), f"load_balancing_loss returned {got} for large logits: exp overflowed")
+    assert_close(got, ref(z), "load_balancing_loss(router_logits)")
