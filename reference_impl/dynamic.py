@@ -39,7 +39,7 @@ def entropy(p: np.ndarray) -> np.ndarray:
     The convention is the limit of x log x as x -> 0: a class with probability 0 adds nothing
     (np.log(0) = -inf, and 0 * -inf would be nan). H = 0 for a one-hot distribution (the
     classifier is certain) and H = log C for the uniform one over C classes (as unsure as it can
-    be); BranchyNet uses it as the exit criterion (Teerapittayanon et al. 2016, sec. III-B).
+    be); BranchyNet uses it as the exit criterion (Teerapittayanon et al. 2016).
 
     Args:
         p: probability array of shape (..., C), C >= 1; rows are non-negative and sum to 1.
@@ -69,7 +69,7 @@ def exit_decisions(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     of 0 closes an exit (no entropy is below 0) and a threshold above log C opens it for every
     sample. ``thresholds`` may have E-1 entries (one per early exit) or E (the last one is then
     ignored: the final classifier cannot pass a sample on). Teerapittayanon et al. 2016,
-    Algorithm 1.
+    fast inference with early exits.
 
     Args:
         probs: array (E, N, C) of each exit's predicted probabilities, E >= 1, N >= 1.
@@ -99,7 +99,7 @@ def confidence_exit_decisions(probs: np.ndarray, thresholds: np.ndarray) -> np.n
 
     exit_n = min { e < E-1 : max_c probs[e, n, c] >= thresholds[e] },  or E-1 if there is none
 
-    Zhang et al. 2019 (sec. 3.3) let a shallow classifier answer when its top softmax
+    Zhang et al. 2019 let a shallow classifier answer when its top softmax
     probability reaches a threshold, and pass the sample deeper otherwise. The comparison is
     ">=": a threshold of 1 accepts only a prediction that is certain, a threshold of 0 accepts
     everything, and a threshold above 1 closes the exit. As in ``exit_decisions``,
@@ -168,7 +168,7 @@ def branchy_loss(logits: np.ndarray, labels: np.ndarray, weights: np.ndarray) ->
 
     L = sum_e w_e * CE(logits[e], y),   CE(z, y) = -1/N sum_n log softmax(z_n)[y_n]
 
-    Teerapittayanon et al. 2016, eq. (2): all exits are trained together, each with the same
+    Teerapittayanon et al. 2016: all exits are trained together, each with the same
     labels, and the weights w_e trade the early exits' accuracy against the final one's.
     Zhang et al. 2019 train their shallow classifiers with this sum as well (plus distillation
     terms). The log-softmax is computed with the row maximum subtracted (log-sum-exp), so large
@@ -208,7 +208,7 @@ def skip_gate_forward(gate_logits: np.ndarray) -> np.ndarray:
 
     m = 1 if sigmoid(z) >= 1/2 else 0      (equivalently: m = 1 exactly when z >= 0)
 
-    Wang et al. 2018 (sec. 3.2) compute a gate logit z from the block's input and threshold its
+    Wang et al. 2018 compute a gate logit z from the block's input and threshold its
     sigmoid at 0.5 during inference (and in the forward pass of hybrid training), so each block
     is either run completely or not at all and the skipped computation is really saved.
 
@@ -233,7 +233,7 @@ def skip_block_output(x: np.ndarray, fx: np.ndarray, m: np.ndarray) -> np.ndarra
 
     y_n = m_n * f(x)_n + (1 - m_n) * x_n
 
-    SkipNet (Wang et al. 2018, eq. 1): with m_n = 1 sample n goes through the block, with
+    SkipNet (Wang et al. 2018): with m_n = 1 sample n goes through the block, with
     m_n = 0 it bypasses it on the identity shortcut, so the input and output shapes of a
     skippable block must agree. A soft gate m_n in (0, 1) (the relaxation used while training)
     mixes the two. The gate is one number per sample, broadcast over that sample's features.
@@ -267,8 +267,8 @@ def ste_gate_grad(gate_logits: np.ndarray, upstream: np.ndarray) -> np.ndarray:
     backward: dL/dz = sigmoid'(z) * dL/dm,   sigmoid'(z) = sigmoid(z) * (1 - sigmoid(z))
 
     The straight-through estimator (Bengio et al. 2013) backpropagates through the hard gate as
-    if it were its soft sigmoid, which is how SkipNet trains its discrete gates (Wang et al. 2018,
-    sec. 3.3, "hybrid" training). sigmoid'(z) is symmetric in z, at most 1/4 (at z = 0) and is
+    if it were its soft sigmoid, which is how SkipNet trains its discrete gates in the supervised stage of its hybrid
+    training (Wang et al. 2018). sigmoid'(z) is symmetric in z, at most 1/4 (at z = 0) and is
     computed as e / (1 + e)^2 with e = exp(-|z|), which never overflows.
 
     Args:

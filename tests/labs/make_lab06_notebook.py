@@ -2,7 +2,8 @@
 
 Run from the repository root: ``.venv/bin/python tests/labs/make_lab06_notebook.py`` then
 ``.venv/bin/course build`` (which fills the exercise cells from reference_impl/dynamic.py and adds
-the test cells). The answers quote numbers the experiment cells print; rerun the notebook and
+the test cells), then ``.venv/bin/python tests/labs/make_lab06_notebook.py --buggy`` to write
+examples/lab06/buggy.ipynb: the built solution with three student bugs (examples/lab06/expected.toml). The answers quote numbers the experiment cells print; rerun the notebook and
 check them after changing an experiment.
 """
 
@@ -26,6 +27,31 @@ def meta(grade_id: str, *, solution=False, grade=False, locked=True, points=None
 
 
 cells: list = []
+
+BUGS = {  # exercise: (correct text, buggy text)
+    "entropy": ("    logp = np.log(np.where(p > 0, p, 1.0))  # (..., C); log 1 = 0 where p == 0, so 0 * log 0 -> 0\n"
+                "    return -(p * logp).sum(axis=-1)",
+                "    return -(p * np.log(p)).sum(axis=-1)"),
+    "confidence_exit_decisions": ("leaves = confidence[: E - 1] >= thresholds[: E - 1, None]",
+                                  "leaves = confidence[: E - 1] > thresholds[: E - 1, None]"),
+    "switch_route": ("capacity = int(np.ceil(capacity_factor * T / E))", "capacity = int(capacity_factor * T / E)"),
+}
+
+
+def write_buggy() -> None:
+    nb = nbformat.read(OUT, as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in BUGS:
+            old, new = BUGS[gid]
+            assert cell.source.count(old) == 1, gid
+            cell.source = cell.source.replace(old, new)
+    nbformat.write(nb, ROOT / "examples" / "lab06" / "buggy.ipynb")
+
+
+if "--buggy" in sys.argv:
+    write_buggy()
+    sys.exit(0)
 
 
 def md(gid: str, text: str) -> None:
@@ -127,7 +153,7 @@ exercise("expected_cost")
 md("md_branchy_loss", r"""
 ## Exercise 5 — training all exits at once
 
-BranchyNet trains the exits jointly, minimising a weighted sum of their losses (Teerapittayanon et al. 2016, eq. 2):
+BranchyNet trains the exits jointly, minimising a weighted sum of their losses (Teerapittayanon et al. 2016):
 
 $$L = \sum_{e=0}^{E-1} w_e \, \mathrm{CE}(z_e, y), \qquad \mathrm{CE}(z, y) = -\frac1N \sum_n \log \mathrm{softmax}(z_n)_{y_n}.$$
 
@@ -157,7 +183,7 @@ With the gate $m_n$ of sample $n$, the block's output is
 
 $$y_n = m_n \, f(x)_n + (1 - m_n)\, x_n ,$$
 
-the block's result where it ran and the input — the identity shortcut of the residual block — where it was skipped (SkipNet, eq. 1). The gate is one number per sample and multiplies all of that sample's features: broadcast `m` of shape `(N,)` against `x` of shape `(N, ...)`. During training with a soft relaxation $m_n \in (0, 1)$ mixes the two.
+the block's result where it ran and the input — the identity shortcut of the residual block — where it was skipped (SkipNet). The gate is one number per sample and multiplies all of that sample's features: broadcast `m` of shape `(N,)` against `x` of shape `(N, ...)`. During training with a soft relaxation $m_n \in (0, 1)$ mixes the two.
 
 **Your task.** `skip_block_output(x, fx, m)`; `ValueError` on a shape mismatch or a gate outside $[0, 1]$.
 """)
