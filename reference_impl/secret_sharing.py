@@ -222,7 +222,10 @@ def truncate_shares(x0: np.ndarray, x1: np.ndarray, frac_bits: int = 16) -> tupl
     party shifts its own share:
 
         party 0:  y0 = floor(x0 / 2^f)                      (logical shift of the uint64)
-        party 1:  y1 = 2^64 - floor((2^64 - x1) / 2^f)      (i.e. -((-x1) >> f) in the ring)
+        party 1:  y1 = -floor(((-x1) mod 2^64) / 2^f) mod 2^64   (i.e. -((-x1) >> f) in the ring)
+
+(SecureML writes party 1's rule as 2^64 - floor((2^64 - x1) / 2^f); reducing 2^64 - x1 mod 2^64
+first, as here, also gives the right answer for the share x1 = 0.)
 
     If the secret x (read as a signed value) is small, |x| < 2^l_x, then except with
     probability about 2^(l_x + 1 - 64) over the random shares, y0 + y1 decodes to x / 2^f up to

@@ -443,7 +443,7 @@ def rejects_bad_input(student, ref, inp):  # noqa: F811
 # --- truncate_shares ----------------------------------------------------------------------------
 @check("truncate_shares", xs=ring_arrays(2), f=FRAC_BITS)
 def agrees_with_reference(student, ref, xs, f):  # noqa: F811
-    """truncate_shares should return y0 = floor(x0 / 2^f) and y1 = 2^64 - floor((2^64 - x1) / 2^f) (mod 2^64), exactly."""
+    """truncate_shares should return y0 = floor(x0 / 2^f) and y1 = -floor(((-x1) mod 2^64) / 2^f) mod 2^64, exactly."""
     x0, x1 = xs
     got = as_pair(student(x0, x1, f), f"truncate_shares(x0, x1, {f})", x0.shape)
     exp = ref(x0, x1, f)
