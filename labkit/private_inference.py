@@ -105,7 +105,7 @@ class Dealer:
     """Fresh correlated randomness from one seeded generator; nothing is ever handed out twice.
 
     Every call draws new values from the same ``np.random.Generator``, so two triples are
-    independent; ``issued`` counts the ring elements handed out (the offline phase's size).
+    independent; ``issued`` counts the random ring elements drawn (a measure of the offline work).
     """
 
     def __init__(self, seed: int) -> None:
