@@ -452,7 +452,8 @@ def agrees_with_reference(student, ref, xs, f):  # noqa: F811
 
 
 @check("truncate_shares", public=True, x=st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=4),
-       r=st.lists(st.integers(2**41, MOD - 2**41), min_size=4, max_size=4), f=FRAC_BITS)
+       r=st.lists(st.one_of(st.integers(2**41, 2**63 - 1), st.integers(2**63, MOD - 2**41)), min_size=4, max_size=4),
+       f=FRAC_BITS)
 def within_one_unit(student, ref, x, r, f):
     """For a small secret |x| < 2^40 whose share x0 is not within |x| of the wrap-around, the truncated shares should reconstruct to floor(x / 2^f) or floor(x / 2^f) + 1 (SecureML's one-unit error)."""
     n = len(x)
