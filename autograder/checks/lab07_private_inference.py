@@ -90,25 +90,35 @@ def _split(v, r):
     return r, _sub(v, r)
 
 
-@st.composite
-def mul_inputs(draw):
-    """Shares of x and y and a consistent elementwise triple, plus the secrets: (xs, ys, triple, x, y, a, b)."""
-    shape = draw(_shapes())
-    x, y, a, b, rx, ry, ra, rb, rc = (draw(_ring(shape)) for _ in range(9))
-    c = _mul(a, b)
-    triple = (_split(a, ra), _split(b, rb), _split(c, rc))
-    return _split(x, rx), _split(y, ry), triple, x, y, a, b
+SEEDS = st.integers(0, 2**32 - 1)
+
+
+def _dealer(seed: int, shapes: list) -> list:
+    """The dealer's uniform randomness for one check, from a seed (the counterexample names the seed)."""
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, MOD, size=sh, dtype=np.uint64, endpoint=False) for sh in shapes]
+
+
+def mul_setup(x: np.ndarray, y: np.ndarray, seed: int):
+    """Shares of x and y and a consistent triple (c = a b) from the seed: (xs, ys, triple, a, b)."""
+    a, b, rx, ry, ra, rb, rc = _dealer(seed, [x.shape] * 7)
+    triple = (_split(a, ra), _split(b, rb), _split(_mul(a, b), rc))
+    return _split(x, rx), _split(y, ry), triple, a, b
 
 
 @st.composite
-def matmul_inputs(draw):
-    """Shares of X (m, k), Y (k, n) and a consistent matrix triple: (Xs, Ys, triple, X, Y, A, B)."""
+def matmul_operands(draw):
+    """X (m, k) and Y (k, n) ring matrices, 1 <= m, k, n <= 3."""
     m, k, n = (draw(st.integers(1, 3)) for _ in range(3))
-    X, A, rX, rA = (draw(_ring((m, k))) for _ in range(4))
-    Y, B, rY, rB = (draw(_ring((k, n))) for _ in range(4))
-    rC = draw(_ring((m, n)))
-    C = _matmul(A, B)
-    return _split(X, rX), _split(Y, rY), (_split(A, rA), _split(B, rB), _split(C, rC)), X, Y, A, B
+    return draw(_ring((m, k))), draw(_ring((k, n)))
+
+
+def matmul_setup(X: np.ndarray, Y: np.ndarray, seed: int):
+    """Shares of X and Y and a consistent matrix triple (C = A @ B) from the seed: (Xs, Ys, triple, A, B)."""
+    (m, k), n = X.shape, Y.shape[1]
+    A, rX, rA, B, rY, rB, rC = _dealer(seed, [(m, k)] * 3 + [(k, n)] * 3 + [(m, n)])
+    triple = (_split(A, rA), _split(B, rB), _split(_matmul(A, B), rC))
+    return _split(X, rX), _split(Y, rY), triple, A, B
 
 
 # --- helpers: what the student returned ---------------------------------------------------------
@@ -316,10 +326,11 @@ def rejects_bad_input(student, ref, x):  # noqa: F811
 
 
 # --- beaver_mul ---------------------------------------------------------------------------------
-@check("beaver_mul", inp=mul_inputs())
-def agrees_with_reference(student, ref, inp):  # noqa: F811
+@check("beaver_mul", xy=ring_arrays(2), seed=SEEDS)
+def agrees_with_reference(student, ref, xy, seed):  # noqa: F811
     """beaver_mul should open e = x - a, f = y - b and return z_i = c_i + e b_i + a_i f, with e f added to party 0's share only."""
-    xs, ys, triple, x, *_ = inp
+    x, y = xy
+    xs, ys, triple, _, _ = mul_setup(x, y, seed)
     z0, z1, e, f = _product_result(student(xs, ys, triple), "beaver_mul(x_shares, y_shares, triple)",
                                    x.shape, x.shape, x.shape)
     (r0, r1), (re, rf) = ref(xs, ys, triple)
@@ -329,19 +340,21 @@ def agrees_with_reference(student, ref, inp):  # noqa: F811
     ring_equal(z1, r1, "party 1's share z1")
 
 
-@check("beaver_mul", public=True, inp=mul_inputs())
-def product_reconstructs(student, ref, inp):
+@check("beaver_mul", public=True, xy=ring_arrays(2), seed=SEEDS)
+def product_reconstructs(student, ref, xy, seed):
     """The shares returned by beaver_mul should reconstruct to x * y mod 2^64, for any consistent triple (c = a b)."""
-    xs, ys, triple, x, y, *_ = inp
+    x, y = xy
+    xs, ys, triple, _, _ = mul_setup(x, y, seed)
     z0, z1, _, _ = _product_result(student(xs, ys, triple), "beaver_mul(x_shares, y_shares, triple)",
                                    x.shape, x.shape, x.shape)
     ring_equal(_add(z0, z1), _mul(x, y), "z0 + z1 mod 2^64 (should be x * y)")
 
 
-@check("beaver_mul", public=True, inp=mul_inputs())
-def opened_values_are_masked(student, ref, inp):
+@check("beaver_mul", public=True, xy=ring_arrays(2), seed=SEEDS)
+def opened_values_are_masked(student, ref, xy, seed):
     """The values beaver_mul opens should be e = x - a and f = y - b: masked by the uniform triple, they reveal nothing about x and y."""
-    xs, ys, triple, x, y, a, b = inp
+    x, y = xy
+    xs, ys, triple, a, b = mul_setup(x, y, seed)
     _, _, e, f = _product_result(student(xs, ys, triple), "beaver_mul(x_shares, y_shares, triple)",
                                  x.shape, x.shape, x.shape)
     ring_equal(e, _sub(x, a), "the opened e (should be x - a)")
@@ -349,7 +362,7 @@ def opened_values_are_masked(student, ref, inp):
 
 
 @check("beaver_mul", public=True, vals=st.lists(st.tuples(st.floats(-100, 100), st.floats(-100, 100)), min_size=1, max_size=4),
-       seed=st.integers(0, 2**32 - 1))
+       seed=SEEDS)
 def fixed_point_product_within_error_bound(student, ref, vals, seed):
     """On fixed-point encodings (f = 16), beaver_mul's product read with 2f = 32 fractional bits should be within (|x| + |y|) 2^-17 + 2^-34 of the real product x y."""
     F = 16
@@ -357,10 +370,8 @@ def fixed_point_product_within_error_bound(student, ref, vals, seed):
     y = np.array([v[1] for v in vals])
     ex = _u64([round(v * 2**F) for v in x], x.shape)
     ey = _u64([round(v * 2**F) for v in y], y.shape)
-    rng = np.random.default_rng(seed)
-    a, b, ra, rb, rc, rx, ry = (rng.integers(0, MOD, size=x.shape, dtype=np.uint64) for _ in range(7))
-    triple = (_split(a, ra), _split(b, rb), _split(_mul(a, b), rc))
-    z0, z1, _, _ = _product_result(student(_split(ex, rx), _split(ey, ry), triple),
+    xs, ys, triple, _, _ = mul_setup(ex, ey, seed)
+    z0, z1, _, _ = _product_result(student(xs, ys, triple),
                                    "beaver_mul(shares of enc(x), shares of enc(y), triple)", x.shape, x.shape, x.shape)
     got = np.array([v / 2 ** (2 * F) for v in _signed(_add(z0, z1))])
     bound = (np.abs(x) + np.abs(y)) * 2.0 ** -(F + 1) + 2.0 ** -(2 * F + 2)
@@ -368,10 +379,11 @@ def fixed_point_product_within_error_bound(student, ref, vals, seed):
             f"x = {fmt(x)}, y = {fmt(y)}: the product decodes to {fmt(got)}, expected {fmt(x * y)} within {fmt(bound)}")
 
 
-@check("beaver_mul", public=True, inp=mul_inputs())
-def rejects_bad_input(student, ref, inp):  # noqa: F811
+@check("beaver_mul", public=True, seed=SEEDS)
+def rejects_bad_input(student, ref, seed):  # noqa: F811
     """beaver_mul should raise ValueError when the shares and triple parts do not all have one shape."""
-    xs, ys, triple, x, *_ = inp
+    x = np.array([1, 2], dtype=np.uint64)
+    xs, ys, triple, _, _ = mul_setup(x, x, seed)
     bad = (xs[0], np.zeros(x.shape + (2,), np.uint64))
     _raises_value_error(student, "beaver_mul with x1 of another shape", bad, ys, triple)
 
@@ -383,10 +395,11 @@ def _matmul_result(student, Xs, Ys, triple, X, Y):
     return _product_result(student(Xs, Ys, triple), "beaver_matmul(X_shares, Y_shares, triple)", (m, n), (m, k), (k, n))
 
 
-@check("beaver_matmul", inp=matmul_inputs())
-def agrees_with_reference(student, ref, inp):  # noqa: F811
+@check("beaver_matmul", XY=matmul_operands(), seed=SEEDS)
+def agrees_with_reference(student, ref, XY, seed):  # noqa: F811
     """beaver_matmul should open E = X - A, F = Y - B and return Z_i = C_i + E @ B_i + A_i @ F, with E @ F added to party 0's share only."""
-    Xs, Ys, triple, X, Y, *_ = inp
+    X, Y = XY
+    Xs, Ys, triple, _, _ = matmul_setup(X, Y, seed)
     Z0, Z1, E, F = _matmul_result(student, Xs, Ys, triple, X, Y)
     (r0, r1), (rE, rF) = ref(Xs, Ys, triple)
     ring_equal(E, rE, "the opened E")
@@ -395,25 +408,26 @@ def agrees_with_reference(student, ref, inp):  # noqa: F811
     ring_equal(Z1, r1, "party 1's share Z1")
 
 
-@check("beaver_matmul", public=True, inp=matmul_inputs())
-def product_reconstructs(student, ref, inp):  # noqa: F811
+@check("beaver_matmul", public=True, XY=matmul_operands(), seed=SEEDS)
+def product_reconstructs(student, ref, XY, seed):  # noqa: F811
     """The shares returned by beaver_matmul should reconstruct to X @ Y mod 2^64 (every sum of products wraps around)."""
-    Xs, Ys, triple, X, Y, *_ = inp
+    X, Y = XY
+    Xs, Ys, triple, _, _ = matmul_setup(X, Y, seed)
     Z0, Z1, _, _ = _matmul_result(student, Xs, Ys, triple, X, Y)
     ring_equal(_add(Z0, Z1), _matmul(X, Y), "Z0 + Z1 mod 2^64 (should be X @ Y)")
 
 
-@check("beaver_matmul", public=True, inp=matmul_inputs())
-def opened_values_are_masked(student, ref, inp):  # noqa: F811
+@check("beaver_matmul", public=True, XY=matmul_operands(), seed=SEEDS)
+def opened_values_are_masked(student, ref, XY, seed):  # noqa: F811
     """The matrices beaver_matmul opens should be E = X - A and F = Y - B (uniform masks: they reveal nothing)."""
-    Xs, Ys, triple, X, Y, A, B = inp
+    X, Y = XY
+    Xs, Ys, triple, A, B = matmul_setup(X, Y, seed)
     _, _, E, F = _matmul_result(student, Xs, Ys, triple, X, Y)
     ring_equal(E, _sub(X, A), "the opened E (should be X - A)")
     ring_equal(F, _sub(Y, B), "the opened F (should be Y - B)")
 
 
-@check("beaver_matmul", public=True, m=st.integers(1, 3), k=st.integers(1, 3), n=st.integers(1, 3),
-       seed=st.integers(0, 2**32 - 1))
+@check("beaver_matmul", public=True, m=st.integers(1, 3), k=st.integers(1, 3), n=st.integers(1, 3), seed=SEEDS)
 def fixed_point_matmul_within_error_bound(student, ref, m, k, n, seed):
     """On fixed-point encodings (f = 16) of values in [-10, 10], beaver_matmul's product read with 32 fractional bits should be within k (20 2^-17 + 2^-34) of X @ Y."""
     F = 16
@@ -421,21 +435,19 @@ def fixed_point_matmul_within_error_bound(student, ref, m, k, n, seed):
     X, Y = np.round(rng.uniform(-10, 10, (m, k)), 3), np.round(rng.uniform(-10, 10, (k, n)), 3)
     eX = _u64([round(v * 2**F) for v in X.ravel()], X.shape)
     eY = _u64([round(v * 2**F) for v in Y.ravel()], Y.shape)
-    A, rA, rX = (rng.integers(0, MOD, size=(m, k), dtype=np.uint64) for _ in range(3))
-    B, rB, rY = (rng.integers(0, MOD, size=(k, n), dtype=np.uint64) for _ in range(3))
-    rC = rng.integers(0, MOD, size=(m, n), dtype=np.uint64)
-    triple = (_split(A, rA), _split(B, rB), _split(_matmul(A, B), rC))
-    Z0, Z1, _, _ = _matmul_result(student, _split(eX, rX), _split(eY, rY), triple, X, Y)
+    Xs, Ys, triple, _, _ = matmul_setup(eX, eY, seed)
+    Z0, Z1, _, _ = _matmul_result(student, Xs, Ys, triple, X, Y)
     got = np.array([v / 2 ** (2 * F) for v in _signed(_add(Z0, Z1))]).reshape(m, n)
     bound = k * (20 * 2.0 ** -(F + 1) + 2.0 ** -(2 * F + 2))
     require(bool(np.all(np.abs(got - X @ Y) <= bound)),
             f"X = {fmt(X)}, Y = {fmt(Y)}: the product decodes to {fmt(got)}, expected {fmt(X @ Y)} within {bound:.3g}")
 
 
-@check("beaver_matmul", public=True, inp=matmul_inputs())
-def rejects_bad_input(student, ref, inp):  # noqa: F811
+@check("beaver_matmul", public=True, XY=matmul_operands(), seed=SEEDS)
+def rejects_bad_input(student, ref, XY, seed):  # noqa: F811
     """beaver_matmul should raise ValueError when the shapes do not chain (X and A (m, k), Y and B (k, n), C (m, n))."""
-    Xs, Ys, triple, X, *_ = inp
+    X, Y = XY
+    Xs, Ys, triple, _, _ = matmul_setup(X, Y, seed)
     bad = (Xs[0], np.zeros((X.shape[0], X.shape[1] + 1), np.uint64))
     _raises_value_error(student, "beaver_matmul with X1 of another shape than X0", bad, Ys, triple)
 
