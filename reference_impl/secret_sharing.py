@@ -160,12 +160,10 @@ def beaver_mul(x_shares: tuple, y_shares: tuple, triple: tuple) -> tuple:
     Raises:
         ValueError: if an array is not uint64 or the shapes differ.
     """
-    (x0, x1), (y0, y1) = x_shares, y_shares
-    (a0, a1), (b0, b1), (c0, c1) = triple
-    arrays = [np.asarray(v) for v in (x0, x1, y0, y1, a0, a1, b0, b1, c0, c1)]
+    x0, x1, y0, y1, a0, a1, b0, b1, c0, c1 = arrays = [
+        np.asarray(v) for v in (*x_shares, *y_shares, *triple[0], *triple[1], *triple[2])]
     if any(v.dtype != np.uint64 for v in arrays) or len({v.shape for v in arrays}) != 1:
         raise ValueError("beaver_mul needs uint64 shares and triple parts, all of the same shape")
-    x0, x1, y0, y1, a0, a1, b0, b1, c0, c1 = arrays
     with np.errstate(over="ignore"):
         e = (x0 - a0) + (x1 - a1)  # opened: x - a
         f = (y0 - b0) + (y1 - b1)  # opened: y - b
@@ -196,12 +194,10 @@ def beaver_matmul(X_shares: tuple, Y_shares: tuple, triple: tuple) -> tuple:
     Raises:
         ValueError: if an array is not a 2-D uint64 array or the shapes do not chain.
     """
-    (X0, X1), (Y0, Y1) = X_shares, Y_shares
-    (A0, A1), (B0, B1), (C0, C1) = triple
-    arrays = [np.asarray(v) for v in (X0, X1, Y0, Y1, A0, A1, B0, B1, C0, C1)]
+    X0, X1, Y0, Y1, A0, A1, B0, B1, C0, C1 = arrays = [
+        np.asarray(v) for v in (*X_shares, *Y_shares, *triple[0], *triple[1], *triple[2])]
     if any(v.dtype != np.uint64 or v.ndim != 2 for v in arrays):
         raise ValueError("beaver_matmul needs 2-D uint64 shares and triple parts")
-    X0, X1, Y0, Y1, A0, A1, B0, B1, C0, C1 = arrays
     m, k = X0.shape
     n = Y0.shape[1]
     if not (X1.shape == A0.shape == A1.shape == (m, k) and Y0.shape[0] == k
