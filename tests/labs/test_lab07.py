@@ -1,0 +1,73 @@
+"""Lab 7 meets the contract every lab meets (tests/lab_contract.py), plus its classic bugs.
+
+The classic bugs run in process (InProcessBackend) with few examples: they test the checks, not
+the sandbox. Each is a mistake students make with shares and fixed point, and must fail the named
+checks with a property and a counterexample.
+"""
+
+LAB_ID = "lab07"
+
+from lab_contract import *  # noqa: E402,F401,F403 - the contract's tests, collected in this module
+
+import pytest  # noqa: E402
+
+from autograder.checks.lab07_private_inference import CHECKS  # noqa: E402
+from autograder.inprocess import InProcessBackend  # noqa: E402
+from autograder.runner import grade_exercise  # noqa: E402
+from autograder.validate import lab_source  # noqa: E402
+
+
+def _grade(lab, source: str, ex_id: str, examples: int = 25):
+    backend = InProcessBackend.from_source(source)
+    ex = lab.exercise(ex_id)
+    out = grade_exercise(ex, [CHECKS[ex_id][n] for n in ex.checks], backend,
+                         defined=ex.function_name in backend.functions, max_examples=examples, seed_value=1)
+    return {c.check.name: c for c in out.checks}
+
+
+BUGS = {
+    # name: (exercise, old, new, checks that must fail)
+    "encode without two's complement (negatives clipped to 0 by a uint64 cast)": (
+        "encode_fixed", "return scaled.astype(np.int64).view(np.uint64)",
+        "return np.clip(scaled, 0, None).astype(np.uint64)",
+        {"agrees_with_reference", "integers_encode_exactly", "round_trip_within_half_unit", "negation_is_ring_negation"}),
+    "decode reading the ring as unsigned": (
+        "decode_fixed", "return x_ring.view(np.int64).astype(np.float64) / 2.0**frac_bits",
+        "return x_ring.astype(np.float64) / 2.0**frac_bits",
+        {"agrees_with_reference", "upper_half_is_negative", "inverts_the_encoding"}),
+    "share that hands the secret to party 1": (
+        "share", "return r.copy(), x_ring - r", "return r.copy() - r, x_ring",
+        {"agrees_with_reference", "first_share_is_the_mask", "second_share_alone_is_uniform"}),
+    "both parties add the public e*f": (
+        "beaver_mul", "z1 = c1 + e * b1 + a1 * f\n", "z1 = c1 + e * b1 + a1 * f + e * f\n",
+        {"agrees_with_reference", "product_reconstructs", "fixed_point_product_within_error_bound"}),
+    "matmul triple used elementwise": (
+        "beaver_matmul", "Z1 = C1 + E @ B1 + A1 @ F", "Z1 = C1 + E @ B1 + A1 * F.sum()",
+        {"agrees_with_reference", "product_reconstructs"}),
+    "truncation with an arithmetic shift on party 0": (
+        "truncate_shares", "y0 = x0 >> f", "y0 = (x0.view(np.int64) >> np.int64(f)).view(np.uint64)",
+        {"agrees_with_reference", "within_one_unit"}),
+    "DaPa with E[x^j] on the right-hand side instead of E[x^j ReLU(x)]": (
+        "dapa_gaussian_fit", "v = np.array([moment(j + 1, partial) for j in range(d + 1)])",
+        "v = np.array([moment(j, partial) for j in range(d + 1)])",
+        {"agrees_with_reference", "standard_normal_quadratic", "centred_linear_fit", "one_sided_inputs"}),
+    "hysteresis with >= (non-strict)": (
+        "hysteresis_update", "return (old & (aux > -t)) | (~old & (aux > t))",
+        "return (old & (aux >= -t)) | (~old & (aux >= t))",
+        {"agrees_with_reference", "strict_thresholds"}),
+    "naive softplus": (
+        "ste_backward", "softplus = np.maximum(aux, 0.0) + np.log1p(np.exp(-np.abs(aux)))",
+        "softplus = np.log(1 + np.exp(aux))", {"stable_at_large_aux", "precise_at_very_negative_aux"}),
+}
+
+
+@pytest.mark.parametrize("bug", list(BUGS))
+def test_classic_bugs_fail_the_named_checks(lab, bug):
+    ex_id, old, new, must_fail = BUGS[bug]
+    source = lab_source(lab)
+    assert source.count(old) == 1, "the bug's anchor text must be unique in the reference"
+    outcomes = _grade(lab, source.replace(old, new), ex_id)
+    failed = {n for n, o in outcomes.items() if not o.passed}
+    assert must_fail <= failed, (must_fail - failed)
+    for n in failed:
+        assert "Property:" in outcomes[n].output and "Counterexample" in outcomes[n].output
