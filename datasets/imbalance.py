@@ -28,7 +28,8 @@ def downsample_classes(y: np.ndarray, classes: Sequence[int], keep_fraction: flo
         y: integer labels (N,).
         classes: the labels to down-sample (distinct).
         keep_fraction: in (0, 1].
-        seed: an int in [0, 2**32).
+        seed: a non-negative int.
+
 
     Returns:
         sorted int64 indices into y.
