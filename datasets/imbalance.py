@@ -30,7 +30,6 @@ def downsample_classes(y: np.ndarray, classes: Sequence[int], keep_fraction: flo
         keep_fraction: in (0, 1].
         seed: a non-negative int.
 
-
     Returns:
         sorted int64 indices into y.
 
