@@ -23,6 +23,26 @@ from .assertions import CheckFailed, fmt
 from .checks import Check
 from .sandbox import SubmissionTimeUp, WorkerLost
 
+def _without_local_constants() -> None:
+    """Make hypothesis draw only from the strategies, never from constants found in our own modules.
+
+    Hypothesis (6.13x and later) reads the literal constants of every imported "local" module (here:
+    reference_impl, autograder, labkit, datasets...) and now and then draws one of them as an example.
+    That makes a grade depend on which modules happen to be imported and on constants in unrelated
+    files: adding Lab 7 changed which counterexamples Lab 6's checks found, for the same submission
+    and seed. A grade must depend on the submission, the checks and course.toml's seed alone, so the
+    pool of local constants is kept empty (hypothesis's own global constants remain).
+    tests/autograder/test_runner_determinism.py fails if a hypothesis upgrade undoes this.
+    """
+    from hypothesis.internal.conjecture import providers
+
+    empty = providers.Constants()
+    providers._get_local_constants = lambda: empty
+    providers.CONSTANTS_CACHE.cache.clear()
+
+
+_without_local_constants()
+
 PROFILES = {
     # name -> examples per property (None: course.toml's grading.examples_per_property)
     "grading": None,
