@@ -102,7 +102,7 @@ def embedding_pairs(draw, min_n: int = 2, outlier: bool = False):
 def cohorts(draw, min_k: int = 1, max_k: int = 4, bound: float = 10.0):
     """(logits (K, N, C), labels (N,) int64)."""
     k, n, c = draw(st.integers(min_k, max_k)), draw(st.integers(1, 3)), draw(st.integers(2, 4))
-    z = draw(hnp.arrays(np.float64, (k, n, c), elements=VALUES.map(lambda v: v * bound / 3)))
+    z = draw(hnp.arrays(np.float64, (k, n, c), elements=st.integers(int(-10 * bound), int(10 * bound)).map(lambda v: v / 10)))
     y = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)), dtype=np.int64)
     return z, y
 
@@ -458,10 +458,10 @@ def one_teacher_is_its_softmax(student, ref, c, T):
 
 @check("ensemble_soft_targets", public=True, a=st.integers(0, 2), b=st.integers(0, 2), n=st.integers(1, 3))
 def averages_probabilities_not_logits(student, ref, a, b, n):
-    """Two certain teachers (logits 1e4 on classes a and b) should give 1/2 on each class: average probabilities, not logits."""
+    """Two certain teachers (logit 1e4 on class a, 2e4 on class b) should give 1/2 on each class: average probabilities, not logits."""
     z = np.zeros((2, n, 3))
     z[0, :, a] = LARGE
-    z[1, :, b] = LARGE
+    z[1, :, b] = 2 * LARGE
     expected = np.zeros((n, 3))
     expected[:, a] += 0.5
     expected[:, b] += 0.5
