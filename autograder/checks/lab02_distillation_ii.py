@@ -480,6 +480,15 @@ def weights_select_and_normalise(student, ref, c, T, pick, scale):
     assert_close(student(z, T, w), np.exp(_log_softmax(z[m] / T)), f"ensemble_soft_targets with weights {fmt(w)}")
 
 
+@check("ensemble_soft_targets", c=cohorts(min_k=2, bound=1.0).map(lambda c: (np.round(c[0]) * LARGE, c[1])))
+def stable_at_large_logits(student, ref, c):  # noqa: F811
+    """ensemble_soft_targets should stay finite and correct for logits as large as +-1e4 (subtract each row's own maximum)."""
+    z, _ = c
+    got = as_array(student(z, 1.0, None), "ensemble_soft_targets(z, 1.0)", shape=z.shape[1:])
+    require(bool(np.all(np.isfinite(got))), f"ensemble_soft_targets returned {fmt(got)} for large logits: exp overflow or 0/0")
+    assert_close(got, ref(z, 1.0, None), "ensemble_soft_targets(z, 1.0) with large logits")
+
+
 @check("ensemble_soft_targets", public=True, bad=st.sampled_from(["T=0", "T=-1", "negative weight", "zero weights", "2 weights"]))
 def rejects_bad_input(student, ref, bad):  # noqa: F811
     """ensemble_soft_targets should raise ValueError for T <= 0, or weights with a negative entry, a zero sum or the wrong length."""
@@ -578,6 +587,16 @@ def copies_of_the_deepest_exit(student, ref, b, k, alpha):
     zz, FF = np.repeat(z, k, axis=0), np.repeat(F, k, axis=0)
     assert_close(student(zz, FF, y, 3.0, alpha, 1.0), (1 + (k - 1) * (1 - alpha)) * _ce(z[0], y),
                  f"self_distillation_loss of {k} identical exits", atol=1e-12)
+
+
+@check("self_distillation_loss", b=exits(min_e=2).map(lambda b: (np.round(b[0] / 10) * LARGE, b[1], b[2])),
+       T=st.sampled_from([1.0, 2.0]))
+def stable_at_large_logits(student, ref, b, T):  # noqa: F811
+    """self_distillation_loss should stay finite and correct for logits as large as +-1e4 (log-softmax with each row's own maximum)."""
+    z, F, y = b
+    got = as_float(student(z, F, y, T, 0.5, 0.1), "self_distillation_loss with large logits")
+    require(math.isfinite(got), f"self_distillation_loss returned {got!r} for large logits: exp overflow or log(0)")
+    assert_close(got, ref(z, F, y, T, 0.5, 0.1), "self_distillation_loss(..., alpha=0.5, lam=0.1) with large logits")
 
 
 @check("self_distillation_loss", public=True, bad=st.sampled_from(["alpha=1.5", "alpha=-0.1", "T=0", "lam=-1", "features"]))
