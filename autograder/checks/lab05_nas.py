@@ -524,22 +524,22 @@ def _as_mask(got, n: int, what: str) -> np.ndarray:
     return got
 
 
+def _front_is(student, lat, acc, expected) -> None:
+    got = _as_mask(student(lat, acc), len(lat), "pareto_front(latency, accuracy)")
+    require(np.array_equal(got, expected),
+            f"pareto_front({fmt(lat)}, {fmt(acc)})\n  expected: {fmt(expected)}\n  got:      {fmt(got)}")
+
+
 @check("pareto_front", pts=_points())
 def agrees_with_reference(student, ref, pts):  # noqa: F811
     """pareto_front(latency, accuracy) should mark exactly the architectures no other one dominates (no slower and no less accurate, better in one)."""
-    lat, acc = pts
-    got = _as_mask(student(lat, acc), len(lat), "pareto_front(latency, accuracy)")
-    exp = ref(lat, acc)
-    require(np.array_equal(got, exp), f"pareto_front({fmt(lat)}, {fmt(acc)})\n  expected: {fmt(exp)}\n  got:      {fmt(got)}")
+    _front_is(student, *pts, ref(*pts))
 
 
 @check("pareto_front", public=True, pts=_points())
 def no_member_dominated_and_every_other_is(student, ref, pts):
     """No point on the front should be dominated, and every point off it should be dominated by some point."""
-    lat, acc = pts
-    got = _as_mask(student(lat, acc), len(lat), "pareto_front(latency, accuracy)")
-    exp = _front_loop(lat, acc)
-    require(np.array_equal(got, exp), f"pareto_front({fmt(lat)}, {fmt(acc)})\n  expected: {fmt(exp)}\n  got:      {fmt(got)}")
+    _front_is(student, *pts, _front_loop(*pts))
 
 
 @check("pareto_front", public=True, pts=_points())
