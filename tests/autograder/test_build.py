@@ -111,9 +111,10 @@ def test_drift_is_detected_and_repaired(tmp_path, course):
     (root / "solutions").mkdir(parents=True)
     (root / "labs").mkdir()
     shutil.copy(course.path, root / "course.toml")
+    for each in course.labs:  # every lab course.toml names, so that build(check=True) sees a whole course
+        shutil.copy(each.solution_path(course.root), root / "solutions" / each.notebook)
+        shutil.copy(each.lab_path(course.root), root / "labs" / each.notebook)
     lab = course.lab("lab01")
-    shutil.copy(lab.solution_path(course.root), root / "solutions" / lab.notebook)
-    shutil.copy(lab.lab_path(course.root), root / "labs" / lab.notebook)
     copy = load_course(root / "course.toml")
     assert build(copy, check=True) == []
     # Someone edits an exercise cell of the solution by hand: the check reports it, build repairs it.
