@@ -282,6 +282,18 @@ def none_dominance_is_ignored(student, ref, big, n_inputs):
                                   f"  expected: [('skip', 1)] (edge 1's skip weight beats edge 0's conv3 weight)\n  got:      {got}")
 
 
+@check("derive_genotype", public=True, n_inputs=st.integers(1, 3), big=st.floats(1.0, 5.0))
+def nodes_only_see_their_own_edges(student, ref, n_inputs, big):
+    """Each node should rank only its own incoming edges: a strong edge of the next node must not be picked by this one."""
+    names = ["none", "skip", "conv3"]
+    a = np.zeros((_n_rows(2, n_inputs), 3))
+    a[n_inputs] = [0.0, 0.0, big]  # node 1's edge from state 0: the strongest edge of the whole cell
+    exp = [("skip", 0), ("conv3", 0)]
+    got = _as_genotype(student(a, names, k=1, n_inputs=n_inputs), "derive_genotype(alpha, op_names, k=1, n_inputs)")
+    require(got == exp, f"derive_genotype({fmt(a)}, {names}, k=1, n_inputs={n_inputs})\n"
+                        f"  expected: {exp}\n  got:      {got}")
+
+
 @check("derive_genotype", public=True, inp=_genotype_inputs(n_inputs=2))
 def default_is_darts_two_inputs_two_edges(student, ref, inp):
     """derive_genotype's defaults should be the DARTS cell: k = 2 edges per node and n_inputs = 2 cell inputs."""
