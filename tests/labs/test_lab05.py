@@ -1,0 +1,76 @@
+"""Lab 5 (NAS) meets the contract every lab meets (tests/lab_contract.py), and its classic bugs fail
+the checks named for them, with a property and a counterexample (in process, quick profile)."""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+
+import pytest
+
+LAB_ID = "lab05"
+
+from lab_contract import *  # noqa: E402,F401,F403 - the contract's tests, collected in this module
+
+from autograder.checks.lab05_nas import CHECKS  # noqa: E402
+from autograder.inprocess import InProcessBackend  # noqa: E402
+from autograder.runner import grade_exercise  # noqa: E402
+from reference_impl import nas as R  # noqa: E402
+
+ALL_SOURCE = "\n\n".join(textwrap.dedent(inspect.getsource(getattr(R, n))) for n in CHECKS)
+
+
+def _grade(lab, source: str, ex_id: str, examples: int = 30):
+    backend = InProcessBackend.from_source(source)
+    ex = lab.exercise(ex_id)
+    out = grade_exercise(ex, [CHECKS[ex_id][n] for n in ex.checks], backend,
+                         defined=ex.function_name in backend.functions, max_examples=examples, seed_value=1)
+    return {c.check.name: c for c in out.checks}
+
+
+BUGS = {
+    # name: (exercise, old, new, checks that must fail)
+    "softmax without the max shift": (
+        "mixed_op_weights", "a = a - a.max(axis=-1, keepdims=True)  # (..., K), row max is 0", "pass",
+        {"stable_at_large_alpha"}),
+    "mixed op weighted by raw alpha": (
+        "mixed_op", "w = mixed_op_weights(a)  # (K,)", "w = a",
+        {"agrees_with_reference", "one_hot_alpha_selects_op", "equal_alpha_averages", "matches_own_weights"}),
+    "edges ranked by raw alpha": (
+        "derive_genotype", "w = mixed_op_weights(a)[:, usable]  # (E, K') weights of the non-'none' ops",
+        "w = a[:, usable]", {"agrees_with_reference", "invariant_to_shifting_an_edge_row", "none_dominance_is_ignored"}),
+    "'none' allowed to win": (
+        "derive_genotype", "usable = [i for i, name in enumerate(names) if name != \"none\"]",
+        "usable = list(range(len(names)))", {"keeps_k_distinct_real_edges_per_node", "none_dominance_is_ignored"}),
+    "edges kept weakest first": (
+        "derive_genotype", "key=lambda i: -strength[i]", "key=lambda i: strength[i]",
+        {"agrees_with_reference", "none_dominance_is_ignored"}),
+    "fixed latency added per layer": (
+        "expected_latency", "return float((mixed_op_weights(a) * lat).sum() + fixed)",
+        "return float((mixed_op_weights(a) * lat + fixed / lat.shape[-1]).sum())",
+        {"agrees_with_reference", "fixed_adds_once"}),
+    "gradient without the factor p_j": (
+        "expected_latency_grad", "return p * (lat - e_layer)", "return lat - e_layer",
+        {"agrees_with_reference", "matches_finite_differences", "rows_sum_to_zero", "uniform_alpha_closed_form"}),
+    "penalty not divided by ref": (
+        "latency_loss_additive", "lam * (e_lat - ref_latency) / ref_latency", "lam * (e_lat - ref_latency)",
+        {"agrees_with_reference", "penalty_is_relative_excess"}),
+    "log of the ratio instead of the ratio of logs": (
+        "latency_loss_multiplicative", "(np.log(e_lat) / np.log(ref_latency)) ** beta",
+        "(1 + np.log(e_lat / ref_latency)) ** beta", {"agrees_with_reference", "factor_is_log_ratio_power"}),
+    "duplicates dominate each other": (
+        "pareto_front", "return ~np.any(no_worse & better, axis=0)",
+        "return ~np.any(no_worse & ~np.eye(len(lat), dtype=bool), axis=0)",
+        {"agrees_with_reference", "no_member_dominated_and_every_other_is", "duplicates_stay_together"}),
+}
+
+
+@pytest.mark.parametrize("bug", list(BUGS))
+def test_classic_bugs_fail_the_named_checks(lab, bug):
+    ex_id, old, new, must_fail = BUGS[bug]
+    assert ALL_SOURCE.count(old) == 1, "the bug's anchor text must be unique in the reference"
+    outcomes = _grade(lab, ALL_SOURCE.replace(old, new), ex_id)
+    failed = {n for n, o in outcomes.items() if not o.passed}
+    assert must_fail <= failed, (must_fail - failed)
+    for n in failed:
+        assert "Property:" in outcomes[n].output and "Counterexample" in outcomes[n].output
