@@ -8,21 +8,17 @@ checks with a property and a counterexample.
 LAB_ID = "lab07"
 
 from lab_contract import *  # noqa: E402,F401,F403 - the contract's tests, collected in this module
+from lab_contract import grade_in_process  # noqa: E402
 
 import pytest  # noqa: E402
 
 from autograder.checks.lab07_private_inference import CHECKS  # noqa: E402
-from autograder.inprocess import InProcessBackend  # noqa: E402
-from autograder.runner import grade_exercise  # noqa: E402
 from autograder.validate import lab_source  # noqa: E402
 
 
+
 def _grade(lab, source: str, ex_id: str, examples: int = 25):
-    backend = InProcessBackend.from_source(source)
-    ex = lab.exercise(ex_id)
-    out = grade_exercise(ex, [CHECKS[ex_id][n] for n in ex.checks], backend,
-                         defined=ex.function_name in backend.functions, max_examples=examples, seed_value=1)
-    return {c.check.name: c for c in out.checks}
+    return grade_in_process(lab, source, ex_id, examples)
 
 
 BUGS = {
