@@ -32,8 +32,8 @@ BUGS = {  # exercise: (correct text, buggy text)
     "entropy": ("    logp = np.log(np.where(p > 0, p, 1.0))  # (..., C); log 1 = 0 where p == 0, so 0 * log 0 -> 0\n"
                 "    return -(p * logp).sum(axis=-1)",
                 "    return -(p * np.log(p)).sum(axis=-1)"),
-    "confidence_exit_decisions": ("leaves = confidence[: E - 1] >= thresholds[: E - 1, None]",
-                                  "leaves = confidence[: E - 1] > thresholds[: E - 1, None]"),
+    "confidence_exit_decisions": ("leaves = np.concatenate([leaves, np.ones((1, N), dtype=bool)])  # (E, N)\n",
+                                  "leaves = np.concatenate([leaves, np.zeros((1, N), dtype=bool)])  # (E, N)\n"),
     "switch_route": ("capacity = int(np.ceil(capacity_factor * T / E))", "capacity = int(capacity_factor * T / E)"),
 }
 
