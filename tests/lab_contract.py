@@ -14,7 +14,8 @@ What it checks, for the lab named by ``LAB_ID``:
 - at least two correct alternative implementations (tests/alternatives/<lab>/) get full marks through
   the real sandbox with the grading profile (no false failures);
 - the example submissions (examples/<lab>/expected.toml) get their expected scores and failing checks,
-  the skeleton says "not implemented", failing feedback shows the property and a counterexample;
+  the skeleton says "not implemented", failing feedback shows the property and a counterexample (the
+  full solution's 100% is left to the alternatives test and `course demo`);
 - the solution notebook runs top to bottom and prints that its experiments ran (its run time is a
   benchmark in bench/, not asserted here).
 """
@@ -115,7 +116,12 @@ def test_contract_alternatives_get_full_marks(course, lab):
 def test_contract_examples_get_their_expected_scores(course, lab, tmp_path):
     expected = load_expectations(course, lab.id)
     assert {"solution", "skeleton", "buggy"} <= set(expected), "examples need a solution, a skeleton and a buggy one"
+    assert expected["solution"]["score"] == lab.max_score and expected["skeleton"]["score"] == 0
     prepare(course, lab.id, tmp_path / "subs")
+    # The full solution is not graded again here: the alternatives test grades correct submissions through
+    # the sandbox with the grading profile, and `course demo` grades this one (it costs ~15 s of CPU a lab).
+    (tmp_path / "subs" / "solution.ipynb").unlink()
+    expected.pop("solution")
     summary = grade_batch(course, lab, [tmp_path / "subs"], tmp_path / "out", jobs=1)
     assert not summary.failed, summary.failed
     for name, spec in expected.items():
