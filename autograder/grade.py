@@ -21,6 +21,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cases import lab_cases
 from .checks import Check
 from .config import Course, Lab, REPO_ROOT
 from .results import build_results, write_gradebook
@@ -101,6 +102,7 @@ def grade_submission(course: Course, lab: Lab, path: Path, *, profile: str = "gr
         lab = dataclasses.replace(lab, exercises=tuple(e for e in lab.exercises if checks[e.id]))
     n_examples = examples_for(course, profile)
     digest = file_sha256(path)
+    fp = fp or fingerprint(course, lab, profile)
     meta = {
         "submission": name,
         "lab": lab.id,
@@ -108,7 +110,7 @@ def grade_submission(course: Course, lab: Lab, path: Path, *, profile: str = "gr
         "profile": profile,
         "examples_per_property": n_examples,
         "seed": course.grading.seed,
-        "fingerprint": fp or fingerprint(course, lab, profile),
+        "fingerprint": fp,
         "sandbox": "",
         "cells": [],
     }
@@ -121,6 +123,7 @@ def grade_submission(course: Course, lab: Lab, path: Path, *, profile: str = "gr
         return build_results(lab, outcomes, checks, meta, time.monotonic() - start, fatal=f"This submission could not be graded: {e}.")
 
     plan = plan_cells(nb, trusted_setup(lab.lab_path(course.root)))
+    cases = lab_cases(lab.id, checks, fingerprint=fp, max_examples=n_examples, seed_value=course.grading.seed)
     outcomes: list[ExerciseOutcome] = []
     with StudentSession(plan.cells, limits_for(course)) as session:
         meta["sandbox"] = session.mode
@@ -142,7 +145,8 @@ def grade_submission(course: Course, lab: Lab, path: Path, *, profile: str = "gr
             defined = ex.function_name in (session.load_report.functions if session.load_report else set())
             try:
                 outcomes.append(grade_exercise(ex, checks[ex.id], session, defined=defined,
-                                               max_examples=n_examples, seed_value=course.grading.seed))
+                                               max_examples=n_examples, seed_value=course.grading.seed,
+                                               cases=cases[ex.id]))
             except SubmissionTimeUp as e:
                 time_up = e.reason
                 outcomes.append(grade_exercise(ex, checks[ex.id], session, defined=False, max_examples=0,
@@ -260,6 +264,9 @@ def grade_batch(course: Course, lab: Lab, paths: list[Path], out_dir: Path, *, j
     subs = collect_submissions(paths)
     names = submission_names(subs)
     fp = fingerprint(course, lab, profile)
+    # Record the cases once, before the workers fork: each inherits them (autograder.cases).
+    lab_cases(lab.id, lab_checks(lab), fingerprint=fp, max_examples=examples_for(course, profile),
+              seed_value=course.grading.seed)
     summary = BatchSummary()
     todo: list[Path] = []
     for p in subs:

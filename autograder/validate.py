@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Course, Lab
-from .grade import grade_submission, lab_checks
+from .cases import lab_cases
+from .grade import fingerprint, grade_submission, lab_checks
 from .inprocess import InProcessBackend
 from .mutation import Mutant, function_source, mutants
 from .runner import grade_exercise
@@ -118,16 +119,19 @@ def _alarm(signum, frame):
     raise _Timeout()
 
 
-def _grade_mutant(lab: Lab, ex_id: str, mutant: Mutant, base_source: str, examples: int, seed: int) -> MutantResult:
+def _grade_mutant(lab: Lab, ex_id: str, mutant: Mutant, base_source: str, examples: int, seed: int,
+                  fp: str) -> MutantResult:
     ex = lab.exercise(ex_id)
     checks = lab_checks(lab)[ex_id]
+    cases = lab_cases(lab.id, {ex_id: checks}, fingerprint=fp, max_examples=examples, seed_value=seed)[ex_id]
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(MUTANT_SECONDS)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # mutants overflow and divide by zero: that is their point
             backend = InProcessBackend.from_source(base_source + "\n\n" + mutant.source)
-            outcome = grade_exercise(ex, checks, backend, defined=True, max_examples=examples, seed_value=seed)
+            outcome = grade_exercise(ex, checks, backend, defined=True, max_examples=examples, seed_value=seed,
+                                     cases=cases)
     except _Timeout:
         return MutantResult(mutant, True, "timeout", f"ran longer than {MUTANT_SECONDS} s", True)
     except Exception as e:  # a mutant that does not even define: killed at import
@@ -155,6 +159,8 @@ def validate_lab(course: Course, lab: Lab, *, exercises: list[str] | None = None
     seed = course.grading.seed
     equivalents = load_equivalents(lab.id, equivalents_path)
     base = lab_source(lab)
+    fp = fingerprint(course, lab, "grading")
+    lab_cases(lab.id, lab_checks(lab), fingerprint=fp, max_examples=examples, seed_value=seed)  # before the fork
     report = LabReport(lab.id)
     tasks, by_ex = [], {}
     for ex in lab.exercises:
@@ -165,7 +171,7 @@ def validate_lab(course: Course, lab: Lab, *, exercises: list[str] | None = None
         listed = equivalents.get(ex.id, {})
         report.stale_equivalents += [f"{ex.id}/{mid}" for mid in listed if mid not in ids]
         by_ex[ex.id] = ExerciseReport(ex.id, equivalent={k: v for k, v in listed.items() if k in ids})
-        tasks += [(lab, ex.id, m, base, examples, seed) for m in ms]
+        tasks += [(lab, ex.id, m, base, examples, seed, fp) for m in ms]
     if jobs > 1:
         ctx = multiprocessing.get_context("fork")
         with cf.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
