@@ -13,23 +13,21 @@ link to every submission's page. ``write_reports(out_dir, lab)`` writes all of t
 
 The pages are safe to open: everything that comes from a submission (its output, its exception
 messages, its file name) is HTML-escaped, and each page carries a Content-Security-Policy that
-allows no scripts and no external loads at all (the pages need neither: charts are inline PNGs,
+allows no scripts and no external loads at all (the pages need neither: charts are inline SVG,
 collapsible sections are ``<details>``). They are deterministic: the same results give the same
-bytes (no timestamps, no grading times, PNGs without software metadata, matplotlib's default style
-whatever the local matplotlibrc says), so regrading a submission rewrites an identical page.
+bytes (no timestamps, no grading times, no random ids, coordinates rounded to fixed decimals), so
+regrading a submission rewrites an identical page.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
+import bisect
 import html
-import io
+import itertools
 import json
 import os
 import re
 import statistics
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -40,8 +38,7 @@ REPORT_NAME = "report.html"
 COUNTEREXAMPLE_HEADERS = ("Counterexample (the smallest hypothesis found):", "One failing input:")
 RESULT_WORDS = STATUS_WORDS  # one vocabulary for results.json and the reports
 FATAL_REASON = "could not be graded"
-DPI = 96
-CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:2em auto;
@@ -60,7 +57,7 @@ word-break:break-word;margin:.3em 0}
 .box{border:1px solid #dcdcde;border-left:4px solid #b32d2e;padding:.4em .9em;margin:.8em 0}
 .box.ok{border-left-color:#00732e}.fatal{border-left-color:#b32d2e;font-weight:600}
 details>summary{cursor:pointer;font-weight:600}
-img{max-width:100%;height:auto}
+svg.chart{display:block;height:auto;margin:.6em 0}
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dl.meta dt{font-weight:600}
 dl.meta dd{margin:0;word-break:break-all}
 """
@@ -183,145 +180,155 @@ def lab_title(results: dict) -> str:
 
 
 # -- charts ---------------------------------------------------------------------------------------
-def _figure(width: float, height: float, *, left: float = 0.6, right: float = 0.2, top: float = 0.15,
-            bottom: float = 0.45):
-    """A Figure on the Agg canvas (pyplot and its global backend are never touched), with fixed margins
-    in inches: constrained/tight layout would cost a second draw per chart."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=DPI)
-    FigureCanvasAgg(fig)
-    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height)
-    return fig
-
-
-def _label_inches(labels, fontsize: float) -> float:
-    """Room for y tick labels: DejaVu Sans averages about 0.6 em per character."""
-    longest = max((len(str(x)) for x in labels), default=1)
-    return 0.25 + longest * fontsize * 0.6 / 72
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _styled(draw):
-    """Run a chart function under matplotlib's default style (not the local matplotlibrc)."""
-    import matplotlib.style
-
-    with matplotlib.style.context("default"):
-        import matplotlib
-
-        matplotlib.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False})
-        return draw()
+# Inline SVG written by hand: a chart is a few dozen rectangles and labels, so a string template is
+# all it takes (a plotting library cost seconds of every `course grade` to import and draw). Sizes
+# are in CSS pixels of the viewBox; the <svg> is 100% wide up to that size and scales down with the
+# page. Text inherits the page's font; every string that comes from course.toml or a results.json
+# is escaped, and everything is rounded to 2 decimals so the same results give the same bytes.
+SVG_NS = "http://www.w3.org/2000/svg"
+INK, GRID, MAX_BAR, HIST_BAR = "#1d2327", "#dcdcde", "#e0e0e0", "#3f6fb5"
+LABEL_CHARS = 60  # longer tick labels are cut (with "…"); the whole name is in the bar's tooltip
 
 
 def _color(frac: float) -> str:
+    """Green for full marks, red for none, orange in between."""
     return "#2e7d32" if frac >= 1 - 1e-9 else ("#c62828" if frac <= 1e-9 else "#ef8f00")
 
 
-def exercise_chart(exercises: dict) -> str:
-    """Horizontal bars: each exercise's score against its maximum (a data: URL of a PNG)."""
+def _f(x: float) -> str:
+    """A coordinate: at most 2 decimals, no trailing zeros (deterministic, short)."""
+    s = f"{x:.2f}".rstrip("0").rstrip(".")
+    return "0" if s in ("", "-0") else s
+
+
+def _text_width(text: str, font_size: float) -> float:
+    """Room for a label: sans-serif fonts average about 0.6 em per character."""
+    return len(text) * font_size * 0.6
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 1] + "…"
+
+
+def _svg(chart_id: str, width: float, height: float, summary: str, body: list[str]) -> str:
+    """The <svg> element: role="img" with the summary as its accessible name (aria-label) and <title>."""
+    s = esc(summary)
+    return (f'<svg xmlns="{SVG_NS}" id="{esc(chart_id)}" class="chart" role="img" aria-label="{s}" '
+            f'viewBox="0 0 {_f(width)} {_f(height)}" width="100%" style="max-width:{_f(width)}px" '
+            f'font-size="12" fill="{INK}"><title>{s}</title>\n' + "\n".join(body) + "\n</svg>")
+
+
+def _rect(x: float, y: float, w: float, h: float, fill: str, cls: str, tip: str = "", extra: str = "") -> str:
+    tail = f"><title>{esc(tip)}</title></rect>" if tip else "/>"
+    return (f'<rect class="{cls}" x="{_f(x)}" y="{_f(y)}" width="{_f(w)}" height="{_f(h)}" fill="{fill}"'
+            f"{extra}{tail}")
+
+
+def _x_axis(left: float, right: float, bottom: float, ticks: list[tuple[float, str]], label: str,
+            grid_top: float | None = None) -> list[str]:
+    """A horizontal axis at y=bottom: tick marks and labels at the x positions given, the axis label
+    centred below, and light vertical grid lines up to ``grid_top`` if given."""
+    out = []
+    if grid_top is not None:
+        out.extend(f'<line x1="{_f(x)}" y1="{_f(grid_top)}" x2="{_f(x)}" y2="{_f(bottom)}" stroke="{GRID}"/>'
+                   for x, _ in ticks)
+    out.append(f'<line x1="{_f(left)}" y1="{_f(bottom)}" x2="{_f(right)}" y2="{_f(bottom)}" stroke="{INK}"/>')
+    for x, text in ticks:
+        out.append(f'<line x1="{_f(x)}" y1="{_f(bottom)}" x2="{_f(x)}" y2="{_f(bottom + 4)}" stroke="{INK}"/>'
+                   f'<text x="{_f(x)}" y="{_f(bottom + 17)}" text-anchor="middle">{esc(text)}</text>')
+    out.append(f'<text x="{_f((left + right) / 2)}" y="{_f(bottom + 34)}" text-anchor="middle">{esc(label)}</text>')
+    return out
+
+
+def _hbars(rows: list[tuple[str, float, float, str]], *, width: float, row: float, font_size: float,
+           maximum: float, ticks: list[tuple[float, str]], label: str, backdrop: bool) -> tuple[float, list[str]]:
+    """Horizontal bars, one row per (label, value, max, tooltip), first at the top; values on a 0 to
+    ``maximum`` scale, ``ticks`` as (value, text). With ``backdrop`` each row's max is drawn first as
+    a grey bar. Returns the height and the elements."""
+    left = 8 + max((_text_width(_short(n), font_size) for n, *_ in rows), default=0) + 6
+    right, top, bottom = width - 16, 8.0, 8 + row * max(1, len(rows))
+    scale = (right - left) / (maximum or 1)
+    bar = 0.7 * row
+    out = _x_axis(left, right, bottom, [(left + v * scale, t) for v, t in ticks], label, grid_top=top)
+    for i, (name, value, mx, tip) in enumerate(rows):
+        y = top + i * row
+        if backdrop:
+            out.append(_rect(left, y + (row - bar) / 2, mx * scale, bar, MAX_BAR, "max"))
+        frac = value / mx if mx else 0.0
+        out.append(_rect(left, y + (row - bar) / 2, max(0.0, min(value, mx)) * scale, bar, _color(frac), "bar", tip))
+        out.append(f'<text x="{_f(left - 6)}" y="{_f(y + row / 2)}" dy=".35em" text-anchor="end" '
+                   f'font-size="{_f(font_size)}">{esc(_short(name))}</text>')
+    out.append(f'<line x1="{_f(left)}" y1="{_f(top)}" x2="{_f(left)}" y2="{_f(bottom)}" stroke="{INK}"/>')
+    return bottom + 42, out
+
+
+def exercise_chart(exercises: dict, *, title: str = "score per exercise") -> str:
+    """Horizontal bars, one per exercise in the order given: a grey bar for its maximum and over it
+    the score in green (full marks), orange (partial) or red (none). An inline <svg id="exercise-chart">."""
     items = [(str(k), float(e.get("score", 0) or 0), float(e.get("max_score", 0) or 0)) for k, e in exercises.items()]
-    template = _exercise_template(tuple((k, m) for k, _, m in items))
-    return template.render(tuple(s for _, s, _ in items))
+    top = max((m for _, _, m in items), default=0.0) or 1.0
+    rows = [(k, s, m, f"{k}: {num(s)} of {num(m)} points") for k, s, m in items]
+    height, body = _hbars(rows, width=640, row=24, font_size=12, maximum=top,
+                          ticks=[(0, num(0)), (top / 2, num(top / 2)), (top, num(top))], label="points",
+                          backdrop=True)
+    summary = f"{title}: " + ", ".join(f"{num(s)} of {num(m)} points on {k}" for k, s, m in items)
+    return _svg("exercise-chart", 640, height, summary, body)
 
 
-class _ExerciseChart:
-    """One submission's exercise chart, fast: every submission of a lab shares the axes, the labels
-    and the grey "maximum" bars, so they are drawn once and kept as a bitmap; a submission only
-    restores that bitmap and draws its own score bars on it (matplotlib's blitting). About 10 ms a
-    chart instead of 100-200 ms, which is what makes 40 reports a matter of seconds."""
-
-    def __init__(self, rows: tuple[tuple[str, float], ...]):
-        self.rows = rows
-        self.lock = threading.Lock()
-
-        def draw():
-            fig = _figure(6.4, 0.65 + 0.24 * max(1, len(rows)), left=_label_inches([k for k, _ in rows], 9),
-                          bottom=0.45, top=0.1)
-            ax = fig.add_subplot()
-            ys = list(range(len(rows)))
-            maxes = [m for _, m in rows]
-            ax.barh(ys, maxes, color="#e0e0e0", height=0.7)
-            self.bars = list(ax.barh(ys, maxes, height=0.7, animated=True))  # drawn per submission
-            top = max(maxes, default=0) or 1
-            ax.set_yticks(ys, [k for k, _ in rows])
-            ax.set_ylim(len(rows) - 0.5, -0.5)
-            ax.set_xlim(0, top)
-            ax.set_xticks([0, top / 2, top], [num(0), num(top / 2), num(top)])
-            ax.set_xlabel("points")
-            fig.canvas.draw()  # everything but the animated score bars
-            self.background = fig.canvas.copy_from_bbox(fig.bbox)
-            self.fig, self.ax = fig, ax
-
-        _styled(draw)
-
-    @functools.lru_cache(maxsize=256)  # a class has few distinct score patterns (full marks, untouched...)
-    def render(self, scores: tuple[float, ...]) -> str:
-        from PIL import Image
-
-        import matplotlib.style
-
-        with self.lock, matplotlib.style.context("default"):  # draw-time rcParams: not the local matplotlibrc
-            canvas = self.fig.canvas
-            canvas.restore_region(self.background)
-            for bar, score, (_, m) in zip(self.bars, scores, self.rows):
-                width = max(0.0, min(score, m)) if m else 0.0
-                if width > 0:
-                    bar.set_width(width)
-                    bar.set_color(_color(score / m))
-                    self.ax.draw_artist(bar)
-            self.ax.draw_artist(self.ax.spines["left"])  # over the bars, as a full draw would have it
-            rgba = bytes(canvas.buffer_rgba())
-            size = canvas.get_width_height(physical=True)
-        buf = io.BytesIO()
-        Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1).convert("RGB").save(buf, format="png")
-        return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+def histogram_counts(percents: list[float], bins: int = 10) -> list[int]:
+    """How many percents fall in each of ``bins`` equal bins over [0, 100]: [a, b) except the last,
+    which is closed; values outside [0, 100] (and NaN) are not counted (numpy.histogram's convention)."""
+    edges = [100 * i / bins for i in range(bins + 1)]
+    counts = [0] * bins
+    for p in percents:
+        if 0 <= p <= 100:
+            counts[min(bisect.bisect_right(edges, p) - 1, bins - 1)] += 1
+    return counts
 
 
-@functools.lru_cache(maxsize=16)
-def _exercise_template(rows: tuple[tuple[str, float], ...]) -> _ExerciseChart:
-    return _ExerciseChart(rows)
+def _integer_ticks(top: int) -> list[int]:
+    """0 up to at least ``top`` (and at least 1) in steps of 1, 2, 5, 10, 20, 50... of at most 6 steps."""
+    top = max(int(top), 1)
+    step = next(m * 10**e for e in itertools.count() for m in (1, 2, 5) if top <= 6 * m * 10**e)
+    return list(range(0, -(-top // step) * step + 1, step))
 
 
 def histogram_chart(percents: list[float]) -> str:
-    def draw():
-        from matplotlib.ticker import MaxNLocator
-
-        fig = _figure(6.4, 2.8, left=0.7, bottom=0.5)
-        ax = fig.add_subplot()
-        ax.hist(percents, bins=10, range=(0, 100), color="#3f6fb5", edgecolor="white")
-        ax.set_xlim(0, 100)
-        ax.set_xticks(range(0, 101, 10))
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("score (% of the maximum)")
-        ax.set_ylabel("submissions")
-        return _png(fig)
-
-    return _styled(draw)
+    """Submissions per tenth of the maximum score: ten vertical bars over 0-100 %."""
+    counts = histogram_counts(percents)
+    yticks = _integer_ticks(max(counts))
+    width, height = 640.0, 280.0
+    left, right, top, bottom = 56.0, width - 16, 10.0, height - 50
+    sx, sy = (right - left) / 100, (bottom - top) / yticks[-1]
+    out = _x_axis(left, right, bottom, [(left + v * sx, str(v)) for v in range(0, 101, 10)],
+                  "score (% of the maximum)")
+    for v in yticks:
+        y = bottom - v * sy
+        out.append(f'<line x1="{_f(left)}" y1="{_f(y)}" x2="{_f(right)}" y2="{_f(y)}" stroke="{GRID}"/>'
+                   f'<line x1="{_f(left - 4)}" y1="{_f(y)}" x2="{_f(left)}" y2="{_f(y)}" stroke="{INK}"/>'
+                   f'<text x="{_f(left - 7)}" y="{_f(y)}" dy=".35em" text-anchor="end">{v}</text>')
+    for i, n in enumerate(counts):
+        tip = f"{10 * i}–{10 * (i + 1)} %: {n} submission{'s' if n != 1 else ''}"
+        out.append(_rect(left + 10 * i * sx, bottom - n * sy, 10 * sx, n * sy, HIST_BAR, "bin", tip,
+                         f' stroke="white" data-count="{n}"'))
+    out.append(f'<line x1="{_f(left)}" y1="{_f(top)}" x2="{_f(left)}" y2="{_f(bottom)}" stroke="{INK}"/>')
+    out.append(f'<text transform="translate(14 {_f((top + bottom) / 2)}) rotate(-90)" text-anchor="middle">'
+               "submissions</text>")
+    shown = [f"{n} scored {10 * i}–{10 * (i + 1)} %" for i, n in enumerate(counts) if n]
+    summary = f"histogram of the scores of {len(percents)} submission{'s' if len(percents) != 1 else ''}" + (
+        ": " + ", ".join(shown) if shown else "")
+    return _svg("histogram", width, height, summary, out)
 
 
 def pass_rate_chart(rows: list[tuple[str, float]]) -> str:
-    """Horizontal bars, one per check, in the order given (worst first at the top)."""
-
-    def draw():
-        fig = _figure(7.2, 0.65 + 0.17 * max(1, len(rows)), left=_label_inches([n for n, _ in rows], 7),
-                      bottom=0.45, top=0.1)
-        ax = fig.add_subplot()
-        ys = list(range(len(rows)))
-        ax.barh(ys, [100 * r for _, r in rows], color=[_color(r) for _, r in rows], height=0.75)
-        ax.set_yticks(ys, [n for n, _ in rows], fontsize=7)
-        ax.set_ylim(len(rows) - 0.5, -0.5)
-        ax.set_xlim(0, 100)
-        ax.set_xticks(range(0, 101, 20))
-        ax.set_xlabel("submissions passing (%)")
-        return _png(fig)
-
-    return _styled(draw)
+    """Horizontal bars, one per check, in the order given (worst first at the top): the fraction of
+    submissions that pass it, coloured like the exercise chart."""
+    bars = [(str(n), 100 * r, 100.0, f"{n}: {100 * r:.0f}% pass") for n, r in rows]
+    height, body = _hbars(bars, width=720, row=17, font_size=10, maximum=100,
+                          ticks=[(v, str(v)) for v in range(0, 101, 20)], label="submissions passing (%)",
+                          backdrop=False)
+    summary = "pass rate per check, worst first: " + "; ".join(f"{n} {100 * r:.0f}%" for n, r in rows)
+    return _svg("pass-rate-chart", 720, height, summary, body)
 
 
 # -- page pieces ----------------------------------------------------------------------------------
@@ -409,7 +416,8 @@ def submission_html(results: dict, *, class_report: str | None = None) -> str:
                        f'<td class="num">{num(e.get("max_score", 0))}</td>'
                        f'<td>{esc(e.get("summary", ""))}</td></tr>')
         out.append("</tbody></table>")
-        out.append(f'<img id="exercise-chart" alt="score per exercise" src="{exercise_chart(exercises)}">')
+        lab = extra.get("lab") or "score per exercise"
+        out.append(exercise_chart(exercises, title=str(lab)))
 
     # checks, exercise by exercise
     out.append("<h2>Checks</h2>")
@@ -580,7 +588,7 @@ def class_html(stats: ClassStats) -> str:
         return _page(f"{stats.lab_id}: class report", "\n".join(out))
 
     out.append("<h2>Score distribution</h2>")
-    out.append(f'<img id="histogram" alt="histogram of scores" src="{histogram_chart(stats.percents)}">')
+    out.append(histogram_chart(stats.percents))
 
     # per exercise means
     ex_ids: list[str] = [] if isinstance(stats.lab, str) else [ex.id for ex in getattr(stats.lab, "exercises", ())]
@@ -611,8 +619,7 @@ def class_html(stats: ClassStats) -> str:
                    f'<td class="num">{100 * rate:.0f}%</td></tr>')
     out.append("</tbody></table>")
     if graded:
-        chart = pass_rate_chart([(n, p / g if g else 0.0) for n, p, g in stats.pass_rates])
-        out.append(f'<img id="pass-rate-chart" alt="pass rate per check" src="{chart}">')
+        out.append(pass_rate_chart([(n, p / g if g else 0.0) for n, p, g in stats.pass_rates]))
 
     with_ce = [g for g in stats.groups if g.counterexample]
     without = [g for g in stats.groups if not g.counterexample]

@@ -9,29 +9,35 @@ computed here straight from the results.json files, not with the report module's
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from autograder.grade import grade_batch
 from autograder.progress import format_line, progress_reporter
-from autograder.reports import write_class_report, write_reports, write_submission_report
+from autograder.reports import (exercise_chart, histogram_chart, pass_rate_chart, write_class_report, write_reports,
+                                write_submission_report)
 from autograder.submission import grade_id
 
 pytestmark = pytest.mark.slow
 
 SCRIPT = "<script>alert(1)</script>"
+HOSTILE_NAME = '<script>alert(1)</script>&"'
+SVG = "{http://www.w3.org/2000/svg}"
+GREEN, ORANGE, RED = "#2e7d32", "#ef8f00", "#c62828"  # full marks, partial, none
 SOFTMAX_SHIFT = "    z = z - z.max(axis=-1, keepdims=True)  # (..., C), row max is 0\n"
 KL_GUARD = "        terms = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)  # (..., C)\n"
 KL_NO_GUARD = "        terms = p * (np.log(p) - np.log(q))\n"
@@ -134,6 +140,62 @@ def counterexample_of(output: str) -> str:
     return ""
 
 
+# -- charts: inline SVG, read back as XML ----------------------------------------------------------
+def svg_in(page: str, chart_id: str) -> ET.Element:
+    """The page's inline <svg id=chart_id>, parsed on its own as XML: it must be well-formed."""
+    found = re.findall(rf'<svg\b[^>]*\bid="{chart_id}"[^>]*>.*?</svg>', page, re.S)
+    assert len(found) == 1, f"{len(found)} <svg id={chart_id}> in the page"
+    return ET.fromstring(found[0])
+
+
+def rects(svg: ET.Element, cls: str) -> list[dict]:
+    return [r.attrib for r in svg.iter(f"{SVG}rect") if r.get("class") == cls]
+
+
+def texts(svg: ET.Element) -> list[ET.Element]:
+    return list(svg.iter(f"{SVG}text"))
+
+
+def x_of_tick(svg: ET.Element, label: str) -> float:
+    """Where the x axis puts a tick label (the one centred text with that content)."""
+    [x] = [float(t.get("x")) for t in texts(svg) if t.text == label and t.get("text-anchor") == "middle"]
+    return x
+
+
+def assert_accessible(svg: ET.Element) -> str:
+    """An image to assistive technology, named by a summary that is also its <title> (the tooltip)."""
+    assert svg.get("role") == "img" and svg.get("width") == "100%" and len(svg.get("viewBox").split()) == 4
+    title = svg.find(f"{SVG}title")
+    assert title is not None and title.text == svg.get("aria-label") and title.text
+    return title.text
+
+
+def rule_color(score: float, max_score: float) -> str:
+    return GREEN if score >= max_score else (RED if score <= 0 else ORANGE)
+
+
+def assert_exercise_chart(page: str, results: dict) -> None:
+    """One grey bar per exercise at its maximum and one score bar over it, score/max of its length,
+    coloured by the rule; labels are the exercise ids in the lab's order; the summary says each score."""
+    svg = svg_in(page, "exercise-chart")
+    summary = assert_accessible(svg)
+    order = list(dict.fromkeys(t["extra_data"]["exercise"] for t in results["tests"]))
+    ex = results["extra_data"]["exercises"]
+    assert sorted(order) == sorted(ex)
+    maxes, bars = rects(svg, "max"), rects(svg, "bar")
+    assert len(maxes) == len(bars) == len(order)
+    top = max(ex[k]["max_score"] for k in order)
+    full = x_of_tick(svg, f"{top:g}") - x_of_tick(svg, "0")  # the x axis runs 0 .. the largest maximum
+    for k, m, b in zip(order, maxes, bars):
+        score, max_score = ex[k]["score"], ex[k]["max_score"]
+        assert float(m["width"]) == pytest.approx(full * max_score / top, abs=0.02), k
+        assert float(b["width"]) == pytest.approx(full * score / top, abs=0.02), k
+        assert b["fill"] == rule_color(score, max_score), k
+        assert f"{round(score, 2):g} of {round(max_score, 2):g} points on {k}" in summary
+    labels = [t.text for t in texts(svg) if t.get("text-anchor") == "end"]
+    assert labels == order
+
+
 # -- the class report -----------------------------------------------------------------------------
 def test_class_report_numbers_histogram_and_pass_rates(graded, lab01):
     res = results_of(graded)
@@ -145,11 +207,22 @@ def test_class_report_numbers_histogram_and_pass_rates(graded, lab01):
     assert cells["mean"] == f"{statistics.fmean(pcts):.1f}%"
     assert cells["median"] == f"{statistics.median(pcts):.1f}%"
 
-    imgs = {a.get("id"): a["src"] for a in dom.by("img")}
-    for key in ("histogram", "pass-rate-chart"):
-        assert imgs[key].startswith("data:image/png;base64,")
-        png = base64.b64decode(imgs[key].split(",", 1)[1])
-        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+    # The histogram: ten bins of 10 % whose heights are numpy's counts of the same percents.
+    page = (graded / "report.html").read_text(encoding="utf-8")
+    assert "<img" not in page and "data:image" not in page  # the charts are inline SVG, not images
+    hist = svg_in(page, "histogram")
+    summary = assert_accessible(hist)
+    counts, _ = np.histogram(pcts, bins=10, range=(0, 100))
+    bins = rects(hist, "bin")
+    assert len(bins) == 10 and sum(counts) == 6
+    unit = max(float(b["height"]) for b in bins) / max(counts)  # pixels per submission
+    assert [float(b["height"]) for b in bins] == pytest.approx([unit * c for c in counts], abs=0.02)
+    assert [int(b["data-count"]) for b in bins] == counts.tolist()
+    width = x_of_tick(hist, "100") - x_of_tick(hist, "0")
+    assert [float(b["x"]) for b in bins] == pytest.approx([x_of_tick(hist, "0") + width * i / 10 for i in range(10)],
+                                                          abs=0.02)
+    assert "6 submissions" in summary and f"{counts[0]} scored 0–10 %" in summary
+
 
     # A row for every check, with the pass count over the gradable submissions, worst first.
     gradable = [r for r in res.values() if not r["extra_data"]["fatal"]]
@@ -163,6 +236,20 @@ def test_class_report_numbers_histogram_and_pass_rates(graded, lab01):
         assert int(r["data-graded"]) == len(gradable) == 5
     rates = [int(r["data-passed"]) for r in rows]
     assert rates == sorted(rates)  # worst first
+
+    # The pass-rate chart: one bar per check in the table's order, passed/graded of the axis, coloured
+    # green (all pass), red (none) or orange.
+    chart = svg_in(page, "pass-rate-chart")
+    summary = assert_accessible(chart)
+    bars = rects(chart, "bar")
+    assert len(bars) == len(rows) == len(names)
+    width = x_of_tick(chart, "100") - x_of_tick(chart, "0")
+    for r, b in zip(rows, bars):
+        p = passed[r["data-check"]]
+        assert float(b["width"]) == pytest.approx(width * p / len(gradable), abs=0.02), r
+        assert b["fill"] == rule_color(p, len(gradable)), r
+        assert f"{r['data-check']} {100 * p / len(gradable):.0f}%" in summary
+    assert [t.text for t in texts(chart) if t.get("text-anchor") == "end"] == [r["data-check"] for r in rows]
 
 
 def test_class_report_groups_counterexamples_with_counts(graded):
@@ -201,13 +288,52 @@ def test_class_report_groups_counterexamples_with_counts(graded):
     assert all((graded / h).is_file() for h in links)
 
 
+def test_charts_escape_names_and_stay_well_formed():
+    """Exercise and check names come from course.toml: in a chart they are text, never markup."""
+    exercises = {HOSTILE_NAME: {"score": 2.5, "max_score": 5}, "ok": {"score": 0, "max_score": 10}}
+    charts = [exercise_chart(exercises, title=HOSTILE_NAME),
+              pass_rate_chart([(HOSTILE_NAME, 0.25), ("fine: check", 1.0)])]
+    for chart in charts:
+        assert "<script" not in chart.lower() and "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;" in chart
+        svg = ET.fromstring(chart)  # well-formed: the escaped name parses back to the name
+        assert [t.text for t in texts(svg) if t.get("text-anchor") == "end"][0] == HOSTILE_NAME
+        assert HOSTILE_NAME in assert_accessible(svg)
+        assert chart == (exercise_chart(exercises, title=HOSTILE_NAME) if "exercise-chart" in chart
+                         else pass_rate_chart([(HOSTILE_NAME, 0.25), ("fine: check", 1.0)]))  # same bytes
+    ex, rates = ET.fromstring(charts[0]), ET.fromstring(charts[1])
+    assert [b["fill"] for b in rects(ex, "bar")] == [ORANGE, RED]  # red, but no bar to see: 0 points
+    full = x_of_tick(ex, "10") - x_of_tick(ex, "0")  # the axis runs to the largest maximum, 10
+    assert [float(b["width"]) for b in rects(ex, "max")] == pytest.approx([full / 2, full], abs=0.02)
+    assert [float(b["width"]) for b in rects(ex, "bar")] == pytest.approx([full / 4, 0], abs=0.02)
+    full = x_of_tick(rates, "100") - x_of_tick(rates, "0")
+    assert [float(b["width"]) for b in rects(rates, "bar")] == pytest.approx([full / 4, full], abs=0.02)
+    assert [b["fill"] for b in rects(rates, "bar")] == [ORANGE, GREEN]
+
+
+def test_histogram_counts_match_numpy_at_the_edges():
+    """Every bin is [a, a + 10) except the last, [90, 100], as numpy.histogram counts them."""
+    rng = np.random.default_rng(0)
+    percents = [0.0, 9.999, 10.0, 20.0, 89.99, 90.0, 99.99, 100.0, 100.0, *rng.uniform(0, 100, 37).tolist()]
+    svg = ET.fromstring(histogram_chart(percents))
+    counts, _ = np.histogram(percents, bins=10, range=(0, 100))
+    bins = rects(svg, "bin")
+    assert [int(b["data-count"]) for b in bins] == counts.tolist()
+    unit = max(float(b["height"]) for b in bins) / max(counts)
+    assert [float(b["height"]) for b in bins] == pytest.approx([unit * c for c in counts], abs=0.02)
+    # integer y ticks from 0 past the tallest bar
+    yticks = [int(t.text) for t in texts(svg) if t.get("text-anchor") == "end"]
+    assert yticks[0] == 0 and yticks[-1] >= max(counts) and yticks == sorted(set(yticks))
+    assert [t.text for t in texts(svg) if t.get("text-anchor") == "middle"][:11] == [str(v) for v in range(0, 101, 10)]
+
+
 # -- a submission's page --------------------------------------------------------------------------
 def test_submission_report_shows_failures_properties_and_counterexamples(graded):
     res = results_of(graded)
     text = (graded / "buggy_a" / "report.html").read_text(encoding="utf-8")
     dom = Dom(text)
-    [img] = [a for a in dom.by("img") if a.get("id") == "exercise-chart"]
-    assert img["src"].startswith("data:image/png;base64,")
+    assert_exercise_chart(text, res["buggy_a"])
+    assert_exercise_chart((graded / "skeleton" / "report.html").read_text(encoding="utf-8"), res["skeleton"])
+    assert svg_in(text, "exercise-chart").get("aria-label").startswith("lab01: ")  # the summary names the lab
     failing = [t for t in res["buggy_a"]["tests"] if t["status"] == "failed"]
     assert [t["name"] for t in failing] == ["softmax_t: stable at large logits"]
     blocks = dom.by("details", **{"data-check": "softmax_t: stable at large logits"})
@@ -332,7 +458,7 @@ def test_reports_render_in_headless_chromium(chromium, graded, tmp_path):
         assert h in heads
     assert len(dom.by("tr", **{"class": "pass-rate"})) == len(res["solution"]["tests"])
     assert len(dom.by("tr", **{"class": "submission"})) == len(res)
-    assert {a.get("id") for a in dom.by("img")} >= {"histogram", "pass-rate-chart"}
+    assert {a.get("id") for a in dom.by("svg")} >= {"histogram", "pass-rate-chart"}
     assert "<script" not in run.stdout.lower()
 
     run = _chromium_run(exe, tmp_path / "profile", "--dump-dom", (graded / "hostile" / "report.html").as_uri())
@@ -341,18 +467,26 @@ def test_reports_render_in_headless_chromium(chromium, graded, tmp_path):
     assert "<script" not in low and "<img src=\"x\"" not in low and "<img src=x" not in low
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in low
 
-    # The inline PNGs are allowed by the page's CSP and drawn: the histogram's blue is on screen.
-    shot = tmp_path / "shot.png"
-    run = _chromium_run(exe, tmp_path / "profile", "--hide-scrollbars", "--window-size=1200,1400",
-                        f"--screenshot={shot}", (graded / "report.html").as_uri())
-    assert run.returncode == 0 and shot.is_file(), run.stderr[-2000:]
-    assert shot.stat().st_size > 20_000
+    # The inline SVG charts are drawn under the page's CSP: the histogram's blue is on screen, and on a
+    # submission's page the exercise chart's green (full marks) and orange (softmax_t, partly).
     from PIL import Image
 
-    with Image.open(shot) as im:
-        colors = im.convert("RGB").getcolors(maxcolors=1 << 20)
-    blue = sum(n for n, (r, g, b) in colors if abs(r - 0x3F) < 12 and abs(g - 0x6F) < 12 and abs(b - 0xB5) < 12)
-    assert blue > 500, "the histogram did not render"
+    def screenshot(page: Path) -> list[tuple[int, tuple[int, int, int]]]:
+        shot = tmp_path / f"{page.parent.name}.png"
+        run = _chromium_run(exe, tmp_path / "profile", "--hide-scrollbars", "--window-size=1200,1400",
+                            f"--screenshot={shot}", page.as_uri())
+        assert run.returncode == 0 and shot.is_file(), run.stderr[-2000:]
+        assert shot.stat().st_size > 20_000
+        with Image.open(shot) as im:
+            return im.convert("RGB").getcolors(maxcolors=1 << 20)
+
+    def count(colors, rgb: tuple[int, int, int]) -> int:
+        return sum(n for n, c in colors if all(abs(a - b) < 12 for a, b in zip(c, rgb)))
+
+    assert count(screenshot(graded / "report.html"), (0x3F, 0x6F, 0xB5)) > 500, "the histogram did not render"
+    page = screenshot(graded / "buggy_a" / "report.html")
+    assert count(page, (0x2E, 0x7D, 0x32)) > 500, "the exercise chart did not render"
+    assert count(page, (0xEF, 0x8F, 0x00)) > 100, "the partial bar did not render"
 
 
 # -- progress -------------------------------------------------------------------------------------
