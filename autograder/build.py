@@ -89,6 +89,15 @@ def strip_solution_source(source: str) -> str:
     return "\n".join(out)
 
 
+def without_solution_markers(nb):
+    """A copy of a solution notebook as a student who solved it would hand it in: the markers' lines gone."""
+    nb = nbformat.from_dict(copy.deepcopy(nb))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = "\n".join(line for line in cell.source.split("\n") if line.strip() not in (BEGIN, END))
+    return nb
+
+
 TEST_PREFIX = "test_"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 

@@ -23,7 +23,8 @@ import sys
 import warnings
 
 from .config import load_course
-from .grade import lab_checks
+from .cases import lab_cases
+from .grade import fingerprint, lab_checks
 from .inprocess import InProcessBackend
 from .runner import PROFILES, grade_exercise
 
@@ -43,8 +44,10 @@ def _run(lab_id: str, exercise_id: str, fn, *, public_only: bool, examples: int 
     n = examples or PROFILES["grading"] or course.grading.examples_per_property
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
+        cases = lab_cases(lab.id, {ex.id: checks}, fingerprint=fingerprint(course, lab, "grading"), max_examples=n,
+                          seed_value=course.grading.seed)[ex.id]
         return ex, grade_exercise(ex, checks, backend, defined=callable(fn), max_examples=n,
-                                  seed_value=course.grading.seed)
+                                  seed_value=course.grading.seed, cases=cases)
 
 
 def check(lab_id: str, exercise_id: str, fn, *, examples: int = SELF_CHECK_EXAMPLES) -> None:

@@ -22,7 +22,6 @@ subprocess from interpreter start to exit — as ``course grade`` is timed in be
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.build import BEGIN, END
+from autograder.build import without_solution_markers
 from autograder.grade import lab_checks
 from autograder.inprocess import InProcessBackend
 from autograder.runner import grade_exercise
@@ -131,15 +130,6 @@ def nbgrader_source_notebook(course, lab):
     return nb, total
 
 
-def submission_from(nb):
-    """The solution as a student would hand it in: no solution markers."""
-    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.source = "\n".join(ln for ln in cell.source.split("\n") if ln.strip() not in (BEGIN, END))
-    return nb
-
-
 def _env(root: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "IPYTHON"))}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -189,7 +179,7 @@ def time_nbgrader(course, lab, workdir: Path, *, runs_skip: int = 3, runs_full: 
     _run(root, "generate_assignment", lab.id, "--force")
     sub = root / "submitted" / STUDENT / lab.id / lab.notebook
     sub.parent.mkdir(parents=True)
-    nbformat.write(submission_from(nb), sub)
+    nbformat.write(without_solution_markers(nb), sub)
     out = {"cases_checked": cases, "cases_per_exercise": CASES_PER_EXERCISE}
     for name, skip, runs in (("skip_experiments", True, runs_skip), ("all_cells", False, runs_full)):
         if runs < 1:

@@ -6,8 +6,10 @@
 Sections:
 
 grading    ``course grade <lab> <solution>`` per lab, median of ``--runs`` runs, as a subprocess (interpreter
-           start, sandbox, every property with the grading profile); the number of property examples it
-           checks. The full solution is the slowest case: every property runs all its examples.
+           start, sandbox, every property with the grading profile, reports); the number of property
+           examples it checks. The full solution is the slowest case: every property runs all its
+           examples. Before them, one "cold" run with no recorded cases (autograder/cases.py): what the
+           first grade after a change of the checks or the reference costs, reported on its own row.
 nbgrader   the same submission through the real ``nbgrader autograde`` (bench/nbgrader_baseline.py), with
            nbgrader's defaults (every cell, experiments included) and with the experiments skipped;
            the ratio ours / nbgrader for each, and the cases each checks.
@@ -66,22 +68,27 @@ class Table:
 
 
 def time_course_grade(course, lab, runs: int, workdir: Path) -> dict:
+    from autograder.cases import CASES_DIR
+
     sub = workdir / "ours" / lab.id / f"{lab.id}_solution.ipynb"
     sub.parent.mkdir(parents=True, exist_ok=True)
     sub.write_bytes(lab.solution_path(course.root).read_bytes())
     out = workdir / "ours" / lab.id / "results"
+    for old in CASES_DIR.glob(f"{lab.id}-*.pickle"):  # the cold run records them again
+        old.unlink()
     times = []
-    for _ in range(runs):
+    for _ in range(runs + 1):
         t = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", lab.id, str(sub), "--out", str(out),
                                "--force"], capture_output=True, text=True, cwd=course.root, timeout=1800)
         times.append(time.perf_counter() - t)
         if proc.returncode not in (0, 1):
             raise RuntimeError(f"course grade {lab.id} failed:\n{proc.stderr[-3000:]}")
+    cold, times = times[0], times[1:]
     res = json.loads((out / sub.stem / "results.json").read_text())
     if abs(res["score"] - res["max_score"]) > 1e-6:
         raise RuntimeError(f"{lab.id}: the solution got {res['score']}/{res['max_score']}")
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "runs": runs,
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "runs": runs, "cold_s": cold,
             "examples_checked": res["extra_data"]["timing"]["examples_run"], "properties": len(res["tests"]),
             "sandbox": res["extra_data"].get("sandbox")}
 
@@ -127,10 +134,13 @@ def main(argv: list[str] | None = None) -> int:
                           ("grade_one_submission_s", lab.id),
                           note=f"{g['runs']} runs {g['min_s']:.1f}-{g['max_s']:.1f}s; {g['examples_checked']} "
                                f"examples, {g['properties']} properties; {g['sandbox']}")
+                table.row(f"{lab.id}: course grade, first after a change (records cases)", g["cold_s"], "s",
+                          ("grade_first_after_change_s", lab.id),
+                          note="once per version of the checks, reference and course.toml")
             if "nbgrader" in sections:
                 from nbgrader_baseline import time_nbgrader
 
-                nbg = time_nbgrader(course, lab, work, runs_skip=max(1, min(3, args.runs)), runs_full=1)
+                nbg = time_nbgrader(course, lab, work, runs_skip=max(1, min(5, args.runs)), runs_full=1)
                 entry["nbgrader"] = nbg
                 ours = entry["grade_one"]
                 cases_ratio = ours["examples_checked"] / nbg["cases_checked"]

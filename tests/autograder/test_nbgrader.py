@@ -44,7 +44,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.build import BEGIN, END, TEST_PREFIX
+from autograder.build import BEGIN, TEST_PREFIX, without_solution_markers
 from autograder.demo import load_expectations
 from autograder.exports.nbgrader import ExportError, export_to_gradebook, notebook_name
 from autograder.grade import grade_batch
@@ -106,14 +106,6 @@ def write_config(root: Path) -> None:
             "c.Autograde.autograde_preprocessors = autograde_preprocessors()",
         ]
     (root / "nbgrader_config.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def without_solution_markers(nb):
-    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.source = "\n".join(line for line in cell.source.split("\n") if line.strip() not in (BEGIN, END))
-    return nb
 
 
 def with_exercise_cells_of(nb, donor, lab):
