@@ -123,7 +123,7 @@ def grade_submission(course: Course, lab: Lab, path: Path, *, profile: str = "gr
         return build_results(lab, outcomes, checks, meta, time.monotonic() - start, fatal=f"This submission could not be graded: {e}.")
 
     plan = plan_cells(nb, trusted_setup(lab.lab_path(course.root)))
-    cases = lab_cases(lab.id, checks, fingerprint=fp, max_examples=n_examples, seed_value=course.grading.seed)
+    cases = lab_cases(lab, checks, fingerprint=fp, max_examples=n_examples, seed_value=course.grading.seed)
     outcomes: list[ExerciseOutcome] = []
     with StudentSession(plan.cells, limits_for(course)) as session:
         meta["sandbox"] = session.mode
@@ -265,7 +265,7 @@ def grade_batch(course: Course, lab: Lab, paths: list[Path], out_dir: Path, *, j
     names = submission_names(subs)
     fp = fingerprint(course, lab, profile)
     # Record the cases once, before the workers fork: each inherits them (autograder.cases).
-    lab_cases(lab.id, lab_checks(lab), fingerprint=fp, max_examples=examples_for(course, profile),
+    lab_cases(lab, lab_checks(lab), fingerprint=fp, max_examples=examples_for(course, profile),
               seed_value=course.grading.seed)
     summary = BatchSummary()
     todo: list[Path] = []

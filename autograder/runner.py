@@ -127,17 +127,66 @@ def hypothesis_test(check: Check, body, *, max_examples: int, seed_value: int):
     return seed(seed_value)(test)
 
 
+class RecordedDraws:
+    """What a check drew inside its body with ``st.data()`` during the recording: (strategy, value) pairs.
+
+    ``aborted``: hypothesis stopped the body at the draw after the last one (the example ran out of
+    data or failed a filter), so the replay stops there too, as a passed case.
+    """
+
+    def __init__(self, draws: list[tuple[str, object]], aborted: bool = False):
+        self.draws = draws
+        self.aborted = aborted
+
+
+class _ReplayAbort(BaseException):  # BaseException, like hypothesis's own StopTest: checks do not catch it
+    pass
+
+
+class ReplayMismatch(Exception):
+    """The check asked for a draw the recording does not hold: hypothesis must decide this one."""
+
+
+class ReplayData:
+    """Stands in for hypothesis's ``data`` object: hands out the recorded draws, in order, unchanged."""
+
+    def __init__(self, recorded: RecordedDraws):
+        self.recorded = recorded.draws
+        self.aborted = recorded.aborted
+        self.used = 0
+
+    def draw(self, strategy, label=None):
+        if self.used == len(self.recorded) and self.aborted:
+            raise _ReplayAbort()
+        if self.used >= len(self.recorded) or self.recorded[self.used][0] != repr(strategy):
+            raise ReplayMismatch(f"draw {self.used} of {strategy!r} was not recorded")
+        value = copy.deepcopy(self.recorded[self.used][1])
+        self.used += 1
+        return value
+
+
+def _replay_one(check: Check, student, ref, case: dict) -> None:
+    kwargs = {k: ReplayData(v) if isinstance(v, RecordedDraws) else copy.deepcopy(v) for k, v in case.items()}
+    try:
+        check.fn(student, ref, **kwargs)
+    except _ReplayAbort:
+        return  # where hypothesis abandoned this example when it was recorded
+    if any(isinstance(v, ReplayData) and v.used != len(v.recorded) for v in kwargs.values()):
+        raise ReplayMismatch("fewer draws than recorded")
+
+
 def replay(check: Check, student: StudentFunction, ref, cases: list[dict]) -> CheckOutcome | None:
     """The check over recorded cases (see autograder.cases): its outcome if every case passes, else None.
 
-    Each case runs as hypothesis would run it: on its own copy of the inputs, with the global random
-    generators seeded as hypothesis seeds them. Anything but a pass (a failed property, an error, a
-    function not implemented) returns None, and the caller runs hypothesis from the start.
+    Each case runs as hypothesis would run it: on its own copy of the inputs (and of what the check
+    draws in its body), with the global random generators seeded as hypothesis seeds them. Anything
+    but a pass (a failed property, an error, a function not implemented, a draw the record does not
+    hold) returns None, and the caller runs hypothesis from the start.
     """
-    for kwargs in cases:
+    for case in cases:
         try:
             with deterministic_PRNG():
-                check.fn(student, ref, **copy.deepcopy(kwargs))
+                _replay_one(check, student, ref, case)
         except (WorkerLost, SubmissionTimeUp):
             raise
         except (Exception, NotImplementedSignal):

@@ -44,7 +44,7 @@ def _run(lab_id: str, exercise_id: str, fn, *, public_only: bool, examples: int 
     n = examples or PROFILES["grading"] or course.grading.examples_per_property
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
-        cases = lab_cases(lab.id, {ex.id: checks}, fingerprint=fingerprint(course, lab, "grading"), max_examples=n,
+        cases = lab_cases(lab, {ex.id: checks}, fingerprint=fingerprint(course, lab, "grading"), max_examples=n,
                           seed_value=course.grading.seed)[ex.id]
         return ex, grade_exercise(ex, checks, backend, defined=callable(fn), max_examples=n,
                                   seed_value=course.grading.seed, cases=cases)

@@ -123,7 +123,7 @@ def _grade_mutant(lab: Lab, ex_id: str, mutant: Mutant, base_source: str, exampl
                   fp: str) -> MutantResult:
     ex = lab.exercise(ex_id)
     checks = lab_checks(lab)[ex_id]
-    cases = lab_cases(lab.id, {ex_id: checks}, fingerprint=fp, max_examples=examples, seed_value=seed)[ex_id]
+    cases = lab_cases(lab, {ex_id: checks}, fingerprint=fp, max_examples=examples, seed_value=seed)[ex_id]
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(MUTANT_SECONDS)
     try:
@@ -160,7 +160,7 @@ def validate_lab(course: Course, lab: Lab, *, exercises: list[str] | None = None
     equivalents = load_equivalents(lab.id, equivalents_path)
     base = lab_source(lab)
     fp = fingerprint(course, lab, "grading")
-    lab_cases(lab.id, lab_checks(lab), fingerprint=fp, max_examples=examples, seed_value=seed)  # before the fork
+    lab_cases(lab, lab_checks(lab), fingerprint=fp, max_examples=examples, seed_value=seed)  # before the fork
     report = LabReport(lab.id)
     tasks, by_ex = [], {}
     for ex in lab.exercises:

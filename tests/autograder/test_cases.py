@@ -17,7 +17,6 @@ from autograder import cases as C
 from autograder.assertions import CheckFailed
 from autograder.checks import Check
 from autograder.checks.lab01_distillation import CHECKS
-from autograder.checks.lab06_dynamic import CHECKS as LAB06_CHECKS
 from autograder.inprocess import InProcessBackend
 from autograder.runner import StudentFunction, grade_exercise, hypothesis_test, run_check
 from reference_impl import distillation as R
@@ -93,12 +92,54 @@ def test_a_failing_function_gets_the_outcome_it_gets_without_cases(lab01, ex_id,
     assert any(not passed for _, passed, *_ in with_cases)  # the bug is found
 
 
-def test_checks_that_draw_in_their_body_are_not_recorded():
-    drawing = [c for cs in LAB06_CHECKS.values() for c in cs.values() if C.draws_in_body(c)]
-    assert drawing, "Lab 6 has a check with st.data()"
-    assert C.record_check(drawing[0], max_examples=5, seed_value=SEED) is None
-    plain = [c for cs in LAB06_CHECKS.values() for c in cs.values() if not C.draws_in_body(c)]
-    assert len(C.record_check(plain[0], max_examples=5, seed_value=SEED)) == 5
+def _lab07_drawing_checks():
+    from autograder.checks.lab07_private_inference import CHECKS as LAB07_CHECKS
+
+    return [c for c in LAB07_CHECKS["hysteresis_update"].values() if C.draws_in_body(c)]
+
+
+def test_checks_that_draw_in_their_body_are_recorded_with_the_reference_and_replayed_exactly(course):
+    lab = course.lab("lab07")
+    checks = _lab07_drawing_checks()
+    assert len(checks) >= 3
+    ex = lab.exercise("hysteresis_update")
+    reference = (ex.function_name, ex.load_reference())
+    assert C.record_check(checks[0], max_examples=5, seed_value=SEED) is None  # no reference: not recordable
+    ref_source = textwrap.dedent(inspect.getsource(reference[1]))
+    bug = ref_source.replace("aux > t", "aux >= t")  # wrong exactly on the band's upper edge
+    assert bug != ref_source
+    for check in checks:
+        recorded = C.record_check(check, max_examples=50, seed_value=SEED, reference=reference)
+        assert recorded and all(isinstance(case["data"], C.RecordedDraws) for case in recorded)
+        assert sum(not case["data"].aborted for case in recorded) == 50  # and the abandoned ones besides
+        for source in (ref_source, bug):
+            def outcome(cases):
+                backend = InProcessBackend.from_source(source)
+                o = run_check(check, StudentFunction(backend, ex.function_name), reference[1],
+                              max_examples=50, seed_value=SEED, cases=cases)
+                return o.passed, o.status, o.examples, o.output
+
+            assert outcome(recorded) == outcome(None)
+
+
+def test_a_replay_that_asks_for_an_unrecorded_draw_falls_back_to_hypothesis():
+    from autograder.runner import RecordedDraws, replay
+
+    def body(student, ref, data):
+        """draws twice."""
+        data.draw(st.integers(0, 3))
+        data.draw(st.integers(0, 3))
+
+    check = Check("f", "twice", "draws twice.", {"data": st.data()}, body)
+    one_draw = [{"data": RecordedDraws([(repr(st.integers(0, 3)), 1)])}]
+    wrong_strategy = [{"data": RecordedDraws([(repr(st.integers(0, 9)), 1), (repr(st.integers(0, 9)), 2)])}]
+    extra = [{"data": RecordedDraws([(repr(st.integers(0, 3)), 1)] * 3)}]
+    exact = [{"data": RecordedDraws([(repr(st.integers(0, 3)), 1)] * 2)}]
+    student = StudentFunction(InProcessBackend({}), "f")
+    assert replay(check, student, None, one_draw) is None
+    assert replay(check, student, None, wrong_strategy) is None
+    assert replay(check, student, None, extra) is None
+    assert replay(check, student, None, exact).passed
 
 
 def _toy_check() -> Check:
