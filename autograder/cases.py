@@ -11,8 +11,8 @@ is found, for shrinking). Every check's body here either passes or raises, so a 
 every example is shown exactly the recorded sequence. A check that draws inside its body
 (``st.data()``) is recorded by running it with the reference as the student, which passes, and
 its draws are kept with the inputs; where the reference is not at hand (a student's copy), such
-checks are not recorded and hypothesis runs them. ``runner.replay`` runs the check over it; at the
-first case that does not pass, hypothesis runs the check from the start as it always did, so the
+checks are not recorded and hypothesis runs them. ``runner.replay`` runs a check over its recorded
+cases; at the first case that does not pass, hypothesis runs the check from the start as it always did, so the
 counterexample, its shrinking and the message are those of a grading without the record.
 ``tests/autograder/test_cases.py`` compares the two paths.
 
