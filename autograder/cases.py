@@ -42,7 +42,7 @@ from .runner import RecordedDraws, StudentFunction, hypothesis_test
 CASES_DIR = Path(__file__).resolve().parent.parent / "build" / "cases"
 FORMAT = "4"
 
-_memory: dict[str, dict[str, dict[str, list[dict]]]] = {}
+_memory: dict[str, dict[str, dict[str, dict]]] = {}  # "<lab>-<key>" -> exercise -> check -> {"strategies", "cases"}
 
 
 def _data_args(check: Check) -> list[str]:

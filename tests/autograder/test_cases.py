@@ -175,7 +175,7 @@ def test_the_record_is_keyed_by_everything_that_changes_it():
     assert len({base, C.cache_key("fp2", 50, 1), C.cache_key("fp", 51, 1), C.cache_key("fp", 50, 2)}) == 4
 
 
-def test_a_stateful_function_that_passes_the_record_is_graded_as_hypothesis_would(monkeypatch):
+def test_a_stateful_function_that_passes_the_record_is_graded_as_hypothesis_would():
     # Passing on the recorded cases and then on hypothesis's are the same event; a function that
     # changes between calls is caught by the property or reported as flaky, never passed by the record.
     check = _toy_check()
