@@ -27,6 +27,7 @@ from .config import Course, Lab, REPO_ROOT
 from .results import build_results, write_gradebook
 from .runner import PROFILES, ExerciseOutcome, grade_exercise
 from .sandbox import Limits, StudentSession, SubmissionTimeUp, WorkerLost
+from .sandbox.session import die_with_parent  # pool workers die with the grader, even by SIGKILL
 from .submission import SubmissionError, plan_cells, read_notebook, trusted_setup
 
 GRADER_VERSION = "1"
@@ -299,7 +300,7 @@ def grade_batch(course: Course, lab: Lab, paths: list[Path], out_dir: Path, *, j
                 record(p, error=f"grader error: {traceback.format_exc(limit=3)}")
     else:
         ctx = multiprocessing.get_context("fork")
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=die_with_parent) as pool:
             futures = {pool.submit(_grade_one, course, lab, p, names[p], out_dir, profile, late_policy, fp): p
                        for p in todo}
             for fut in cf.as_completed(futures):

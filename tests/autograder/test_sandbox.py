@@ -22,6 +22,7 @@ from textwrap import dedent
 
 import numpy as np
 import pytest
+from processes import process_tree, wait_until
 
 from autograder.sandbox.session import MODE_BWRAP, MODE_PROCESS, bubblewrap_available
 from autograder.sandbox import Limits, StudentSession, SubmissionTimeUp, WorkerLost
@@ -395,31 +396,9 @@ def test_the_submission_budget_runs_out_across_slow_calls():
         assert s.restarts == restarts
 
 
-def process_tree(root: int) -> dict[int, str]:
-    """{pid: state letter} of ``root`` and its descendants, from /proc."""
-    parent, state = {}, {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            state[int(d.name)], parent[int(d.name)] = fields[0], int(fields[1])
-    tree, grew = {root}, True
-    while grew:
-        more = {p for p, pp in parent.items() if pp in tree} - tree
-        tree |= more
-        grew = bool(more)
-    return {p: state[p] for p in tree if p in state}
-
-
 def wait_until_stopped(s: StudentSession) -> None:
     """Wait (up to HANG_GUARD) until a process of the session's worker is stopped (SIGSTOP)."""
-    end = time.monotonic() + HANG_GUARD
-    while "T" not in process_tree(s._proc.pid).values():
-        assert time.monotonic() < end, "the worker never stopped itself"
-        time.sleep(0.05)
+    assert wait_until(lambda: "T" in process_tree(s._proc.pid).values(), HANG_GUARD), "the worker never stopped itself"
 
 
 def test_a_worker_that_stops_reading_cannot_block_a_large_call():
