@@ -299,6 +299,9 @@ class StudentSession:
     """A sandboxed worker holding one submission's code."""
 
     def __init__(self, cells: list[tuple[int, str]], limits: Limits):
+        if os.name == "nt":  # the worker's pipes, process group and fork-time limits are POSIX's
+            raise RuntimeError("the grading sandbox needs Linux or macOS (on Windows: WSL); the self-check "
+                               "cells inside the notebook work on Windows as they are")
         self.cells = cells
         self.limits = limits
         self.bwrap = bubblewrap_available()
@@ -347,7 +350,11 @@ class StudentSession:
             n = self.limits.max_processes
             wanted = {"AS": (mem, mem), "CPU": (cpu, cpu + 5), "FSIZE": (out, out), "CORE": (0, 0), "NPROC": (n, n)}
             for name in rlimits_available():
-                resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), wanted[name])
+                try:
+                    resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), wanted[name])
+                except (ValueError, OSError):  # macOS refuses some values (RLIMIT_AS); Linux takes them all
+                    if sys.platform.startswith("linux"):
+                        raise
         # Past the file-size limit, writes should fail with EFBIG, not kill the worker silently.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         if self.drop_uid:
