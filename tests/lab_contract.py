@@ -22,6 +22,7 @@ What it checks, for the lab named by ``LAB_ID``:
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from pathlib import Path
 
@@ -96,13 +97,22 @@ def test_contract_reference_passes_every_check(lab):
     assert not failed, "\n\n".join(f"[{k}]\n{v}" for k, v in failed.items())
 
 
+def unhurried(course):
+    """The course with ten times its time limits. Seen: `import torch` in a sandbox cell took 7.7 s of the
+    10 s cell limit on a loaded 2-core machine. A test must not fail for the machine's speed; how fast
+    grading is, is a benchmark (bench/)."""
+    g = course.grading
+    return dataclasses.replace(course, grading=dataclasses.replace(
+        g, time_limit_per_call_s=10 * g.time_limit_per_call_s, time_limit_per_submission_s=10 * g.time_limit_per_submission_s))
+
+
 @pytest.mark.slow
 def test_contract_alternatives_get_full_marks(course, lab):
     paths = sorted((ALTERNATIVES / lab.id).glob("*.ipynb"))
     assert len(paths) >= 2, f"the bar is at least two correct alternatives in {ALTERNATIVES / lab.id}"
     problems = []
     for path in paths:
-        res = grade_submission(course, lab, path)  # grading profile, real sandbox
+        res = grade_submission(unhurried(course), lab, path)  # grading profile, real sandbox
         failed = [t for t in res["tests"] if t["status"] != "passed"]
         cells = res["extra_data"].get("cells", [])
         if cells or res["score"] != res["max_score"]:
@@ -122,7 +132,7 @@ def test_contract_examples_get_their_expected_scores(course, lab, tmp_path):
     # the sandbox with the grading profile, and `course demo` grades this one (it costs ~15 s of CPU a lab).
     (tmp_path / "subs" / "solution.ipynb").unlink()
     expected.pop("solution")
-    summary = grade_batch(course, lab, [tmp_path / "subs"], tmp_path / "out", jobs=1)
+    summary = grade_batch(unhurried(course), lab, [tmp_path / "subs"], tmp_path / "out", jobs=1)
     assert not summary.failed, summary.failed
     for name, spec in expected.items():
         r = summary.results[name]

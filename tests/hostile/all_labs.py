@@ -7,11 +7,12 @@ from the solution's code which exercises no other exercise calls (the "leaves").
 leaf costs exactly that exercise's points, whatever the grader's rule for exercises that call a broken
 one, so every expected score is exact. Per lab:
 
-``hostile``    the full solution plus, in the leaves (one attack each, as many leaves as there are):
-               an infinite loop, an endless sleep, ``os._exit(7)``, a segfault (``ctypes.string_at(0)``);
-               and new top-level cells: an infinite loop, a 5 MB print, a memory bomb touching every
-               page, ``sys.exit()``, one ``os.fork()``; in the bubblewrap sandbox also SIGKILL to its
-               parent. Score: the lab's total minus the attacked leaves' points.
+``hangs``      the full solution plus an infinite loop and an endless sleep, each first in a leaf's body,
+               and new top-level cells: an infinite loop, a memory bomb touching every page.
+``crashes``    the full solution plus ``os._exit(7)`` and a segfault (``ctypes.string_at(0)``) in two
+               leaves, and new top-level cells: a 5 MB print, ``sys.exit()``, one ``os.fork()``; in the
+               bubblewrap sandbox also SIGKILL to its parent.
+               Both: the lab's total minus the attacked leaves' points (a lab with one leaf: one attack each).
 ``reference``  the untouched skeleton, every exercise "solved" by importing it from the hidden reference
                (``from reference_impl.<module> import <fn>``) or the checks (``autograder.checks``); in
                the bubblewrap sandbox also by exec'ing the reference's source from its absolute path.
@@ -33,21 +34,24 @@ from textwrap import dedent, indent
 
 import nbformat
 
-FUNCTION_ATTACKS = {  # name -> (code put first in the function's body, the grader's words for it)
-    "loop": ("while True:\n    pass", "calling {fn}() took longer than {call:g} s and was stopped"),
-    "sleep": ("import time\ntime.sleep(10**9)", "calling {fn}() took longer than {call:g} s and was stopped"),
-    "os_exit": ("import os\nos._exit(7)", "calling {fn}(): the sandbox process exited with code 7"),
-    "segfault": ("import ctypes\nctypes.string_at(0)",
-                 "calling {fn}(): the sandbox process crashed with a segmentation fault (SIGSEGV)"),
+# Per submission: (code put first in a leaf's body, the grader's words for it) in turn, and (a new top-level
+# cell, the grader's words for it; a tuple: any one of them). Hangs and crashes are two submissions so that
+# the batch's two jobs share the waiting.
+FUNCTION_ATTACKS = {
+    "hangs": [("while True:\n    pass", "calling {fn}() took longer than {call:g} s and was stopped"),
+              ("import time\ntime.sleep(10**9)", "calling {fn}() took longer than {call:g} s and was stopped")],
+    "crashes": [("import os\nos._exit(7)", "calling {fn}(): the sandbox process exited with code 7"),
+                ("import ctypes\nctypes.string_at(0)",
+                 "calling {fn}(): the sandbox process crashed with a segmentation fault (SIGSEGV)")],
 }
-CELL_ATTACKS = [  # (a new top-level cell, the grader's words for it: a tuple is any one of them)
-    ("while True:\n    pass", "took longer than {call:g} s and was stopped"),
-    ('print("x" * 5_000_000)', "OSError: [Errno 27] File too large"),
-    ("import numpy as np\nhog = []\nwhile True:\n    hog.append(np.ones(2**24))  # 128 MB at a time, every page touched",
-     ("MemoryError: Unable to allocate 128. MiB", "took longer than {call:g} s and was stopped")),
-    ('import sys\nsys.exit("hostile exit")', "SystemExit: hostile exit"),
-    ("import os\nchild = os.fork()  # parent and child both carry on", None),
-]
+CELL_ATTACKS = {
+    "hangs": [("while True:\n    pass", "took longer than {call:g} s and was stopped"),
+              ("import numpy as np\nhog = []\nwhile True:\n    hog.append(np.ones(2**24))  # 128 MB at a time, every page touched",
+               ("MemoryError: Unable to allocate 128. MiB", "took longer than {call:g} s and was stopped"))],
+    "crashes": [('print("x" * 5_000_000)', "OSError: [Errno 27] File too large"),
+                ('import sys\nsys.exit("hostile exit")', "SystemExit: hostile exit"),
+                ("import os\nchild = os.fork()  # parent and child both carry on", None)],
+}
 KILL_PARENT = ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", "PermissionError: [Errno 1] Operation not permitted")
 
 
@@ -112,24 +116,25 @@ def _read(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def hostile(course, lab, *, call_seconds: float, bwrap: bool) -> Case:
+def hostile(course, lab, name: str, *, call_seconds: float, bwrap: bool) -> Case:
+    """The ``name`` ("hangs" or "crashes") submission of ``lab``."""
     nb = _read(lab.solution_path(course.root))
     targets = leaves(lab, nb)
     assert targets, f"{lab.id}: every exercise is called by another one (a cycle?)"
     reasons: list = []
     lost = 0.0
-    for (attack, (code, words)), ex in zip(FUNCTION_ATTACKS.items(), targets):
+    for (code, words), ex in zip(FUNCTION_ATTACKS[name], targets):
         inject(nb, ex.function_name, code)
         reasons.append(words.format(fn=ex.function_name, call=call_seconds))
         lost += ex.points
-    cells = CELL_ATTACKS + ([KILL_PARENT] if bwrap else [])
+    cells = CELL_ATTACKS[name] + ([KILL_PARENT] if bwrap and name == "crashes" else [])
     for source, words in reversed(cells):
         add_cell(nb, source)
         if words is not None:
             reasons.append(tuple(w.format(call=call_seconds) for w in words) if isinstance(words, tuple)
                            else words.format(call=call_seconds))
     total = sum(e.points for e in lab.exercises)
-    return Case(lab.id, "hostile", nb, round(total - lost, 4), reasons)
+    return Case(lab.id, name, nb, round(total - lost, 4), reasons)
 
 
 def reference(course, lab, *, bwrap: bool, repo: Path) -> Case:
@@ -164,7 +169,7 @@ def corpus(course, *, call_seconds: float, bwrap: bool, repo: Path) -> list[Case
     """Every lab's cases, in course.toml's order (``repo``: where the real reference lives)."""
     out = []
     for lab in course.labs:
-        out += [hostile(course, lab, call_seconds=call_seconds, bwrap=bwrap),
+        out += [*(hostile(course, lab, name, call_seconds=call_seconds, bwrap=bwrap) for name in FUNCTION_ATTACKS),
                 reference(course, lab, bwrap=bwrap, repo=repo), clean(course, lab)]
     return [copy.deepcopy(c) for c in out]
 
