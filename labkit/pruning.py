@@ -239,18 +239,18 @@ def unit_masks(weights: Sequence[np.ndarray], sparsity: float, score_fn=None, pr
 
 def agp_filter_prune(model: MLP, X: np.ndarray, y: np.ndarray, final_sparsity: float, *,
                      initial_sparsity: float = 0.0, steps: int = 5, epochs_per_step: int = 2,
-                     lr: float = 2e-3, batch_size: int = 128, seed: int = 0, score_fn=None,
-                     quick: bool = False, **train_kwargs) -> dict:
+                     finetune_epochs: int = 0, lr: float = 2e-3, batch_size: int = 128, seed: int = 0,
+                     score_fn=None, quick: bool = False, **train_kwargs) -> dict:
     """Gradual filter-wise pruning (the protocol of Blakeney's dissertation, ch. III): prune units
     on the AGP schedule ``agp_sparsity(t, initial_sparsity, final_sparsity, 0, steps)`` for
     t = 0..steps, training ``epochs_per_step`` epochs with the mask fixed after each pruning step
-    (the last of them is the fine-tuning). ``model`` is changed in place.
+    and ``finetune_epochs`` more at the final sparsity. ``model`` is changed in place.
 
     Returns {"masks": the final masks, "schedule": [s_0, ..., s_steps], "units_kept": per step, the
-    kept units of each hidden layer}. ``quick``: 2 steps of 1 epoch.
+    kept units of each hidden layer}. ``quick``: 2 steps of 1 epoch, 1 fine-tuning epoch.
     """
     if quick:
-        steps, epochs_per_step = 2, 1
+        steps, epochs_per_step, finetune_epochs = 2, 1, 1
     schedule, kept, masks = [], [], None
     for t in range(steps + 1):
         s_t = agp_sparsity(t, initial_sparsity, final_sparsity, 0, steps)
@@ -259,6 +259,9 @@ def agp_filter_prune(model: MLP, X: np.ndarray, y: np.ndarray, final_sparsity: f
                      **train_kwargs)
         schedule.append(s_t)
         kept.append([int(m.any(axis=1).sum()) for m in masks[:-1]])
+    if finetune_epochs:
+        train_masked(model, masks, X, y, epochs=finetune_epochs, lr=lr, batch_size=batch_size, seed=seed + steps + 1,
+                     **train_kwargs)
     return {"masks": masks, "schedule": schedule, "units_kept": kept}
 
 
