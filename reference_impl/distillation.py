@@ -370,12 +370,10 @@ def majority_vote_bounds(p: float, k: int) -> tuple:
         the tuple (lo, hi) of Python floats, 0 <= lo <= hi <= 1.
 
     Raises:
-        ValueError: if p is outside [0, 1] or k is not an integer in [1, 1000].
+        ValueError: as ``majority_vote_accuracy``: if p is outside [0, 1] or k is not an integer
+            in [1, 1000].
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 1000:
-        raise ValueError(f"k must be an integer in [1, 1000], got {k!r}")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must lie in [0, 1], got {p!r}")
+    majority_vote_accuracy(p, k)  # the same argument checks (and the independent case, inside [lo, hi])
     k = int(k)
     m = k // 2 + 1  # the smallest winning number of right votes
     L = (k + 1) // 2 - 1  # the largest losing number of right votes (ceil(k/2) - 1)
