@@ -128,14 +128,14 @@ def grade_task(job: dict) -> dict:
 
 
 # -- the client side ------------------------------------------------------------------------------
-def connect(address: str, timeout: float = CONNECT_TIMEOUT_S):
+def connect(address: str, timeout: float | None = None):
     """A distributed Client for ``address`` (tcp://HOST:PORT), or ClusterError saying what to do."""
     try:
         from distributed import Client
     except ImportError:
         raise ClusterError("--cluster needs dask's distributed package: pip install -r requirements.txt") from None
     try:
-        return Client(address, timeout=timeout, set_as_default=False)
+        return Client(address, timeout=timeout or CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as e:
         raise ClusterError(f"cannot reach the Dask scheduler at {address} ({type(e).__name__}: {e}); start one "
                            "with `dask scheduler` and pass its tcp://HOST:8786 address") from None

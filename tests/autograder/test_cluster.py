@@ -1,0 +1,227 @@
+"""Grading on a real Dask cluster: a `dask scheduler` and two `dask worker` processes on 127.0.0.1.
+
+The batch is bench/batch.py's class of Lab 1 submissions (correct, buggy, hostile) with corrupt and
+oversized files in place of some correct ones; one worker is killed (SIGKILL, its process group)
+while it is running a task. The oracle is the local grader: the same batch through
+``grade.grade_batch`` must give the same gradebook and the same results.json for every submission,
+timing fields aside.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from autograder import cluster
+from autograder.config import REPO_ROOT
+from autograder.grade import grade_batch
+from autograder.results import strip_timings
+from autograder.submission import MAX_NOTEBOOK_BYTES
+
+distributed = pytest.importorskip("distributed")
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+from batch import make_batch  # noqa: E402
+
+pytestmark = pytest.mark.slow
+HANG_GUARD_S = 1200  # the whole module, on a loaded 2-core machine; only a guard, never a timing
+CORRUPT = ("not_json", "empty_file", "non_utf8", "json_not_notebook")
+
+
+def _dask() -> list[str]:
+    script = Path(sys.executable).with_name("dask")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dask"]
+
+
+class LocalDaskCluster:
+    """A scheduler and workers as subprocesses, each in its own process group (to kill it whole)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.scheduler_file = folder / "scheduler.json"
+        self.procs: list[subprocess.Popen] = []
+        self.workers: dict[str, subprocess.Popen] = {}
+
+    def _start(self, args: list[str], log: str) -> subprocess.Popen:
+        with open(self.folder / log, "wb") as fh:
+            p = subprocess.Popen(_dask() + args, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                                 start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.procs.append(p)
+        return p
+
+    def start(self, n_workers: int) -> None:
+        # Port 0: the scheduler picks a free port and writes its address to the scheduler file.
+        self._start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                     "--scheduler-file", str(self.scheduler_file)], "scheduler.log")
+        deadline = time.monotonic() + 120
+        while not self.scheduler_file.exists():
+            if time.monotonic() > deadline or self.procs[0].poll() is not None:
+                raise RuntimeError("dask scheduler did not start:\n" + self.log("scheduler.log"))
+            time.sleep(0.2)
+        for i in range(n_workers):
+            self.workers[f"w{i}"] = self._start(
+                ["worker", "--scheduler-file", str(self.scheduler_file), "--nthreads", "1", "--no-nanny",
+                 "--no-dashboard", "--host", "127.0.0.1", "--name", f"w{i}"], f"w{i}.log")
+
+    @property
+    def address(self) -> str:
+        return json.loads(self.scheduler_file.read_text())["address"]
+
+    def log(self, name: str) -> str:
+        try:
+            return (self.folder / name).read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL the worker and everything it started (its sandbox): a node lost mid-task."""
+        p = self.workers[name]
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait(timeout=60)
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+        for p in self.procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    faulthandler.dump_traceback_later(HANG_GUARD_S, exit=True)  # a hung cluster fails the run, never stalls it
+    c = LocalDaskCluster(tmp_path_factory.mktemp("dask"))
+    try:
+        c.start(2)
+        client = distributed.Client(c.address, timeout=60, set_as_default=False)
+        try:
+            client.wait_for_workers(2, timeout=180)
+            c.client = client
+            yield c
+        finally:
+            client.close()
+    finally:
+        c.stop()
+        faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture(scope="module")
+def batch(course, tmp_path_factory):
+    """40 submissions: bench/batch.py's class with 5 correct ones replaced by corrupt and oversized files."""
+    folder = tmp_path_factory.mktemp("class") / "subs"
+    make_batch(course, folder)
+    correct = sorted(folder.glob("correct_*.ipynb"))
+    for path, name in zip(correct, CORRUPT):
+        path.unlink()
+        shutil.copy(REPO_ROOT / "tests" / "hostile" / "lab01" / f"{name}.ipynb", folder / f"corrupt_{name}.ipynb")
+    correct[len(CORRUPT)].unlink()
+    with open(folder / "corrupt_oversized.ipynb", "wb") as fh:  # refused by size, on the client, unshipped
+        fh.write(b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5, "pad": "')
+        fh.write(b"x" * MAX_NOTEBOOK_BYTES + b'"}')
+    assert len(list(folder.glob("*.ipynb"))) == 40
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_results(course, lab01, batch, tmp_path_factory):
+    out = tmp_path_factory.mktemp("local") / "out"
+    summary = grade_batch(course, lab01, [batch], out, jobs=2, profile="quick")
+    assert not summary.failed and len(summary.graded) == 40
+    return out
+
+
+def _results(out: Path) -> dict[str, dict]:
+    return {f.parent.name: strip_timings(json.loads(f.read_text())) for f in sorted(out.glob("*/results.json"))}
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_grades_match_a_local_run(
+        course, lab01, batch, local_results, dask_cluster, tmp_path):
+    client = dask_cluster.client
+    out = tmp_path / "out"
+    seen: list[str] = []
+    killed: dict = {}
+
+    def progress(name, result, note):
+        seen.append(name)
+        if len(seen) == 6 and not killed:  # some results are in: lose a worker that is running a task
+            workers = client.scheduler_info(n_workers=-1)["workers"]
+            processing = client.processing()
+            busy = [(info["name"], processing.get(addr, ())) for addr, info in workers.items()
+                    if processing.get(addr)]
+            assert busy, "no worker was running a task with 34 submissions to go"
+            name_, keys = busy[0]
+            killed.update(worker=name_, keys=list(keys))
+            dask_cluster.kill_worker(name_)
+
+    summary = cluster.grade_batch_on_cluster(course, lab01, [batch], out, address=dask_cluster.address,
+                                             profile="quick", progress=progress)
+    assert killed, "the test never killed a worker"
+    assert dask_cluster.workers[killed["worker"]].poll() is not None
+    assert len(client.scheduler_info(n_workers=-1)["workers"]) == 1
+    # Every submission reported once, graded once; the ones the dead worker held were rescheduled.
+    assert not summary.failed, summary.failed
+    assert Counter(seen) == Counter(summary.graded) and max(Counter(seen).values()) == 1
+    assert len(seen) == 40
+    in_flight = {k.split("-", 2)[2].rsplit("-", 1)[0] for k in killed["keys"]}
+    assert in_flight and in_flight <= set(summary.graded)
+
+    ours, theirs = _results(out), _results(local_results)
+    assert sorted(ours) == sorted(theirs) and len(ours) == 40
+    for name in theirs:
+        assert ours[name] == theirs[name], name
+    assert (out / "gradebook.csv").read_bytes() == (local_results / "gradebook.csv").read_bytes()
+    assert (out / "report.html").is_file()
+    kinds = Counter(n.split("_")[0] for n in ours)
+    assert kinds == {"correct": 9, "buggy": 14, "hostile": 12, "corrupt": 5}
+    assert {ours[n]["extra_data"]["fatal"] != "" for n in ours if n.startswith("corrupt")} == {True}
+
+    # A rerun resumes: nothing is sent to the cluster, every result is kept as it is.
+    before = {f: f.stat().st_mtime_ns for f in out.glob("*/results.json")}
+    again = cluster.grade_batch_on_cluster(course, lab01, [batch], out, address=dask_cluster.address,
+                                           profile="quick")
+    assert len(again.skipped) == 40 and not again.graded
+    assert before == {f: f.stat().st_mtime_ns for f in out.glob("*/results.json")}
+
+
+def test_a_worker_with_another_grader_refuses(course, lab01, dask_cluster):
+    """The client's identity is forged: the workers' own fingerprint differs, so nothing is graded."""
+    identity = cluster.grader_identity(course, lab01, "quick")
+    forged = {**identity, "fingerprint": "0" * 16}
+    sub = lab01.solution_path(course.root)
+    job = {"course": cluster._course_ref(course), "lab": lab01.id, "profile": "quick", "identity": forged,
+           "name": "s", "data": sub.read_bytes()}
+    fut = dask_cluster.client.submit(cluster.grade_task, job, pure=False)
+    with pytest.raises(cluster.GraderMismatch, match="fingerprint '[0-9a-f]{16}' \\(client: '0{16}'\\)"):
+        fut.result(timeout=600)
+    with pytest.raises(cluster.ClusterError, match="another grader version"):
+        cluster.check_workers(dask_cluster.client, course, lab01, "quick", forged)
+    job["identity"] = identity  # the same job with the true identity is graded
+    result = dask_cluster.client.submit(cluster.grade_task, job, pure=False).result(timeout=600)
+    assert result["score"] == result["max_score"] == lab01.max_score
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(course, lab01, tmp_path, monkeypatch):
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)
+    sub = tmp_path / "s.ipynb"
+    sub.write_bytes(lab01.solution_path(course.root).read_bytes())
+    with pytest.raises(cluster.ClusterError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        cluster.grade_batch_on_cluster(course, lab01, [sub], tmp_path / "out", address="tcp://127.0.0.1:9",
+                                       profile="quick")
