@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import itertools
 import platform
+import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 from .config import REPO_ROOT, Course, Lab, load_course
@@ -44,6 +46,7 @@ from .submission import MAX_NOTEBOOK_BYTES
 
 RETRIES = 1  # a task that raises (not a lost worker, which the scheduler handles) is tried once more
 CONNECT_TIMEOUT_S = 30
+WORKER_WAIT_S = 600  # for the first worker: batch jobs (dask-jobqueue) may wait in the queue
 GRADEBOOK_EVERY_S = 60.0  # a long run rewrites gradebook.csv this often, and once at the end
 IN_FLIGHT_PER_THREAD = 4  # tasks submitted ahead per worker thread: the notebooks' bytes wait on the
 MIN_IN_FLIGHT = 32        # scheduler, so a class of 10,000 is not all held in memory at once
@@ -82,6 +85,14 @@ def grader_identity(course: Course, lab: Lab, profile: str) -> dict[str, str]:
 def _grader(course_ref: str, lab_id: str, profile: str) -> tuple[Course, Lab, dict]:
     key = (course_ref, lab_id, profile)
     if key not in _graders:
+        from hypothesis.errors import HypothesisDeprecationWarning
+
+        # Dask's threads (its event loop) draw from the global `random` while hypothesis
+        # generates in this thread; hypothesis notices the state change and warns. It draws from its
+        # own seeded source and the checks never use `random`, so grades are unaffected (the tests
+        # compare with a local run); the warning would only fill the worker's log.
+        warnings.filterwarnings("ignore", message="Do not use the `random` module inside strategies",
+                                category=HypothesisDeprecationWarning)
         path = REPO_ROOT / course_ref
         if not path.is_file():
             raise GraderMismatch(f"this worker has no course file {path} (start the worker from the course checkout)")
@@ -141,13 +152,19 @@ def connect(address: str, timeout: float | None = None):
                            "with `dask scheduler` and pass its tcp://HOST:8786 address") from None
 
 
-def check_workers(client, course: Course, lab: Lab, profile: str, identity: dict, wait_s: float = 60.0) -> int:
+def check_workers(client, course: Course, lab: Lab, profile: str, identity: dict,
+                  wait_s: float | None = None) -> int:
     """Wait for a worker, ask every worker for its grader identity; ClusterError if any differs.
 
     Returns the number of worker threads. A worker that joins later is checked by each of its tasks.
     """
+    wait_s = WORKER_WAIT_S if wait_s is None else wait_s
     deadline = time.monotonic() + wait_s
+    told = False
     while not client.scheduler_info(n_workers=-1)["workers"]:
+        if not told:  # a Slurm job may sit in the queue for a while
+            print(f"waiting up to {wait_s:.0f} s for a worker to join the scheduler", file=sys.stderr, flush=True)
+            told = True
         if time.monotonic() > deadline:
             raise ClusterError(f"the scheduler has no workers after {wait_s:.0f} s: start some with "
                                "`dask worker tcp://SCHEDULER:8786 --nthreads 1` from the course checkout")

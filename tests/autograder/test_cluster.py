@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import faulthandler
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
+import distributed
 import pytest
 
 from autograder import cluster
@@ -28,81 +25,13 @@ from autograder.grade import grade_batch
 from autograder.results import strip_timings
 from autograder.submission import MAX_NOTEBOOK_BYTES
 
-distributed = pytest.importorskip("distributed")
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 from batch import make_batch  # noqa: E402
+from dask_cluster import LocalDaskCluster  # noqa: E402
 
 pytestmark = pytest.mark.slow
 HANG_GUARD_S = 1200  # the whole module, on a loaded 2-core machine; only a guard, never a timing
 CORRUPT = ("not_json", "empty_file", "non_utf8", "json_not_notebook")
-
-
-def _dask() -> list[str]:
-    script = Path(sys.executable).with_name("dask")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "dask"]
-
-
-class LocalDaskCluster:
-    """A scheduler and workers as subprocesses, each in its own process group (to kill it whole)."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.scheduler_file = folder / "scheduler.json"
-        self.procs: list[subprocess.Popen] = []
-        self.workers: dict[str, subprocess.Popen] = {}
-
-    def _start(self, args: list[str], log: str) -> subprocess.Popen:
-        with open(self.folder / log, "wb") as fh:
-            p = subprocess.Popen(_dask() + args, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-                                 start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.procs.append(p)
-        return p
-
-    def start(self, n_workers: int) -> None:
-        # Port 0: the scheduler picks a free port and writes its address to the scheduler file.
-        self._start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                     "--scheduler-file", str(self.scheduler_file)], "scheduler.log")
-        deadline = time.monotonic() + 120
-        while not self.scheduler_file.exists():
-            if time.monotonic() > deadline or self.procs[0].poll() is not None:
-                raise RuntimeError("dask scheduler did not start:\n" + self.log("scheduler.log"))
-            time.sleep(0.2)
-        for i in range(n_workers):
-            self.workers[f"w{i}"] = self._start(
-                ["worker", "--scheduler-file", str(self.scheduler_file), "--nthreads", "1", "--no-nanny",
-                 "--no-dashboard", "--host", "127.0.0.1", "--name", f"w{i}"], f"w{i}.log")
-
-    @property
-    def address(self) -> str:
-        return json.loads(self.scheduler_file.read_text())["address"]
-
-    def log(self, name: str) -> str:
-        try:
-            return (self.folder / name).read_text(errors="replace")[-3000:]
-        except OSError:
-            return ""
-
-    def kill_worker(self, name: str) -> None:
-        """SIGKILL the worker and everything it started (its sandbox): a node lost mid-task."""
-        p = self.workers[name]
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.wait(timeout=60)
-
-    def stop(self) -> None:
-        for p in reversed(self.procs):
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-        for p in self.procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +39,7 @@ def dask_cluster(tmp_path_factory):
     faulthandler.dump_traceback_later(HANG_GUARD_S, exit=True)  # a hung cluster fails the run, never stalls it
     c = LocalDaskCluster(tmp_path_factory.mktemp("dask"))
     try:
-        c.start(2)
+        c.start(2)  # port 0: the scheduler picks a free port and writes it to its scheduler file
         client = distributed.Client(c.address, timeout=60, set_as_default=False)
         try:
             client.wait_for_workers(2, timeout=180)
@@ -161,12 +90,12 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_grades_match_a_local_run(
 
     def progress(name, result, note):
         seen.append(name)
-        if len(seen) == 6 and not killed:  # some results are in: lose a worker that is running a task
+        if len(seen) == 30 and not killed:  # most results are in: lose a worker that is running a task
             workers = client.scheduler_info(n_workers=-1)["workers"]
             processing = client.processing()
             busy = [(info["name"], processing.get(addr, ())) for addr, info in workers.items()
                     if processing.get(addr)]
-            assert busy, "no worker was running a task with 34 submissions to go"
+            assert busy, "no worker was running a task with 10 submissions to go"
             name_, keys = busy[0]
             killed.update(worker=name_, keys=list(keys))
             dask_cluster.kill_worker(name_)
