@@ -13,6 +13,7 @@ import faulthandler
 import json
 import shutil
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -147,10 +148,66 @@ def test_a_worker_with_another_grader_refuses(course, lab01, dask_cluster):
     assert result["score"] == result["max_score"] == lab01.max_score
 
 
-def test_an_unreachable_scheduler_is_a_clear_error(course, lab01, tmp_path, monkeypatch):
+def test_an_unreachable_scheduler_is_a_usage_error(course, lab01, tmp_path, monkeypatch, capsys):
+    from autograder.cli import EXIT_USAGE, main
+
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)
     sub = tmp_path / "s.ipynb"
     sub.write_bytes(lab01.solution_path(course.root).read_bytes())
-    with pytest.raises(cluster.ClusterError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
-        cluster.grade_batch_on_cluster(course, lab01, [sub], tmp_path / "out", address="tcp://127.0.0.1:9",
-                                       profile="quick")
+    rc = main(["grade", "lab01", str(sub), "--out", str(tmp_path / "out"), "--profile", "quick",
+               "--cluster", "tcp://127.0.0.1:9"])
+    assert rc == EXIT_USAGE
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "s" / "results.json").exists()
+
+
+def test_late_policy_is_applied_on_the_client(course, lab01, dask_cluster, tmp_path, submission_maker):
+    """nbgrader's timestamp.txt stays on the client: 1.5 days late (10% per started day) is x 0.8."""
+    from datetime import timedelta
+
+    subs = tmp_path / "submitted"
+    ann = submission_maker(subs / "ann" / "lab01" / "lab01.ipynb", lab01, course, from_solution=True)
+    bob = submission_maker(subs / "bob" / "lab01" / "lab01.ipynb", lab01, course, from_solution=True)
+    due = lab01.due.replace(tzinfo=None)
+    (ann.parent / "timestamp.txt").write_text(due.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    (bob.parent / "timestamp.txt").write_text((due + timedelta(days=1, hours=12)).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    out = tmp_path / "out"
+    summary = cluster.grade_batch_on_cluster(course, lab01, [subs], out, address=dask_cluster.address,
+                                             profile="quick", late_policy=True)
+    scores = {n.split("__")[0]: r["score"] for n, r in summary.results.items()}
+    assert scores == {"ann": 100, "bob": pytest.approx(80)}
+    local = grade_batch(course, lab01, [subs], tmp_path / "local", jobs=1, profile="quick", late_policy=True)
+    assert _results(out) == _results(tmp_path / "local") and len(local.graded) == 2
+    (bob.parent / "timestamp.txt").write_text(due.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))  # a changed timestamp
+    again = cluster.grade_batch_on_cluster(course, lab01, [subs], out, address=dask_cluster.address,
+                                           profile="quick", late_policy=True)
+    assert [n.split("__")[0] for n in again.graded] == ["bob"] and again.results[again.graded[0]]["score"] == 100
+
+
+def _grading_tasks_on_scheduler(client) -> list[str]:
+    return client.run_on_scheduler(lambda dask_scheduler: [str(k) for k in dask_scheduler.tasks
+                                                           if str(k).startswith("grade-")])
+
+
+def test_ctrl_c_cancels_the_pending_tasks_and_a_rerun_resumes(course, lab01, batch, dask_cluster, tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for f in sorted(batch.glob("correct_*.ipynb"))[:6]:
+        shutil.copy(f, subs / f.name)
+    out = tmp_path / "out"
+
+    def interrupt(name, result, note):
+        raise KeyboardInterrupt  # what Ctrl-C raises in the client's loop
+
+    with pytest.raises(KeyboardInterrupt):
+        cluster.grade_batch_on_cluster(course, lab01, [subs], out, address=dask_cluster.address, profile="quick",
+                                       progress=interrupt)
+    kept = sorted(f.parent.name for f in out.glob("*/results.json"))
+    assert len(kept) == 1  # the result that arrived is kept
+    for _ in range(240):  # the scheduler forgets the cancelled tasks (a hang guard, not a timing)
+        if not _grading_tasks_on_scheduler(dask_cluster.client):
+            break
+        time.sleep(0.5)
+    assert _grading_tasks_on_scheduler(dask_cluster.client) == []
+    again = cluster.grade_batch_on_cluster(course, lab01, [subs], out, address=dask_cluster.address, profile="quick")
+    assert again.skipped == kept and len(again.graded) == 5 and not again.failed
