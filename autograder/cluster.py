@@ -112,10 +112,12 @@ def describe_mismatch(ours: dict, theirs: dict, where: str) -> str | None:
 
 
 def worker_identity(course_ref: str, lab_id: str, profile: str) -> dict:
-    """Run on each worker by the client before submitting: this worker's grader identity."""
+    """Run on each worker by the client before submitting: this worker's grader identity.
+
+    No lock: ``Client.run`` calls this on the worker's event loop, which must not wait for a grading.
+    """
     try:
-        with _LOCK:
-            return _grader(course_ref, lab_id, profile)[2]
+        return _grader(course_ref, lab_id, profile)[2]
     except Exception as e:  # reported to the client as a mismatch naming the worker
         return {"error": f"{type(e).__name__}: {e}"}
 
