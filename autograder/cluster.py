@@ -40,8 +40,9 @@ from pathlib import Path
 
 from .config import REPO_ROOT, Course, Lab, load_course
 from .grade import (BatchSummary, _is_done, _timestamp_file, _with_late_policy, _write_json_atomic,
-                    collect_submissions, file_sha256, fingerprint, grade_submission, submission_names)
+                    collect_submissions, file_sha256, fingerprint, grade_submission, limits_for, submission_names)
 from .results import write_gradebook
+from .sandbox import StudentSession
 from .submission import MAX_NOTEBOOK_BYTES
 
 RETRIES = 1  # a task that raises (not a lost worker, which the scheduler handles) is tried once more
@@ -114,10 +115,13 @@ def describe_mismatch(ours: dict, theirs: dict, where: str) -> str | None:
 def worker_identity(course_ref: str, lab_id: str, profile: str) -> dict:
     """Run on each worker by the client before submitting: this worker's grader identity.
 
-    No lock: ``Client.run`` calls this on the worker's event loop, which must not wait for a grading.
+    With ``sandbox``, the isolation this worker gives a submission (it decides no grade of a correct
+    submission, but the client says so when workers differ). No lock: ``Client.run`` calls this on
+    the worker's event loop, which must not wait for a grading.
     """
     try:
-        return _grader(course_ref, lab_id, profile)[2]
+        course, _, identity = _grader(course_ref, lab_id, profile)
+        return {**identity, "sandbox": StudentSession([], limits_for(course)).mode}
     except Exception as e:  # reported to the client as a mismatch naming the worker
         return {"error": f"{type(e).__name__}: {e}"}
 
@@ -177,6 +181,10 @@ def check_workers(client, course: Course, lab: Lab, profile: str, identity: dict
     problems = [p for p in problems if p]
     if problems:
         raise ClusterError("refusing to grade on a cluster with another grader version:\n  " + "\n  ".join(problems))
+    modes = sorted({theirs.get("sandbox", "") for theirs in found.values()})
+    if len(modes) > 1:
+        print("note: the workers isolate submissions differently (" + "; ".join(modes) + "); each report says "
+              "which mode graded it (extra_data.sandbox, the gradebook's sandbox column)", file=sys.stderr)
     return sum(client.nthreads().values())
 
 

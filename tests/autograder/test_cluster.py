@@ -143,9 +143,12 @@ def test_a_worker_with_another_grader_refuses(course, lab01, dask_cluster):
         fut.result(timeout=600)
     with pytest.raises(cluster.ClusterError, match="another grader version"):
         cluster.check_workers(dask_cluster.client, course, lab01, "quick", forged)
+    found = dask_cluster.client.run(cluster.worker_identity, job["course"], lab01.id, "quick")
+    assert [{k: v for k, v in w.items() if k != "sandbox"} for w in found.values()] == [identity] * len(found)
     job["identity"] = identity  # the same job with the true identity is graded
     result = dask_cluster.client.submit(cluster.grade_task, job, pure=False).result(timeout=600)
     assert result["score"] == result["max_score"] == lab01.max_score
+    assert [w["sandbox"] for w in found.values()] == [result["extra_data"]["sandbox"]] * len(found)
 
 
 def test_an_unreachable_scheduler_is_a_usage_error(course, lab01, tmp_path, monkeypatch, capsys):
