@@ -187,40 +187,21 @@ import numpy as np
 # * The architecture, learning rate, number of steps and the 5-per-class regime were chosen by the lab authors in a short pilot and are not tuned per setting; every setting of the sweep is reported, none is singled out. In fairness: the pilot looked at test accuracy. With a finer search that would bias the reported numbers upwards; such choices belong on the validation split.
 
 # %% name="exp_setup"
-import functools
-import math
 import time
 
-import matplotlib.pyplot as plt
 import torch
 
 from datasets import digits_splits
-from labkit.distillation_torch import hard_label_kd_loss_torch, kd_loss_torch
-from labkit.training import MLP, accuracy, predict_logits, set_seed, train_classifier
+from labkit.experiments import Figures, lab01, quick_mode, ready
+from labkit.training import predict_logits
 
-# The networks here are tiny: splitting a (64, 16) matrix product over threads costs more than it
-# saves, and spinning threads crawl when another process shares the cores. The measured table in
-# this notebook was produced with one thread (results are bit-for-bit repeatable for a fixed
-# thread count, torch version and CPU).
+# One thread: the networks are tiny, and the measured table is bit-for-bit repeatable for a fixed thread
+# count, torch version and CPU. COURSE_QUICK=1 runs every experiment at a tiny size (the tests do).
 torch.set_num_threads(1)
 LAB_START = time.perf_counter()
-
+cfg = lab01.Config.quick() if quick_mode() else lab01.Config()
+figures = Figures()  # what the experiments measured, by name: the answers quote these
 data = digits_splits(seed=0)  # stratified 60/20/20 split of the 1,797 8x8 digits, pixels in [0, 1]
-print({name: arr.shape for name, arr in data._asdict().items()})
-
-SEEDS = (0, 1, 2)
-TEACHER_HIDDEN, STUDENT_HIDDEN = (256, 256), (16,)
-BATCH_SIZE = 64
-STUDENT_LR, STUDENT_STEPS = 1e-2, 600  # every student gets the same number of Adam steps
-TEMPERATURES = (1, 2, 4, 8, 16)        # the T sweep, at alpha = ALPHA_FIXED
-ALPHAS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)  # the alpha sweep, at T = T_FIXED
-T_FIXED, ALPHA_FIXED = 4.0, 0.9
-N_SCARCE = 5  # labelled training images per class in the data-scarce regime
-
-
-def n_params(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
 
 # %% [markdown] name="md_teacher"
 # ## The teacher
@@ -228,28 +209,10 @@ def n_params(model: torch.nn.Module) -> int:
 # Train the teacher and look at its learning curves. Note its accuracy on its own training images.
 
 # %% name="exp_teacher"
-set_seed(0)
-teacher = MLP(64, TEACHER_HIDDEN, 10)
-t0 = time.perf_counter()
-teacher_hist = train_classifier(
-    teacher, data.X_train, data.y_train, epochs=40, lr=1e-3, batch_size=BATCH_SIZE, seed=0,
-    X_val=data.X_val, y_val=data.y_val,
-)
-print(f"teacher: MLP {teacher.extra_repr()}, {n_params(teacher):,} parameters, trained in {time.perf_counter() - t0:.1f} s")
-print(
-    f"teacher accuracy: train {accuracy(teacher, data.X_train, data.y_train):.3f}, "
-    f"val {teacher_hist.val_accuracy[-1]:.3f}, test {accuracy(teacher, data.X_test, data.y_test):.3f}"
-)
-student_shape = MLP(64, STUDENT_HIDDEN, 10)
-print(f"student: MLP {student_shape.extra_repr()}, {n_params(student_shape):,} parameters")
-
-fig, ax = plt.subplots(1, 2, figsize=(10, 3))
-ax[0].plot(teacher_hist.train_loss)
-ax[0].set(xlabel="epoch", ylabel="training loss", yscale="log", title="teacher: training loss")
-ax[1].plot(teacher_hist.val_accuracy)
-ax[1].set(xlabel="epoch", ylabel="validation accuracy", title="teacher: validation accuracy")
-plt.tight_layout()
-plt.show()
+teacher, teacher_hist = lab01.train_teacher(data, cfg, figures)
+lab01.plot_teacher(teacher_hist)
+train_logits_teacher = predict_logits(teacher, data.X_train).astype(np.float64)  # (1078, 10)
+test_logits_teacher = predict_logits(teacher, data.X_test).astype(np.float64)  # (360, 10)
 
 # %% [markdown] name="md_soft_targets"
 # ## What the teacher's soft targets look like
@@ -258,33 +221,13 @@ plt.show()
 
 # %% name="exp_soft_targets"
 # Uses YOUR softmax_t from exercise 1.
-train_logits_teacher = predict_logits(teacher, data.X_train).astype(np.float64)  # (1078, 10)
-for T in TEMPERATURES:
-    p = softmax_t(train_logits_teacher, T)
-    print(f"T = {T:>2}: teacher's mean top-class probability on the training images {p.max(axis=1).mean():.4f}, "
-          f"mean probability of the runner-up {np.sort(p, axis=1)[:, -2].mean():.4f}")
-
-# One typical test digit: among the images the teacher gets right, the one whose runner-up
-# probability at T = 1 is the median (so neither a confident nor a borderline case).
-test_logits_teacher = predict_logits(teacher, data.X_test).astype(np.float64)  # (360, 10)
-p1 = softmax_t(test_logits_teacher, 1.0)
-correct = np.flatnonzero(p1.argmax(axis=1) == data.y_test)
-runner_up = np.sort(p1[correct], axis=1)[:, -2]
-i = int(correct[np.argsort(runner_up)[len(runner_up) // 2]])
-
-fig, axes = plt.subplots(1, 1 + len(TEMPERATURES), figsize=(17, 3), layout="constrained",
-                         gridspec_kw={"width_ratios": [0.7] + [1] * len(TEMPERATURES)})
-axes[0].imshow(data.X_test[i].reshape(8, 8), cmap="gray_r")
-axes[0].set_title(f"test image {i} (a {data.y_test[i]})")
-axes[0].axis("off")
-for ax, T in zip(axes[1:], TEMPERATURES):
-    p = softmax_t(test_logits_teacher[i], T)
-    ax.bar(range(10), p, color=["C3" if c == data.y_test[i] else "C0" for c in range(10)])
-    ax.set(title=f"T = {T}", xticks=range(10), ylim=(0, 1), xlabel="class")
-axes[1].set_ylabel("teacher's probability")
-fig.suptitle("The teacher's soft targets for one test digit (true class in red)")
-plt.show()
-print("logits:", np.round(test_logits_teacher[i], 1))
+if ready({1: softmax_t}):
+    lab01.soft_target_stats(softmax_t, train_logits_teacher, cfg.temperatures, figures)
+    # One typical test digit: among the images the teacher gets right, the one whose runner-up
+    # probability at T = 1 is the median (so neither a confident nor a borderline case).
+    i = lab01.typical_test_digit(softmax_t, test_logits_teacher, data.y_test)
+    lab01.plot_soft_targets(softmax_t, data.X_test[i], data.y_test[i], test_logits_teacher[i], cfg.temperatures, i)
+    print("logits:", np.round(test_logits_teacher[i], 1))
 
 # %% [markdown] name="md_sanity_check"
 # ## Sanity check: your `kd_loss` against the PyTorch loss used for training
@@ -294,20 +237,8 @@ print("logits:", np.round(test_logits_teacher[i], 1))
 # %% name="exp_sanity_check"
 # Uses YOUR kd_loss and hard_label_kd_loss (exercises 6 and 7): they should agree with the
 # PyTorch versions the experiments train with, to float64 rounding.
-rng = np.random.default_rng(0)
-idx = rng.choice(len(data.X_train), size=128, replace=False)
-set_seed(0)
-z_s = predict_logits(MLP(64, STUDENT_HIDDEN, 10), data.X_train[idx]).astype(np.float64)  # (128, 10) untrained student
-z_t = train_logits_teacher[idx]  # (128, 10)
-y = data.y_train[idx]
-for T, alpha in [(1.0, 0.5), (4.0, 0.9), (16.0, 1.0)]:
-    ours = kd_loss(z_s, z_t, y, T=T, alpha=alpha)
-    ref = kd_loss_torch(torch.from_numpy(z_s), torch.from_numpy(z_t), torch.from_numpy(y), T=T, alpha=alpha).item()
-    print(f"kd_loss            T = {T:>4}, alpha = {alpha}: numpy {ours:.12f}  torch {ref:.12f}  |diff| {abs(ours - ref):.1e}")
-ours = hard_label_kd_loss(z_s, z_t, y, alpha=0.5)
-ref = hard_label_kd_loss_torch(torch.from_numpy(z_s), torch.from_numpy(z_t), torch.from_numpy(y), alpha=0.5).item()
-print(f"hard_label_kd_loss             alpha = 0.5: numpy {ours:.12f}  torch {ref:.12f}  |diff| {abs(ours - ref):.1e}")
-
+if ready({6: kd_loss, 7: hard_label_kd_loss}):
+    lab01.sanity_check(kd_loss, hard_label_kd_loss, data.X_train, data.y_train, train_logits_teacher, cfg)
 
 # %% [markdown] name="md_sweeps"
 # ## The sweeps
@@ -315,104 +246,22 @@ print(f"hard_label_kd_loss             alpha = 0.5: numpy {ours:.12f}  torch {re
 # `student(regime, method, seed)` trains (once, then caches) a student; `method` is `("ce",)` for plain cross-entropy, `("kd", T, alpha)` for Hinton's loss and `("hard", alpha)` for DeiT's. The next cell sweeps $T \in \{1, 2, 4, 8, 16\}$ at $\alpha = 0.9$ and $\alpha \in \{0, 0.25, 0.5, 0.75, 0.9, 1\}$ at $T = 4$, plus DeiT's hard-label loss at $\alpha = 0.5$, in both regimes, and prints mean ± standard deviation over the three seeds and the *paired gain*: the mean over seeds of (method − no KD) with the same seed.
 
 # %% name="exp_helpers"
-def training_set(regime: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The student's training images: all 1,078 ("full"), or n random ones per class ("5/class", ...)."""
-    if regime == "full":
-        return data.X_train, data.y_train
-    n = int(regime.split("/")[0])
-    rng = np.random.default_rng(seed)  # which images are labelled depends on the seed, too
-    idx = np.concatenate([rng.choice(np.flatnonzero(data.y_train == c), n, replace=False) for c in range(10)])
-    return data.X_train[idx], data.y_train[idx]
-
-
-def make_loss(method: tuple):
-    """("ce",) -> None (plain cross-entropy); ("kd", T, alpha) -> Hinton KD; ("hard", alpha) -> DeiT."""
-    if method[0] == "ce":
-        return None
-    if method[0] == "kd":
-        return functools.partial(kd_loss_torch, T=method[1], alpha=method[2])
-    return functools.partial(hard_label_kd_loss_torch, alpha=method[1])
-
-
-students: dict = {}  # (regime, method, seed) -> trained student; filled on demand, so nothing is trained twice
-
-
-def student(regime: str, method: tuple, seed: int) -> torch.nn.Module:
-    key = (regime, method, seed)
-    if key not in students:
-        X, y = training_set(regime, seed)
-        loss_fn = make_loss(method)
-        set_seed(seed)  # the same seed gives the same initial weights for every method: paired comparisons
-        model = MLP(64, STUDENT_HIDDEN, 10)
-        epochs = math.ceil(STUDENT_STEPS / math.ceil(len(X) / BATCH_SIZE))
-        train_classifier(model, X, y, epochs=epochs, lr=STUDENT_LR, batch_size=BATCH_SIZE, seed=seed,
-                         loss_fn=loss_fn, teacher=None if loss_fn is None else teacher)
-        students[key] = model
-    return students[key]
-
-
-def student_test_accuracy(regime: str, method: tuple) -> np.ndarray:
-    """Test accuracy of the student, one entry per seed."""
-    return np.array([accuracy(student(regime, method, s), data.X_test, data.y_test) for s in SEEDS])
-
-
-def describe(method: tuple) -> str:
-    return {"ce": "no KD (cross-entropy only)", "kd": "KD  T = {1:g}, alpha = {2:g}",
-            "hard": "hard-label KD (DeiT), alpha = {1:g}"}[method[0]].format(*method)
-
+# student(regime, method, seed) -> a trained student (cached); student.test_accuracy(regime, method) per seed
+student = lab01.Students(data, teacher, cfg)
 
 # %% name="exp_sweeps"
-REGIMES = ("full", f"{N_SCARCE}/class")
-REGIME_TITLE = {"full": "full training set (1,078 labelled images)",
-                f"{N_SCARCE}/class": f"{N_SCARCE} labelled images per class ({10 * N_SCARCE} images)"}
-METHODS = ([("ce",)] + [("kd", float(T), ALPHA_FIXED) for T in TEMPERATURES]
-           + [("kd", T_FIXED, a) for a in ALPHAS if a != ALPHA_FIXED] + [("hard", 0.5)])
 t0 = time.perf_counter()
-results = {(r, m): student_test_accuracy(r, m) for r in REGIMES for m in METHODS}
-print(f"trained {len(students)} students in {time.perf_counter() - t0:.1f} s\n")
-
-print(f"test accuracy, mean ± std over seeds {SEEDS}; paired gain = mean over seeds of (method - no KD)")
-print(f"{'':38}" + "".join(f"{r + ' (' + str(len(training_set(r, 0)[0])) + ' images)':>34}" for r in REGIMES))
-for m in METHODS:
-    row = f"{describe(m):38}"
-    for r in REGIMES:
-        acc, gain = results[r, m], results[r, m] - results[r, ("ce",)]
-        row += f"{acc.mean():>14.3f} ± {acc.std():.3f}" + (f"  ({gain.mean():+.3f})" if m != ("ce",) else " " * 10)
-    print(row)
+results = lab01.sweep(student, cfg, figures)
+print(f"\ntrained {len(student)} students in {time.perf_counter() - t0:.1f} s")
 
 # %% [markdown] name="md_plots"
 # Student accuracy against the temperature (log₂ axis) and against $\alpha$; the dashed line and grey band are the no-KD baseline's mean ± standard deviation.
 
 # %% name="exp_plot_temperature"
-fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=False)
-for ax, r in zip(axes, REGIMES):
-    base = results[r, ("ce",)]
-    ax.axhspan(base.mean() - base.std(), base.mean() + base.std(), color="gray", alpha=0.2)
-    ax.axhline(base.mean(), color="gray", ls="--", label="no KD (mean ± std)")
-    accs = [results[r, ("kd", float(T), ALPHA_FIXED)] for T in TEMPERATURES]
-    ax.errorbar(TEMPERATURES, [a.mean() for a in accs], yerr=[a.std() for a in accs], marker="o", capsize=4,
-                label=f"KD, alpha = {ALPHA_FIXED}")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(TEMPERATURES, [str(T) for T in TEMPERATURES])
-    ax.set(xlabel="temperature T", ylabel="student test accuracy", title=REGIME_TITLE[r])
-    ax.legend(loc="best")
-fig.suptitle(f"Student ({STUDENT_HIDDEN[0]} hidden units) test accuracy against T, mean ± std over {len(SEEDS)} seeds")
-plt.tight_layout()
-plt.show()
+lab01.plot_sweep(results, cfg, over="T")
 
 # %% name="exp_plot_alpha"
-fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-for ax, r in zip(axes, REGIMES):
-    base = results[r, ("ce",)]
-    ax.axhspan(base.mean() - base.std(), base.mean() + base.std(), color="gray", alpha=0.2)
-    ax.axhline(base.mean(), color="gray", ls="--", label="no KD (mean ± std)")
-    accs = [results[r, ("kd", T_FIXED, a)] for a in ALPHAS]
-    ax.errorbar(ALPHAS, [a.mean() for a in accs], yerr=[a.std() for a in accs], marker="o", capsize=4,
-                label=f"KD, T = {T_FIXED:g}")
-    ax.set(xlabel="alpha (weight of the soft term)", ylabel="student test accuracy", title=REGIME_TITLE[r])
-    ax.legend(loc="best")
-plt.tight_layout()
-plt.show()
+lab01.plot_sweep(results, cfg, over="alpha")
 
 # %% [markdown] name="md_data_size"
 # ## When does distillation pay off?
@@ -420,27 +269,10 @@ plt.show()
 # The two regimes are the ends of a range. The same comparison — no KD against KD at $T = 4$, $\alpha = 0.9$ — for 5, 10, 20 and 50 labelled images per class and for the full training set (≈108 per class):
 
 # %% name="exp_data_size"
-# When does KD pay off? The same comparison (no KD vs KD at T_FIXED, ALPHA_FIXED) as the
+# When does KD pay off? The same comparison (no KD vs KD at cfg.t_fixed, cfg.alpha_fixed) as the
 # number of labelled images per class grows. The teacher is the same throughout.
-SIZES = ("5/class", "10/class", "20/class", "50/class", "full")
-kd_default = ("kd", T_FIXED, ALPHA_FIXED)
-size_n = [len(training_set(r, 0)[0]) / 10 for r in SIZES]
-base = [student_test_accuracy(r, ("ce",)) for r in SIZES]
-kd_acc = [student_test_accuracy(r, kd_default) for r in SIZES]
-for r, b, k in zip(SIZES, base, kd_acc):
-    print(f"{r:>9}: no KD {b.mean():.3f} ± {b.std():.3f}   KD {k.mean():.3f} ± {k.std():.3f}   paired gain {(k - b).mean():+.3f}")
-
-fig, ax = plt.subplots(figsize=(6.5, 3.8))
-for accs, label in [(base, "no KD"), (kd_acc, f"KD, T = {T_FIXED:g}, alpha = {ALPHA_FIXED}")]:
-    ax.errorbar(size_n, [a.mean() for a in accs], yerr=[a.std() for a in accs], marker="o", capsize=4, label=label)
-ax.axhline(accuracy(teacher, data.X_test, data.y_test), color="k", ls=":", label="teacher (all 1,078 images)")
-ax.set_xscale("log")
-ax.set_xticks(size_n, [r.split("/")[0] if r != "full" else f"all\n(≈{n:.0f})" for r, n in zip(SIZES, size_n)])
-ax.minorticks_off()
-ax.set(xlabel="labelled training images per class (log scale)", ylabel="student test accuracy")
-ax.legend()
-plt.tight_layout()
-plt.show()
+sizes = lab01.data_size(student, cfg, figures)
+lab01.plot_data_size(sizes, figures["teacher_test_accuracy"], cfg)
 
 # %% [markdown] name="md_loyalty"
 # ## Loyalty: does the student behave like the teacher?
@@ -450,18 +282,8 @@ plt.show()
 # %% name="exp_loyalty"
 # Uses YOUR softmax_t, label_loyalty and probability_loyalty: how closely does each student
 # follow the teacher on the test images (averaged over seeds)?
-p_teacher = softmax_t(test_logits_teacher, 1.0)  # (360, 10)
-best_T = {r: max(TEMPERATURES, key=lambda T: results[r, ("kd", float(T), ALPHA_FIXED)].mean()) for r in REGIMES}
-print(f"{'':45}{'test acc':>10}{'label loyalty':>15}{'prob. loyalty':>15}")
-for r in REGIMES:
-    for m in [("ce",), ("kd", T_FIXED, ALPHA_FIXED), ("kd", float(best_T[r]), ALPHA_FIXED), ("hard", 0.5)]:
-        acc, ll, pl = [], [], []
-        for s in SEEDS:
-            p_student = softmax_t(predict_logits(student(r, m, s), data.X_test).astype(np.float64), 1.0)
-            acc.append(accuracy(student(r, m, s), data.X_test, data.y_test))
-            ll.append(label_loyalty(p_student, p_teacher))
-            pl.append(probability_loyalty(p_student, p_teacher))
-        print(f"{r:>8} {describe(m):36}{np.mean(acc):>10.3f}{np.mean(ll):>15.3f}{np.mean(pl):>15.3f}")
+if ready({1: softmax_t, 8: label_loyalty, 9: probability_loyalty}):
+    lab01.loyalty(softmax_t, label_loyalty, probability_loyalty, student, results, test_logits_teacher, cfg, figures)
 
 # %% [markdown] name="md_majority_vote"
 # ## An ensemble of students: is the vote as good as the formula says?
@@ -470,21 +292,13 @@ for r in REGIMES:
 
 # %% name="exp_majority_vote"
 # Uses YOUR majority_vote_accuracy: three students trained with different seeds, as an ensemble.
-for r in REGIMES:
-    preds = np.stack([predict_logits(student(r, ("ce",), s), data.X_test).argmax(axis=1) for s in SEEDS])  # (3, 360)
-    right = preds == data.y_test  # (3, 360)
-    p = right.mean()
-    # the binary event the formula models: at least 2 of the 3 are right
-    two_of_three = (right.sum(axis=0) >= 2).mean()
-    # an actual plurality vote over 10 classes (if all three disagree, the first student decides)
-    vote = np.array([np.bincount(col, minlength=10).argmax() if len(set(col)) < 3 else col[0] for col in preds.T])
-    both_wrong = np.mean([(~right[a] & ~right[b]).mean() for a in range(3) for b in range(a + 1, 3)])
-    print(f"{r:>8}: mean single accuracy {p:.3f} | independent-errors formula {majority_vote_accuracy(p, 3):.3f} | "
-          f"measured: >= 2 of 3 right {two_of_three:.3f}, plurality vote {(vote == data.y_test).mean():.3f} | "
-          f"P(two students both wrong) {both_wrong:.4f} vs (1 - p)^2 = {(1 - p) ** 2:.4f} ({both_wrong / (1 - p) ** 2:.1f}x)")
+if ready({10: majority_vote_accuracy}):
+    lab01.majority_vote(majority_vote_accuracy, student, cfg, figures)
 
 # %% name="exp_runtime"
-print(f"experiments ran in {time.perf_counter() - LAB_START:.0f} s ({len(students)} students trained)")
+figures["runtime_s"] = time.perf_counter() - LAB_START  # machine-dependent: not checked
+print(f"experiments ran in {figures['runtime_s']:.0f} s ({len(student)} students trained); "
+      f"figures written to {figures.write('lab01')}")
 
 # %% [markdown] name="md_results"
 # ## Results (as measured by the course authors)
