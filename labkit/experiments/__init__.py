@@ -16,12 +16,20 @@ import json
 import math
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Figures", "implemented", "quick_mode", "ready"]
+__all__ = ["ExperimentConfig", "Figures", "implemented", "quick_mode", "ready"]
 
 QUICK_ENV = "COURSE_QUICK"
 FIGURES_ENV = "COURSE_FIGURES"
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """What every lab's ``Config`` has; a lab adds its sizes and a ``quick()`` classmethod."""
+    seeds: tuple = (0, 1, 2)  # every setting is trained with each seed; differences between methods are paired
+    batch_size: int = 64
 
 
 def quick_mode() -> bool:

@@ -15,22 +15,15 @@ import numpy as np
 import torch
 
 from labkit.distillation_torch import hard_label_kd_loss_torch, kd_loss_torch
-from labkit.experiments import Figures
+from labkit.experiments import ExperimentConfig, Figures
 from labkit.training import MLP, accuracy, predict_logits, set_seed, train_classifier
 
-__all__ = ["Config", "Students", "data_size", "loyalty", "majority_vote", "methods", "n_params",
-           "plot_data_size", "plot_soft_targets", "plot_sweep", "plot_teacher", "sanity_check",
-           "soft_target_stats", "sweep", "train_teacher", "typical_test_digit"]
-
-
 @dataclass(frozen=True)
-class Config:
-    seeds: tuple = (0, 1, 2)
+class Config(ExperimentConfig):
     teacher_hidden: tuple = (256, 256)
     teacher_epochs: int = 40
     teacher_lr: float = 1e-3
     student_hidden: tuple = (16,)
-    batch_size: int = 64
     student_lr: float = 1e-2
     student_steps: int = 600  # every student gets the same number of Adam steps
     temperatures: tuple = (1, 2, 4, 8, 16)  # the T sweep, at alpha = alpha_fixed

@@ -11,22 +11,16 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
-from labkit.experiments import Figures
+from labkit.experiments import ExperimentConfig, Figures
 from labkit.lowrank import (LowRankConv2d, SmallCNN, Tucker2Conv2d, compress_mlp, layer_inputs, prune_mlp,
                             weight_count, weight_matrices)
 from labkit.training import MLP, accuracy, set_seed, train_classifier
 
-__all__ = ["Config", "Dense", "conv", "data_aware", "lecture_example", "plot_compression", "pruning",
-           "spectra", "svd_accuracies", "train_dense", "truncation"]
-
-
 @dataclass(frozen=True)
-class Config:
-    seeds: tuple = (0, 1, 2)
+class Config(ExperimentConfig):
     hidden: tuple = (256, 256)
     epochs: int = 20
     lr: float = 2e-3
-    batch_size: int = 64
     ft_epochs: int = 3  # fine-tuning after compression
     ft_lr: float = 1e-3
     ranks: tuple = (1, 2, 4, 8, 16, 32, 48)  # common rank of the two hidden layers; 48 < 51 = break-even of 64 x 256
