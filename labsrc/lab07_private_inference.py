@@ -165,22 +165,18 @@ import numpy as np
 # %% name="exp_setup"
 import time
 
-import matplotlib.pyplot as plt
 import torch
 
 from datasets import digits_splits
-from labkit.autorep import AutoRepMLP, relu_count, train_autorep
-from labkit.private_inference import (Comm, Dealer, beaver_matmul_cost, beaver_square_cost, relu_cost,
-                                      secure_relu)
-from labkit.training import MLP, accuracy, predict_logits, set_seed, train_classifier
+from labkit.experiments import Figures, lab07, quick_mode, ready
+from labkit.private_inference import Dealer
 
 torch.set_num_threads(1)  # tiny networks: threads cost more than they save (and the tables are bit-for-bit repeatable)
 LAB_START = time.perf_counter()
-FRAC = 16
-HIDDEN = (32, 32, 32)
-
+cfg = lab07.Config.quick() if quick_mode() else lab07.Config()
+figures = Figures()  # what the experiments measured, by name: the answers quote these
 data = digits_splits(seed=0)
-print({name: arr.shape for name, arr in data._asdict().items()})
+dealer = Dealer(seed=0)  # the trusted dealer of masks and Beaver triples
 
 # %% [markdown] name="md_sanity"
 # ## What a single server sees
@@ -188,32 +184,10 @@ print({name: arr.shape for name, arr in data._asdict().items()})
 # Your `share` with masks from the dealer: the histogram of party 1's share (top 8 bits of the 64) for two very different secrets — 0 and $\mathrm{enc}(123.456)$ — shared 100,000 times, and the values $e = x - a$ that `beaver_mul` opens. If the shares or the opened values depended on the secret, the histograms would differ. And the dealer's triples are never reused: the cell counts distinct $a$ values over all the triples it drew.
 
 # %% name="exp_sanity"
-dealer = Dealer(seed=0)
-n = 100_000
-secrets = {"x = 0": np.zeros(n, np.uint64), "x = enc(123.456)": np.full(n, encode_fixed(np.array(123.456), FRAC), np.uint64)}
-fig, ax = plt.subplots(1, 2, figsize=(11, 3))
-for label, x in secrets.items():
-    x0, x1 = share(x, dealer.mask(x.shape))
-    assert np.array_equal(reconstruct(x0, x1), x)
-    ax[0].hist((x1 >> np.uint64(56)).astype(int), bins=64, range=(0, 256), histtype="step", label=label)
-    y = encode_fixed(np.full(n, 2.0), FRAC)
-    triple = dealer.triple((n,))
-    (z0, z1), (e, f) = beaver_mul((x0, x1), share(y, dealer.mask(y.shape)), triple)
-    ax[1].hist((e >> np.uint64(56)).astype(int), bins=64, range=(0, 256), histtype="step", label=label)
-    top = (x1 >> np.uint64(61)).astype(int)
-    chi2 = ((np.bincount(top, minlength=8) - n / 8) ** 2 / (n / 8)).sum()
-    print(f"{label:>18}: chi-square of party 1's share (top 3 bits, 7 dof) = {chi2:5.1f};  "
-          f"beaver product decodes to {decode_fixed(reconstruct(z0, z1), 2 * FRAC)[:1]} (expected {2 * decode_fixed(x[:1], FRAC)})")
-ax[0].set(title="party 1's share x1 (top 8 bits)", xlabel="value", ylabel="count")
-ax[1].set(title="opened e = x - a (top 8 bits)", xlabel="value")
-for a in ax:
-    a.legend(loc="lower right")
-plt.tight_layout()
-plt.show()
-
-draws = [dealer.triple((1000,))[0] for _ in range(20)]
-a_values = np.concatenate([a0 + a1 for a0, a1 in draws])
-print(f"dealer: {len(a_values):,} triple elements drawn, {len(np.unique(a_values)):,} distinct values of a")
+# Uses YOUR encode_fixed, decode_fixed, share, reconstruct and beaver_mul (exercises 1-5).
+if ready({1: encode_fixed, 2: decode_fixed, 3: share, 4: reconstruct, 5: beaver_mul}):
+    lab07.what_a_server_sees(lab07.MPC(encode_fixed, decode_fixed, share, reconstruct, beaver_mul, None, None),
+                             dealer, cfg)
 
 # %% [markdown] name="md_truncation"
 # ## Truncation: the one-unit error and the rare failure
@@ -221,21 +195,9 @@ print(f"dealer: {len(a_values):,} triple elements drawn, {len(np.unique(a_values
 # Your `truncate_shares` on a value $x$ shared 400,000 times with fresh masks. SecureML's analysis says the result is $\lfloor x / 2^f\rfloor$ or one more, except with probability $\approx |x| / 2^{64}$, when it is off by about $2^{64 - f}$. At realistic magnitudes ($|x| \approx 2^{40}$, i.e. a product of two encodings of values near 16) that is too rare to see in 400,000 trials, so the cell also uses huge values to make the failure visible and compares its measured rate with $|x| / 2^{64}$.
 
 # %% name="exp_truncation"
-trials = 400_000
-rows = []
-for log2x in (40, 50, 52, 54, 56):
-    for sign in (1, -1):
-        v = sign * (2**log2x + 12345)
-        x = np.full(trials, v % 2**64, dtype=np.uint64)
-        y0, y1 = truncate_shares(*share(x, dealer.mask(x.shape)), FRAC)
-        got = reconstruct(y0, y1).view(np.int64)  # the truncated value, in units of 2^-f
-        diff = got - np.int64(v >> FRAC)  # minus floor(x / 2^f): 0 or 1 when all is well
-        small = np.isin(diff, (0, 1))
-        rows.append((sign * log2x, (~small).mean(), abs(v) / 2**64, np.unique(diff[small]).tolist(),
-                     np.abs(diff[~small]).min() if (~small).any() else 0))
-print(f"{'x ~ +-2^k':>10}{'failure rate':>15}{'|x| / 2^64':>14}   small errors   smallest large error")
-for k, rate, pred, smalls, big in rows:
-    print(f"{k:>10}{rate:>15.2e}{pred:>14.2e}   {str(smalls):<14} {big:.3g}" + (f" (2^64/2^f = {2**(64 - FRAC):.3g})" if big else ""))
+# Uses YOUR share, reconstruct and truncate_shares (exercises 3, 4 and 7).
+if ready({3: share, 4: reconstruct, 7: truncate_shares}):
+    lab07.truncation_failures(share, reconstruct, truncate_shares, dealer, cfg)
 
 # %% [markdown] name="md_secure_mlp"
 # ## A digits MLP, privately, end to end
@@ -250,66 +212,14 @@ for k, rate, pred, smalls, big in rows:
 # The table prints what was sent, per kind of operation, for the whole test set (the 360 images go through as one batch, so the weights' masked $F$ is opened once per layer for all of them).
 
 # %% name="exp_train_plain"
-set_seed(0)
-plain = MLP(64, HIDDEN, 10)
-train_classifier(plain, data.X_train, data.y_train, epochs=30, lr=3e-3, batch_size=64, seed=0)
-plain_logits = predict_logits(plain, data.X_test)
-print(f"plain MLP {plain.extra_repr()}: test accuracy {accuracy(plain, data.X_test, data.y_test):.3f}, "
-      f"{sum(HIDDEN)} ReLUs per image")
-
-
-def layers_of(model):
-    # (W (in, out), b (out,)) float64 arrays of every Linear layer, in order
-    lins = [m for m in model.net if isinstance(m, torch.nn.Linear)]
-    return [(l.weight.detach().double().numpy().T.copy(), l.bias.detach().double().numpy().copy()) for l in lins]
-
-
-def secure_forward(layers, X, dealer, comm, acts=None):
-    # Two-party inference on shares. acts[i] = (keep (width,) bool, coef (width, 3)) per hidden layer:
-    # keep -> secure ReLU, otherwise c0 + c1 x + c2 x^2 with public coefficients. acts=None: all ReLU.
-    N = X.shape[0]
-    x = share(encode_fixed(X, FRAC), dealer.mask(X.shape))  # the client's input, shared
-    for i, (W, b) in enumerate(layers):
-        Ws = share(encode_fixed(W, FRAC), dealer.mask(W.shape))  # the server's weights, shared
-        bs = share(encode_fixed(b, FRAC), dealer.mask(b.shape))
-        (z0, z1), _ = beaver_matmul(x, Ws, dealer.matmul_triple(N, *W.shape))
-        comm.add("linear", beaver_matmul_cost(N, *W.shape))
-        z0, z1 = truncate_shares(z0, z1, FRAC)
-        z0, z1 = z0 + bs[0], z1 + bs[1]  # (N, out): adding shares is local
-        if i == len(layers) - 1:
-            return decode_fixed(reconstruct(z0, z1), FRAC)  # the logits are opened
-        keep, coef = acts[i] if acts is not None else (np.ones(W.shape[1], bool), None)
-        y0, y1 = np.empty_like(z0), np.empty_like(z1)
-        if keep.any():
-            y0[:, keep], y1[:, keep] = secure_relu(z0[:, keep], z1[:, keep], dealer, comm)
-        if (~keep).any():
-            p0, p1 = z0[:, ~keep], z1[:, ~keep]
-            (s0, s1), _ = beaver_mul((p0, p1), (p0, p1), dealer.square(p0.shape))  # x^2 from a Beaver pair
-            comm.add("poly (square)", beaver_square_cost(p0.size))
-            s0, s1 = truncate_shares(s0, s1, FRAC)
-            c = [np.broadcast_to(encode_fixed(coef[~keep, k], FRAC), p0.shape) for k in range(3)]
-            with np.errstate(over="ignore"):  # public coefficients: local products, then truncation
-                t0, t1 = truncate_shares(c[1] * p0 + c[2] * s0, c[1] * p1 + c[2] * s1, FRAC)
-                y0[:, ~keep], y1[:, ~keep] = t0 + c[0], t1  # party 0 adds the constant
-        x = (y0, y1)
-
+plain = lab07.train_plain(data, cfg)
 
 # %% name="exp_secure_inference"
-comm = Comm()
-t0 = time.perf_counter()
-secure_logits = secure_forward(layers_of(plain), data.X_test.astype(np.float64), Dealer(seed=1), comm)
-secure_s = time.perf_counter() - t0
-agree = (secure_logits.argmax(1) == plain_logits.argmax(1))
-n_test = len(data.y_test)
-print(f"secure inference of {n_test} test images in {secure_s:.1f} s (both parties simulated in one process)")
-print(f"secure and plain predictions agree on {agree.sum()} of {n_test} test images ({100 * agree.mean():.2f}%)")
-print(f"secure test accuracy {(secure_logits.argmax(1) == data.y_test).mean():.3f}; "
-      f"max |secure - plain logit| = {np.abs(secure_logits - plain_logits).max():.2e}")
-print()
-print(comm.table())
-relu_share = comm.bytes["relu"] / comm.total_bytes
-print(f"\nper image: {comm.total_bytes / n_test / 1024:.1f} KiB, of which ReLUs {100 * relu_share:.1f}% "
-      f"({relu_cost(1)[0]:.0f} bytes and {relu_cost(1)[1]} rounds per ReLU; a linear layer is 1 round)")
+# Uses YOUR protocol (exercises 1-7): the plain MLP run on shares.
+comm = None
+if ready({1: encode_fixed, 2: decode_fixed, 3: share, 4: reconstruct, 5: beaver_mul, 6: beaver_matmul, 7: truncate_shares}):
+    mpc = lab07.MPC(encode_fixed, decode_fixed, share, reconstruct, beaver_mul, beaver_matmul, truncate_shares)
+    comm = lab07.secure_inference(mpc, plain, data, figures)
 
 # %% [markdown] name="md_dapa_exp"
 # ## DaPa on real pre-activations
@@ -317,43 +227,9 @@ print(f"\nper image: {comm.total_bytes / n_test / 1024:.1f} KiB, of which ReLUs 
 # Hidden neurons do not see $N(0, 1)$ inputs. For three neurons of the first hidden layer (the one whose inputs straddle 0 most, a middle one, and the most one-sided one) the cell compares your closed-form `dapa_gaussian_fit` (using the neuron's mean and standard deviation on the training set) with a Monte-Carlo least-squares fit on the neuron's actual inputs (`np.polyfit`), and with the one-size-fits-all $N(0, 1)$ fit. Then it replaces **every** ReLU of the trained network by a degree-2 polynomial, without any retraining, with either fit.
 
 # %% name="exp_dapa"
-base = AutoRepMLP(plain)
-pre = base.preactivations(data.X_train)  # per hidden layer, (N, width)
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
-ratio = np.abs(pre[0].mean(0)) / pre[0].std(0)  # |mu| / sd: small = inputs on both sides of 0
-order = np.argsort(ratio)
-for ax, j in zip(axes, (order[0], order[len(order) // 2], order[-1])):
-    z = pre[0][:, j].astype(np.float64)
-    mu, sd = z.mean(), z.std()
-    c_dapa = dapa_gaussian_fit(mu, sd, 2)
-    c_mc = np.polyfit(z, np.maximum(z, 0), 2)[::-1]  # Monte Carlo: least squares on the real inputs
-    c_std = dapa_gaussian_fit(0.0, 1.0, 2)
-    grid = np.linspace(z.min(), z.max(), 200)
-    ax.hist(z, bins=40, density=True, color="0.85", label="inputs (density)")
-    ax2 = ax.twinx()
-    ax2.plot(grid, np.maximum(grid, 0), "k", lw=2, label="ReLU")
-    for c, name in ((c_dapa, "DaPa N(mu, sd)"), (c_mc, "Monte Carlo"), (c_std, "N(0, 1) fit")):
-        ax2.plot(grid, np.polyval(c[::-1], grid), label=name)
-        mse = np.mean((np.maximum(z, 0) - np.polyval(c[::-1], z)) ** 2)
-        print(f"neuron {j:2d} (mu {mu:+.2f}, sd {sd:.2f}) {name:>15}: c = {np.round(c, 4)}, MSE on its inputs {mse:.2e}")
-    ax.set(title=f"layer 1, neuron {j}", xlabel="pre-activation")
-    ax2.legend(fontsize=7, loc="upper left")
-plt.tight_layout()
-plt.show()
-
-
-def replace_all(fit):
-    m = AutoRepMLP(plain)
-    m.init_polynomials(data.X_train, fit)
-    for a in m.acts:
-        a.mask.zero_()
-        a.frozen = True
-    return accuracy(m, data.X_test, data.y_test)
-
-
-print(f"\nall 96 ReLUs replaced, no retraining: DaPa per neuron {replace_all(dapa_gaussian_fit):.3f}, "
-      f"N(0, 1) fit for all {replace_all(lambda mu, sd: dapa_gaussian_fit(0.0, 1.0, 2)):.3f}, "
-      f"plain ReLU network {accuracy(plain, data.X_test, data.y_test):.3f}")
+# Uses YOUR dapa_gaussian_fit (exercise 8).
+if ready({8: dapa_gaussian_fit}):
+    lab07.dapa(dapa_gaussian_fit, plain, data, figures)
 
 # %% [markdown] name="md_autorep"
 # ## AutoReP under a ReLU budget
@@ -361,58 +237,14 @@ print(f"\nall 96 ReLUs replaced, no retraining: DaPa per neuron {replace_all(dap
 # `labkit.autorep.train_autorep` starts from the trained network with every ReLU kept and every polynomial initialised by your DaPa fit, and runs AutoReP's search: before each step the indicators follow your hysteresis rule ($t = 0.1$), the loss is cross-entropy plus a ReLU-count penalty $\lambda \max(\sum m - B, 0) / 96$, and the gradient reaches aux through the softplus straight-through estimator (the torch twin of your `ste_backward`); aux is moved by plain SGD, the weights and coefficients by Adam. After 8 epochs the budget is enforced exactly (the $B$ neurons with the largest aux keep their ReLU) and the network is fine-tuned for 4 epochs with the indicators frozen. The baseline keeps $B$ ReLUs chosen **at random** and gets the same fine-tuning. Budget 96 keeps every ReLU but gets the same 12 extra epochs: it, not the plain network, is the fair reference for the other budgets. Two seeds per setting (± is the standard deviation over the two). The estimated communication per image uses the cost model of the secure forward pass above (amortised over a batch of 360).
 
 # %% name="exp_autorep"
-BUDGETS = (0, 4, 16, 48, 96)
-SEEDS = (0, 1)
-N_RELU = sum(HIDDEN)
-
-
-def comm_per_image(n_relu, batch=n_test):
-    dims = [64, *HIDDEN, 10]
-    lin = sum(beaver_matmul_cost(batch, i, o)[0] for i, o in zip(dims[:-1], dims[1:]))
-    return (lin + relu_cost(batch * n_relu)[0] + beaver_square_cost(batch * (N_RELU - n_relu))[0]) / batch
-
-
+# Uses YOUR dapa_gaussian_fit (exercise 8) to start every network's polynomials.
 runs = {}
-t0 = time.perf_counter()
-for B in BUDGETS:
-    for method in ("AutoReP", "random"):
-        if method == "random" and B in (0, N_RELU):
-            continue  # nothing to choose
-        for s in SEEDS:
-            torch.manual_seed(s)
-            m = AutoRepMLP(plain)
-            m.init_polynomials(data.X_train, dapa_gaussian_fit)
-            keep = None
-            if method == "random":
-                keep = np.zeros(N_RELU, bool)
-                keep[np.random.default_rng(s).choice(N_RELU, B, replace=False)] = True
-            hist = train_autorep(m, data.X_train, data.y_train, budget=B, search_epochs=8, finetune_epochs=4,
-                                 lr=1e-3, aux_lr=1.0, lam=1.0, t=0.1, seed=s, mask_init=keep)
-            runs[B, method, s] = (accuracy(m, data.X_test, data.y_test), relu_count(m), hist["searched_count"], m)
-print(f"trained {len(runs)} networks in {time.perf_counter() - t0:.1f} s\n")
-print(f"{'budget':>6} {'ReLUs':>6} {'KiB/image':>10} {'AutoReP acc':>14} {'random acc':>14}  count after search")
-for B in BUDGETS:
-    a = [runs[B, "AutoReP", s][0] for s in SEEDS]
-    r = [runs[B, "random", s][0] for s in SEEDS] if (B, "random", 0) in runs else None
-    rs = f"{np.mean(r):.3f} ± {np.std(r):.3f}" if r else "—"
-    print(f"{B:>6} {runs[B, 'AutoReP', 0][1]:>6} {comm_per_image(B) / 1024:>10.1f} {np.mean(a):>8.3f} ± {np.std(a):.3f} "
-          f"{rs:>14}  {[runs[B, 'AutoReP', s][2] for s in SEEDS]}")
-print(f"plain ReLU network: {accuracy(plain, data.X_test, data.y_test):.3f} with {N_RELU} ReLUs, "
-      f"{comm_per_image(N_RELU) / 1024:.1f} KiB/image")
+if ready({8: dapa_gaussian_fit}):
+    runs = lab07.autorep(dapa_gaussian_fit, plain, data, cfg, figures)
 
 # %% name="exp_pareto"
-fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-for ax, xs, xlabel in ((axes[0], BUDGETS, "ReLUs kept (of 96)"),
-                       (axes[1], [comm_per_image(B) / 1024 for B in BUDGETS], "estimated communication per image (KiB)")):
-    for method, marker in (("AutoReP", "o"), ("random", "s")):
-        pts = [(x, [runs[B, method, s][0] for s in SEEDS]) for x, B in zip(xs, BUDGETS) if (B, method, 0) in runs]
-        ax.errorbar([p[0] for p in pts], [np.mean(p[1]) for p in pts], yerr=[np.std(p[1]) for p in pts],
-                    marker=marker, capsize=4, label=method)
-    ax.axhline(accuracy(plain, data.X_test, data.y_test), color="gray", ls="--", label="plain ReLU network")
-    ax.set(xlabel=xlabel, ylabel="test accuracy")
-    ax.legend()
-plt.tight_layout()
-plt.show()
+if runs:
+    lab07.plot_pareto(runs, plain, data, cfg)
 
 # %% [markdown] name="md_secure_autorep"
 # ## The AutoReP network at budget 16, privately
@@ -420,19 +252,13 @@ plt.show()
 # The secure forward pass again, now with 16 ReLUs and 80 polynomial neurons (their coefficients treated as public, a simplification: secret coefficients would cost two more Beaver products per neuron). Measured communication should match the estimate used in the plot.
 
 # %% name="exp_secure_autorep"
-m16 = runs[16, "AutoReP", 0][3]
-acts = [(a.mask.numpy().copy(), a.coef.detach().double().numpy()) for a in m16.acts]
-comm16 = Comm()
-logits16 = secure_forward(layers_of(m16), data.X_test.astype(np.float64), Dealer(seed=2), comm16, acts)
-plain16 = predict_logits(m16, data.X_test)
-agree16 = (logits16.argmax(1) == plain16.argmax(1)).mean()
-print(comm16.table())
-print(f"\nbudget 16: secure vs plain predictions agree on {100 * agree16:.2f}% of test images; "
-      f"measured {comm16.total_bytes / n_test / 1024:.1f} KiB/image, estimated {comm_per_image(16) / 1024:.1f} KiB/image; "
-      f"all-ReLU network {comm.total_bytes / n_test / 1024:.1f} KiB/image")
+if runs and comm is not None:  # needs the AutoReP networks and your protocol (exercises 1-8)
+    lab07.secure_autorep(mpc, runs, comm, data, cfg)
 
 # %% name="exp_runtime"
-print(f"experiments ran in {time.perf_counter() - LAB_START:.0f} s ({len(runs)} AutoReP networks trained)")
+figures["runtime_s"] = time.perf_counter() - LAB_START  # machine-dependent: not checked
+print(f"experiments ran in {figures['runtime_s']:.0f} s ({len(runs)} AutoReP networks trained); "
+      f"figures written to {figures.write('lab07')}")
 
 # %% [markdown] name="md_question_1"
 # ### Questions
