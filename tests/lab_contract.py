@@ -16,8 +16,8 @@ What it checks, for the lab named by ``LAB_ID``:
 - the example submissions (examples/<lab>/expected.toml) get their expected scores and failing checks,
   the skeleton says "not implemented", failing feedback shows the property and a counterexample (the
   full solution's 100% is left to the alternatives test and `course demo`);
-- the solution notebook runs top to bottom and prints that its experiments ran (its run time is a
-  benchmark in bench/, not asserted here).
+- the solution notebook runs top to bottom at the quick size (``COURSE_QUICK=1``) and prints that its
+  experiments ran (the full size and its run time are `make site` / bench/, not asserted here).
 """
 
 from __future__ import annotations
@@ -150,7 +150,10 @@ def test_contract_examples_get_their_expected_scores(course, lab, tmp_path):
 
 @pytest.mark.slow
 def test_contract_solution_notebook_runs_top_to_bottom(course, lab, tmp_path, monkeypatch):
+    # At the quick size (labkit.experiments.quick_mode): the full size runs in `make site` and `make bench`.
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    monkeypatch.setenv("COURSE_FIGURES", str(tmp_path))
     nb = nbformat.read(lab.solution_path(course.root), as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
