@@ -5,7 +5,7 @@
 #
 # In this lab you
 #
-# 1. **write** (graded) the NumPy building blocks of distillation: the temperature softmax and its log, KL and Jensen–Shannon divergences, cross-entropy, Hinton's KD loss, DeiT's hard-label distillation loss, label and probability *loyalty*, and the accuracy of a majority vote;
+# 1. **write** (graded) the NumPy building blocks of distillation: the temperature softmax and its log, KL and Jensen–Shannon divergences, cross-entropy, Hinton's KD loss, DeiT's hard-label distillation loss, label and probability *loyalty*, the accuracy of a majority vote and the range it can take when the voters' errors are correlated;
 # 2. **run** (not graded) distillation on the 8×8 handwritten digits that ship with the course: a teacher MLP with 85,002 parameters and a student with 1,210, trained with and without KD, sweeping the temperature $T$ and the weight $\alpha$, with 3 seeds per setting;
 # 3. **interpret** what you measured, in the questions at the end.
 #
@@ -165,12 +165,27 @@ import numpy as np
 #
 # $$P(\text{majority right}) = \sum_{i > k/2} \binom{k}{i} p^i (1-p)^{k-i} \;\; \Big(+\; \tfrac12 \binom{k}{k/2} p^{k/2} (1-p)^{k/2} \text{ for even } k\Big),$$
 #
-# the even-$k$ term being a tie broken by a fair coin. Three independent teachers at $p = 0.7$ vote to $3 \cdot 0.7^2 \cdot 0.3 + 0.7^3 = 0.784$, and for any $p > \tfrac12$ the vote tends to 1 as $k$ grows (Condorcet's jury theorem). The word that carries all the weight is *independently*: you will measure below how far real networks are from it.
+# the even-$k$ term being a tie broken by a fair coin. Three independent teachers at $p = 0.7$ vote to $3 \cdot 0.7^2 \cdot 0.3 + 0.7^3 = 0.784$, and for any $p > \tfrac12$ the vote tends to 1 as $k$ grows (Condorcet's jury theorem). The word that carries all the weight is *independently*: you will measure below how far real networks are from it. The KD lecture's brain teaser asks the same question — three voters at 70% — and its answer is "all of the above", not 78.4%: the formula needs independence, and Exercise 11 computes what a vote can do without it.
 #
 # **Your task.** `majority_vote_accuracy(p, k)`, a Python `float`; `ValueError` for $p \notin [0, 1]$ or a $k$ that is not an integer $\ge 1$. (`math.comb` may be imported inside the function.)
 
 # %% exercise="majority_vote_accuracy"
 # `course build` fills this cell from reference_impl: the exercise majority_vote_accuracy
+
+# %% [markdown] name="md_majority_vote_bounds"
+# ## Exercise 11 — the same vote with correlated errors
+#
+# The KD lecture's brain teaser asks what three voters that are each right 70% of the time achieve by a majority vote, and its answer is "all of the above": without independence, anything from **55% to 100%**. Only the marginals are fixed: each voter is right with probability $p$. Let $X$ be the number of voters that are right on an input; then $E[X] = kp$, and any distribution of $X$ on $\{0, \dots, k\}$ with that mean is possible (make a random subset of $X$ voters right). The vote's accuracy $E[g(X)]$, with $g = 1$ for a majority, $\tfrac12$ for a tie and 0 otherwise, is then a linear programme with one constraint, and its extremes use two values of $X$:
+#
+# * **best case** — every input is won by the smallest majority $m = \lfloor k/2 \rfloor + 1$ or lost with no right vote at all: $\;\mathrm{hi} = \min\!\left(1, \dfrac{kp}{m}\right)$;
+# * **worst case** — every input is won unanimously or lost by the largest losing count $L = \lceil k/2 \rceil - 1$: $\;\mathrm{lo} = \max\!\left(0, \dfrac{kp - L}{k - L}\right)$.
+#
+# For $k = 3$, $p = 0.7$: $\mathrm{hi} = \min(1, 2.1/2) = 1$ (three 2–1 wins need only 2 of the 2.1 right votes per input on average) and $\mathrm{lo} = (2.1 - 1)/2 = 0.55$ (3–0 wins on 55% of the inputs, 1–2 losses on 45%: each voter is right on $0.55 + 0.45/3 = 0.70$). The independent $0.784$ of Exercise 10 is one point inside $[0.55, 1]$. Kuncheva et al. (*Limits on the majority vote accuracy in classifier fusion*, Pattern Analysis and Applications, 2003) call the two extremes the "pattern of success" and the "pattern of failure".
+#
+# **Your task.** `majority_vote_bounds(p, k)`, the tuple `(lo, hi)` of Python floats; `ValueError` for $p \notin [0, 1]$ or a $k$ that is not an integer $\ge 1$.
+
+# %% exercise="majority_vote_bounds"
+# `course build` fills this cell from reference_impl: the exercise majority_vote_bounds
 
 # %% [markdown] name="md_experiments"
 # # Experiments
@@ -288,12 +303,12 @@ if ready({1: softmax_t, 8: label_loyalty, 9: probability_loyalty}):
 # %% [markdown] name="md_majority_vote"
 # ## An ensemble of students: is the vote as good as the formula says?
 #
-# The three no-KD students of each regime (seeds 0, 1, 2) as an ensemble. Your `majority_vote_accuracy(p, 3)` predicts the ensemble's accuracy from the mean single accuracy, *assuming independent errors*; the cell measures what the vote actually achieves — both the binary event the formula describes (at least 2 of the 3 students are right) and a real plurality vote over the 10 classes — and the probability that two students are wrong on the same image, against the $(1-p)^2$ that independence predicts.
+# The three no-KD students of each regime (seeds 0, 1, 2) as an ensemble. Your `majority_vote_accuracy(p, 3)` predicts the ensemble's accuracy from the mean single accuracy, *assuming independent errors*; the cell measures what the vote actually achieves — both the binary event the formula describes (at least 2 of the 3 students are right) and a real plurality vote over the 10 classes — and the probability that two students are wrong on the same image, against the $(1-p)^2$ that independence predicts. Your `majority_vote_bounds(p, 3)` gives the range the vote can take for voters of this accuracy whatever their correlation; the measured value must lie inside it.
 
 # %% name="exp_majority_vote"
 # Uses YOUR majority_vote_accuracy: three students trained with different seeds, as an ensemble.
-if ready({10: majority_vote_accuracy}):
-    lab01.majority_vote(majority_vote_accuracy, student, cfg, figures)
+if ready({10: majority_vote_accuracy, 11: majority_vote_bounds}):
+    lab01.majority_vote(majority_vote_accuracy, student, cfg, figures, majority_vote_bounds=majority_vote_bounds)
 
 # %% name="exp_runtime"
 figures["runtime_s"] = time.perf_counter() - LAB_START  # machine-dependent: not checked

@@ -303,8 +303,13 @@ def loyalty(softmax_t, label_loyalty, probability_loyalty, students: Students, r
                 figures[figure_key(r, m) + "_prob_loyalty"] = np.mean(pl)
 
 
-def majority_vote(majority_vote_accuracy, students: Students, cfg: Config, figures: Figures | None = None) -> None:
-    """The no-KD students of each regime as an ensemble: the independent-errors formula against the vote."""
+def majority_vote(majority_vote_accuracy, students: Students, cfg: Config, figures: Figures | None = None, *,
+                  majority_vote_bounds=None) -> None:
+    """The no-KD students of each regime as an ensemble: the independent-errors formula against the vote.
+
+    With ``majority_vote_bounds`` (Exercise 11) it also prints the range any k voters of the measured
+    accuracy can reach whatever their correlation; the measured binary vote lies inside it.
+    """
     X, y = students.data.X_test, students.data.y_test
     k = len(cfg.seeds)
     for r in cfg.regimes:
@@ -319,6 +324,10 @@ def majority_vote(majority_vote_accuracy, students: Students, cfg: Config, figur
               f"measured: >= {k // 2 + 1} of {k} right {at_least_half:.3f}, plurality vote {(vote == y).mean():.3f} | "
               f"P(two students both wrong) {both_wrong:.4f} vs (1 - p)^2 = {(1 - p) ** 2:.4f} "
               f"({both_wrong / (1 - p) ** 2:.1f}x)")
+        if majority_vote_bounds is not None:
+            lo, hi = majority_vote_bounds(p, k)
+            print(f"{'':>10}any {k} voters at p = {p:.3f}: the vote lies in [{lo:.3f}, {hi:.3f}]; "
+                  f"measured >= {k // 2 + 1} of {k} right {at_least_half:.3f}")
         if figures is not None:
             key = r.replace("/", "")
             figures[f"vote_{key}_single"], figures[f"vote_{key}_plurality"] = p, (vote == y).mean()
