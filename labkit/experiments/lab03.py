@@ -19,7 +19,7 @@ import numpy as np
 from datasets.imbalance import downsample_classes
 from labkit.distillation_torch import kd_loss_torch
 from labkit.experiments import ExperimentConfig, Figures
-from labkit.pruning import (agp_filter_prune, agp_sparsity, count_params, get_weights, hidden_activations,
+from labkit.pruning import (agp_filter_prune, agp_sparsity, correlations, count_params, get_weights, hidden_activations,
                             linear_layers, mlp_from_arrays, pie_experiment, random_masks, set_weights,
                             sparse_init_vs_reinit, svcca_vs_cev, train_masked, unit_masks)
 from labkit.training import MLP, accuracy, predict_logits, set_seed, train_classifier
@@ -152,6 +152,8 @@ def setup(data, cfg: Config, figures: Figures | None = None) -> Lab:
     print(f"dense MLP 64 -> {h[0]} -> {h[1]} -> 10: {count_params(lab.dense[cfg.seeds[0]])['dense']:,} parameters; "
           f"test accuracy {acc.mean():.3f} ± {acc.std():.3f} over seeds {cfg.seeds} ({time.perf_counter() - t0:.1f} s)")
     record(figures, "dense_acc", acc)
+    if figures is not None:
+        figures["one_test_image_acc"] = 1 / len(data.y_test)
     return lab
 
 
@@ -212,6 +214,7 @@ def curves(lab: Lab, magnitude_mask, global_magnitude_masks, prune_filters, nm_m
         name = f"curve_{slug(method)}_{s}"
         if figures is not None:
             figures[f"{name}_removed"] = r[:, 0].mean()
+            figures[f"{name}_removed_percent"] = 100 * r[:, 0].mean()
         record(figures, f"{name}_oneshot", r[:, 1])
         record(figures, f"{name}_ft", r[:, 2])
     return lab.curves
@@ -248,6 +251,7 @@ def where_the_zeros_go(lab: Lab, global_magnitude_masks, figures: Figures | None
         for i, v in enumerate(per_layer):
             if figures is not None:
                 figures[f"global_{s}_layer{i}_sparsity"] = v
+                figures[f"global_{s}_layer{i}_percent"] = 100 * v
     mean_w = np.mean([[np.abs(w).mean() for w in get_weights(dense[seed])] for seed in seeds], axis=0)
     print("mean |w| of the dense layers:", np.round(mean_w, 3).tolist(), "\n")
     for i, v in enumerate(mean_w):
@@ -315,6 +319,7 @@ def lottery(lab: Lab, magnitude_mask, imp_rate_per_round, figures: Figures | Non
         figures["imp_q"] = q
         for r in range(rounds):
             figures[f"ticket_r{r + 1}_sparsity"] = sparsity[r]
+            figures[f"ticket_r{r + 1}_sparsity_percent"] = 100 * sparsity[r]
             figures[f"ticket_r{r + 1}_gain"] = gap[r].mean()
             for k in LOTTERY:
                 record(figures, f"ticket_r{r + 1}_{slug(k)}", ticket[k][r])
@@ -382,6 +387,8 @@ def bias(lab: Lab, global_magnitude_masks, per_class_fpr_fnr, rate_change, cev, 
                                  ("d_fnr", d_fnr)]:
                         rows[k].append(v)
                 out[regime, s, ft] = {k: np.array(v) for k, v in rows.items()}
+    if figures is not None:  # how much one test image moves a class's FNR
+        figures["one_test_image_fnr"] = 1 / np.median(np.bincount(data.y_test, minlength=10))
     print(f"fine-tuned {len(out) * len(cfg.seeds)} pruned networks in {time.perf_counter() - t0:.1f} s\n")
 
     for regime in regimes:
@@ -458,6 +465,8 @@ def agp(lab: Lab, l1_filter_scores, per_class_fpr_fnr, rate_change, cev, sde, fi
                   f"CEV {v[:, 1].mean():.3f} ± {v[:, 1].std():.3f}, SDE {v[:, 2].mean():.3f} ± {v[:, 2].std():.3f}")
             for i, name in enumerate(("acc", "cev", "sde")):
                 record(figures, f"agp_{s}_{slug(k)}_{name}", v[:, i])
+        if figures is not None:
+            figures[f"agp_{s}_gain"] = out[s, "AGP"][:, 0].mean() - out[s, "one-shot"][:, 0].mean()
     if figures is not None:
         for t, v in enumerate(schedule):
             figures[f"agp_schedule_{t}"] = v
@@ -543,10 +552,16 @@ def drift_vs_bias(lab: Lab, global_magnitude_masks, svcca, cev, per_class_fpr_fn
     print(f"over {len(drift['cev'])} pruned models: Pearson {drift['pearson']:.3f}, Spearman {drift['spearman']:.3f}")
     for s in cfg.drift_sparsities:
         w = drift["sparsity"] == s
-        print(f"s = {s}: SVCCA distance {drift['svcca_distance'][w].mean():.3f}, CEV {drift['cev'][w].mean():.3f}")
+        # within one sparsity: does the more drifted seed have the larger CEV? (needs >= 3 seeds)
+        within = correlations(drift["svcca_distance"][w], drift["cev"][w])[1] if w.sum() >= 3 else float("nan")
+        print(f"s = {s}: SVCCA distance {drift['svcca_distance'][w].mean():.3f}, CEV {drift['cev'][w].mean():.3f}, "
+              f"Spearman over the {w.sum()} seeds {within:+.3f}")
         if figures is not None:
             figures[f"drift_{s}_svcca_distance"] = drift["svcca_distance"][w].mean()
             figures[f"drift_{s}_cev"] = drift["cev"][w].mean()
+            if np.isfinite(within):
+                figures[f"drift_{s}_spearman_within"] = within
     if figures is not None:
         figures["drift_pearson"], figures["drift_spearman"] = drift["pearson"], drift["spearman"]
+        figures["drift_models"] = len(drift["cev"])
     return drift
