@@ -177,7 +177,7 @@ import numpy as np
 #
 # Everything below runs on the 1,797 8×8 digits that ship with the course (a stratified 60/20/20 split: 1,078 training, 359 validation, 360 test images) with an MLP 64 → 64 → 32 → 10 (6,570 parameters), three seeds per setting. The training loop is `labkit.training.train_classifier` (Adam, fixed epochs); `labkit.pruning.train_masked` trains with a mask held fixed: pruned weights stay exactly 0. The masks come from **your** functions.
 #
-# Each seed's dense network trains for 20 epochs (Adam, lr 5·10⁻³, batches of 128); pruned networks are fine-tuned for 10 epochs at lr 2·10⁻³. The whole notebook takes about two and a half minutes on one CPU core (the protocols of the dissertation, run beside the lab's own, take about half of it).
+# Each seed's dense network trains for 20 epochs (Adam, lr 5·10⁻³, batches of 128); pruned networks are fine-tuned for 10 epochs at lr 2·10⁻³. The whole notebook takes about 40 seconds on one unloaded CPU core (the dissertation's protocols, run beside the lab's own, take about half of it).
 
 # %% name="exp_setup"
 import time

@@ -155,3 +155,23 @@ def test_drift_correlations_are_numpy_pearson(lab):
     drift = lab03.drift_vs_bias(lab, ref.global_magnitude_masks, svcca, cev, per_class_fpr_fnr, rate_change, figures)
     assert len(drift["cev"]) == len(CFG.drift_sparsities) * len(CFG.seeds)
     assert figures["drift_pearson"] == pytest.approx(np.corrcoef(drift["svcca_distance"], drift["cev"])[0, 1])
+
+
+def test_editing_a_number_lab03_quotes_fails_its_claims_check(tmp_path):
+    """The last full run's figures hold every claim; one edited number in an answer does not."""
+    import json
+    import shutil
+
+    from labkit.experiments.claims import check
+    from autograder.config import REPO_ROOT
+
+    for suffix in (".py", ".claims.toml", ".figures.json"):
+        shutil.copy(REPO_ROOT / "labsrc" / f"lab03_pruning{suffix}", tmp_path / f"lab03_pruning{suffix}")
+    source = tmp_path / "lab03_pruning.py"
+    figures = json.loads((tmp_path / "lab03_pruning.figures.json").read_text())
+    assert not figures["quick"] and check(source, figures["figures"]) == []
+    text = source.read_text()
+    assert text.count("(0.873 against 0.758)") == 1
+    source.write_text(text.replace("(0.873 against 0.758)", "(0.873 against 0.658)"))
+    problems = check(source, figures["figures"])
+    assert len(problems) == 1 and "md_chapter2_discussion" in problems[0]
