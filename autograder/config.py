@@ -1,9 +1,10 @@
 """course.toml: load with tomllib, validate, and name the key and the line of any mistake.
 
-The file has four parts::
+The file has these parts::
 
     [course]            name, term, timezone
     [grading]           examples_per_property, seed, time and memory limits, output limit
+    [visibility]        what students see of each check and when (Gradescope's visibility values)
     [[labs]]            id, title, notebook, checks (a module of autograder/checks), due, late_policy
     [[labs.exercises]]  id, reference ("module:function"), points, checks (names in that module)
 
@@ -21,6 +22,8 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .sandbox.session import Limits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COURSE = REPO_ROOT / "course.toml"
@@ -90,14 +93,45 @@ class Lab:
         raise KeyError(ex_id)
 
 
+# course.toml's [grading] key -> the field of the one limits type (autograder.sandbox.Limits)
+LIMIT_KEYS = {"time_limit_per_call_s": "call_seconds", "time_limit_per_submission_s": "submission_seconds",
+              "memory_limit_mb": "memory_mb", "output_limit_kb": "output_kb"}
+
+
 @dataclass(frozen=True)
 class Grading:
     examples_per_property: int = 100
     seed: int = 0
-    time_limit_per_call_s: float = 10.0
-    time_limit_per_submission_s: float = 120.0
-    memory_limit_mb: int = 2048
-    output_limit_kb: int = 1024
+    limits: Limits = field(default_factory=Limits)
+
+
+# Gradescope's visibility values, from the most to the least shown.
+VISIBILITY_LEVELS = ("visible", "after_due_date", "after_published", "hidden")
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What a student sees of each check, and when ([visibility] in course.toml).
+
+    ``checks``: a check's property, pass/fail and points. ``public_counterexamples`` and
+    ``hidden_counterexamples``: what a failing public / hidden check shows (the counterexample,
+    expected and got, the message). A student can run the public checks themselves; a hidden
+    check's counterexample shown at once would make the hidden checks an answer oracle.
+    """
+
+    checks: str = "visible"
+    public_counterexamples: str = "visible"
+    hidden_counterexamples: str = "after_due_date"
+
+    def of_counterexample(self, public: bool) -> str:
+        """The level of a check's details: never more visible than the check itself."""
+        level = self.public_counterexamples if public else self.hidden_counterexamples
+        return max(level, self.checks, key=VISIBILITY_LEVELS.index)
+
+    def shows(self, level: str, *, after_due: bool, published: bool = False) -> bool:
+        """Whether a student sees something of this level now."""
+        return level == "visible" or (level == "after_due_date" and after_due) or (
+            level == "after_published" and published)
 
 
 @dataclass(frozen=True)
@@ -109,6 +143,7 @@ class Course:
     labs: tuple[Lab, ...]
     path: Path
     root: Path = field(default=REPO_ROOT)
+    visibility: Visibility = field(default_factory=Visibility)
 
     def lab(self, lab_id: str) -> Lab:
         """Find a lab by id, or by a unique prefix of it or of its notebook name."""
@@ -241,7 +276,14 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
     except tomllib.TOMLDecodeError as e:
         raise CourseConfigError(f"{path.name}: not valid TOML: {e}") from None
     v = _Validator(path, text)
-    v.table(data, _ROOT, {"course": (dict,), "grading": (dict,), "labs": (list,)}, {"course", "labs"})
+    v.table(data, _ROOT, {"course": (dict,), "grading": (dict,), "visibility": (dict,), "labs": (list,)},
+            {"course", "labs"})
+    vis = v.table(data.get("visibility", {}), "visibility", {k: (str,) for k in Visibility.__dataclass_fields__},
+                  set())
+    for k, level in vis.items():
+        if level not in VISIBILITY_LEVELS:
+            raise v.fail(f"visibility.{k}", f"must be one of {', '.join(VISIBILITY_LEVELS)} (Gradescope's values), "
+                                            f"got {level!r}")
 
     c = v.table(data["course"], "course", {"name": (str,), "term": (str,), "timezone": (str,)}, {"name"})
 
@@ -266,7 +308,9 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
             v.number(g[k], f"grading.{k}", 0, strict=True)
     if "seed" in g:
         v.number(g["seed"], "grading.seed", 0)
-    grading = Grading(**{k: (float(x) if k.endswith("_s") else x) for k, x in g.items()})
+    grading = Grading(g.get("examples_per_property", 100), g.get("seed", 0),
+                      Limits(**{LIMIT_KEYS[k]: (float(x) if k.endswith("_s") else x)
+                                for k, x in g.items() if k in LIMIT_KEYS}))
 
     if not data["labs"]:
         raise v.fail("labs", "must list at least one lab")
@@ -347,5 +391,5 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
         )
     return Course(
         name=c["name"], term=c.get("term", ""), timezone=c.get("timezone", "UTC"), grading=grading,
-        labs=tuple(labs), path=path, root=path.resolve().parent,
+        labs=tuple(labs), path=path, root=path.resolve().parent, visibility=Visibility(**vis),
     )

@@ -57,7 +57,7 @@ def check(lab_id: str, exercise_id: str, fn, *, examples: int = SELF_CHECK_EXAMP
     print(f"{ex.id}: {passed}/{len(outcome.checks)} public checks pass "
           f"(the grader also runs hidden checks against the reference)")
     for c in outcome.checks:
-        print(f"  {'ok  ' if c.passed else 'FAIL'} {c.check.description}")
+        print(f"  {'ok  ' if c.passed else 'FAIL'} {c.property}")
         if not c.passed:
             for line in c.output.splitlines()[1:]:
                 print(f"         {line}")
