@@ -188,6 +188,9 @@ def grade_exercises(run: GradingRun, session: StudentSession, functions: set[str
     return results
 
 
+WRONG_LAB = "No function of "  # how the note on a notebook of another lab begins
+
+
 def wrong_lab_note(run: GradingRun, functions: set[str]) -> str:
     """When the notebook defines none of the lab's functions but those of another lab: say which."""
     if any(ex.function_name in functions for ex in run.lab.exercises):
@@ -199,7 +202,7 @@ def wrong_lab_note(run: GradingRun, functions: set[str]) -> str:
             best, hits = other, n
     if best is None:
         return ""
-    return f"No function of {run.lab.id} found; this looks like {best.id} ({best.title}). Check the lab you submitted."
+    return f"{WRONG_LAB}{run.lab.id} found; this looks like {best.id} ({best.title}): is it the right notebook?"
 
 
 def grade_one(run: GradingRun, path: Path, name: str | None = None) -> SubmissionResult:
@@ -213,7 +216,7 @@ def grade_one(run: GradingRun, path: Path, name: str | None = None) -> Submissio
         return run.not_graded(result, f"This submission could not be graded: {e}.").replace(
             seconds=time.monotonic() - start)
     plan = plan_cells(nb, trusted_setup(run.lab.lab_path(run.course.root)))
-    with StudentSession(plan.cells, run.limits) as session:
+    with StudentSession(plan.cells, run.limits) as session, _open(session):
         functions, cells, load_error = load_notebook(session)
         exercises = grade_exercises(run, session, functions, load_error)
         result = result.replace(sandbox=session.mode, cells=cells, exercises=tuple(exercises),
@@ -362,13 +365,35 @@ class Interrupt:
         pass
 
 
+_OPEN_SESSIONS: set = set()  # the sandboxes this process has open (closed by SIGTERM in a pool process)
+
+
+class _open:
+    def __init__(self, session):
+        self.session = session
+
+    def __enter__(self):
+        _OPEN_SESSIONS.add(self.session)
+
+    def __exit__(self, *exc):
+        _OPEN_SESSIONS.discard(self.session)
+
+
+def _close_and_exit(signum, frame) -> None:
+    for session in list(_OPEN_SESSIONS):
+        try:
+            session.__exit__(None, None, None)
+        except BaseException:  # noqa: BLE001 - leaving anyway
+            pass
+    os._exit(128 + signum)
+
+
 def _pool_worker_init() -> None:
-    """In each pool process: Ctrl-C is the parent's to handle; SIGTERM unwinds (closing the sandbox)."""
+    """In each pool process: Ctrl-C is the parent's to handle; SIGTERM closes the sandbox and exits."""
     import signal
-    import sys
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, _close_and_exit)
 
 
 def dispatch_serial(run: GradingRun, todo: list[tuple[Path, str]], jobs: int, done, interrupt: Interrupt) -> None:
@@ -412,7 +437,7 @@ def dispatch_pool(run: GradingRun, todo: list[tuple[Path, str]], jobs: int, done
             except (ProcessLookupError, OSError):
                 pass
 
-    interrupt.on_second = lambda: kill(signal.SIGKILL)
+    interrupt.on_second = lambda: kill(signal.SIGTERM)  # each closes its sandbox and exits at once
     try:
         futures = {pool.submit(grade_one, run, path, name): name for path, name in todo}
         pending = set(futures)

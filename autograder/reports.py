@@ -397,6 +397,8 @@ def submission_html(results: dict, *, class_report: str | None = None, visibilit
                f'<span class="muted">({pct:.1f}%)</span></p>')
     if extra.get("fatal"):
         out.append(f'<div class="box fatal" id="fatal">{esc(extra["fatal"])}</div>')
+    for note in extra.get("notes") or ():
+        out.append(f'<div class="box note">{esc(note)}</div>')
     if "multiplier" in extra:  # the late policy was applied (autograder.late)
         r = SubmissionResult.from_gradescope(results)
         out.append(f'<div class="box" id="late">{esc(r.late.line(r.score, r.max_score))} '
