@@ -6,7 +6,10 @@ The file has these parts::
     [grading]           examples_per_property, seed, time and memory limits, output limit
     [visibility]        what students see of each check and when (Gradescope's visibility values)
     [[labs]]            id, title, notebook, checks (a module of autograder/checks), due, late_policy
-    [[labs.exercises]]  id, reference ("module:function"), points, checks (names in that module)
+    [[labs.exercises]]  id, reference ("module:function"), points, drop_checks (optional)
+
+An exercise's checks are declared once, in order, in its lab's module of autograder/checks (the
+``@check`` decorator); course.toml only decides points and may drop checks (``drop_checks``).
 
 Unknown keys are errors too (a misspelt ``pionts`` would otherwise silently default).
 Errors read ``course.toml line 12: labs[0].exercises[2].points must be a number >= 0, got 'two'``.
@@ -344,19 +347,18 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
             v.number(lp[k], f"{key}.late_policy.{k}", 0)
         if lp.get("penalty_per_day", 0) > 1:
             raise v.fail(f"{key}.late_policy.penalty_per_day", f"is a fraction of the score in [0, 1], got {lp['penalty_per_day']!r}")
-        checks_module = None
-        if resolve_references:
-            try:
-                checks_module = importlib.import_module(f"autograder.checks.{lab['checks']}")
-            except ImportError as e:
-                raise v.fail(f"{key}.checks", f"names no module in autograder/checks ({e})") from None
+        try:  # the checks are declared there, in order; course.toml only drops some
+            checks_module = importlib.import_module(f"autograder.checks.{lab['checks']}")
+        except ImportError as e:
+            raise v.fail(f"{key}.checks", f"names no module in autograder/checks ({e})") from None
+        declared = getattr(checks_module, "CHECKS", {})
         if not lab["exercises"]:
             raise v.fail(f"{key}.exercises", "must list at least one exercise")
         exercises, ex_ids = [], set()
         for ei, ex in enumerate(lab["exercises"]):
             ekey = f"{key}.exercises[{ei}]"
-            v.table(ex, ekey, {"id": (str,), "reference": (str,), "points": (float,), "checks": (list,)},
-                    {"id", "reference", "points", "checks"})
+            v.table(ex, ekey, {"id": (str,), "reference": (str,), "points": (float,), "drop_checks": (list,)},
+                    {"id", "reference", "points"})
             if not _ID.match(ex["id"]):
                 raise v.fail(f"{ekey}.id", f"must be a Python identifier, got {ex['id']!r}")
             if ex["id"] in ex_ids:
@@ -365,10 +367,18 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
             v.number(ex["points"], f"{ekey}.points", 0)
             if ":" not in ex["reference"]:
                 raise v.fail(f"{ekey}.reference", f"must be 'module:function', got {ex['reference']!r}")
-            if not ex["checks"] or not all(isinstance(x, str) for x in ex["checks"]):
-                raise v.fail(f"{ekey}.checks", f"must be a non-empty list of check names, got {ex['checks']!r}")
-            if len(set(ex["checks"])) != len(ex["checks"]):
-                raise v.fail(f"{ekey}.checks", "lists a check twice")
+            known = list(declared.get(ex["id"], {}))
+            if not known:
+                raise v.fail(f"{ekey}.id", f"names an exercise with no checks in autograder/checks/{lab['checks']}.py "
+                                           f"(exercises there: {', '.join(declared) or 'none'})")
+            drop = ex.get("drop_checks", [])
+            for name in drop:
+                if name not in known:
+                    raise v.fail(f"{ekey}.drop_checks", f"names an unknown check {name!r} for {ex['id']} in "
+                                                        f"autograder/checks/{lab['checks']}.py (known: {', '.join(known)})")
+            if len(set(drop)) >= len(known):
+                raise v.fail(f"{ekey}.drop_checks", f"drops every check of {ex['id']}: keep at least one")
+            ex["checks"] = [name for name in known if name not in drop]
             exercise = Exercise(ex["id"], ex["reference"], float(ex["points"]), tuple(ex["checks"]))
             if resolve_references:
                 try:
@@ -377,15 +387,11 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
                     raise v.fail(f"{ekey}.reference", f"names no function: {ex['reference']!r} ({e})") from None
                 if not inspect.isfunction(fn):
                     raise v.fail(f"{ekey}.reference", f"is not a function: {ex['reference']!r}")
-                known = getattr(checks_module, "CHECKS", {}).get(ex["id"], {})
-                for name in ex["checks"]:
-                    if name not in known:
-                        raise v.fail(
-                            f"{ekey}.checks",
-                            f"names an unknown check {name!r} for {ex['id']} in autograder/checks/{lab['checks']}.py "
-                            f"(known: {', '.join(sorted(known)) or 'none'})",
-                        )
             exercises.append(exercise)
+        missing = [x for x in declared if x not in ex_ids]
+        if missing:
+            raise v.fail(f"{key}.exercises", f"gives no points to {', '.join(missing)}, declared in "
+                                             f"autograder/checks/{lab['checks']}.py: add a [[labs.exercises]] for each")
         labs.append(
             Lab(lab["id"], lab["title"], lab["notebook"], lab["checks"], due, LatePolicy(**lp), tuple(exercises))
         )

@@ -16,6 +16,10 @@ strategies::
 ``student`` calls the submission's function in the sandbox (it raises CheckFailed when the call
 raises); ``ref`` is the reference function from course.toml (trusted, in the grader's process).
 A check that never calls ``ref`` is public: students may run it themselves (``public=True``).
+
+Check names repeat across exercises (every exercise has an ``agrees_with_reference``); so that no
+module-level function shadows another, such a function is named ``<exercise>__<check>`` (e.g.
+``softmax_t__agrees_with_reference``) and registered under the part after ``__``.
 """
 
 from __future__ import annotations
@@ -47,10 +51,11 @@ class Registry:
             if not doc:
                 raise ValueError(f"check {fn.__name__} for {exercise} needs a docstring stating the property")
             description = " ".join(doc.split("\n\n")[0].split())
+            name = fn.__name__.removeprefix(f"{exercise}__")
             by_name = self.checks.setdefault(exercise, {})
-            if fn.__name__ in by_name:
-                raise ValueError(f"check {fn.__name__} registered twice for {exercise}")
-            by_name[fn.__name__] = Check(exercise, fn.__name__, description, strategies, fn, public)
+            if name in by_name:
+                raise ValueError(f"check {name} registered twice for {exercise}")
+            by_name[name] = Check(exercise, name, description, strategies, fn, public)
             return fn
 
         return register

@@ -45,7 +45,7 @@ def _distinct_max(z: np.ndarray) -> np.ndarray:
 
 # --- softmax_t ----------------------------------------------------------------------------------
 @check("softmax_t", logits=S.logit_arrays(), T=S.TEMPERATURES)
-def agrees_with_reference(student, ref, logits, T):
+def softmax_t__agrees_with_reference(student, ref, logits, T):
     """softmax_t(logits, T) should equal the temperature softmax along the last axis, for any shape (..., C)."""
     assert_close(student(logits, T), ref(logits, T), "softmax_t(logits, T)")
 
@@ -59,7 +59,7 @@ def sums_to_one(student, ref, logits, T):
 
 
 @check("softmax_t", public=True, logits=S.logits(), T=S.TEMPERATURES, c=st.floats(-50, 50))
-def shift_invariant(student, ref, logits, T, c):
+def softmax_t__shift_invariant(student, ref, logits, T, c):
     """softmax_t should be shift-invariant: adding the same constant c to every logit changes nothing."""
     a = as_array(student(logits, T), "softmax_t(logits, T)", shape=logits.shape)
     b = as_array(student(logits + c, T), "softmax_t(logits + c, T)", shape=logits.shape)
@@ -67,7 +67,7 @@ def shift_invariant(student, ref, logits, T, c):
 
 
 @check("softmax_t", logits=_large_logits(), T=st.sampled_from([1.0, 2.0]))
-def stable_at_large_logits(student, ref, logits, T):
+def softmax_t__stable_at_large_logits(student, ref, logits, T):
     """softmax_t should stay finite and correct for logits as large as +-1e4 (subtract the row maximum before exp)."""
     p = as_array(student(logits, T), "softmax_t(logits, T)", shape=logits.shape)
     require(bool(np.all(np.isfinite(p))), f"softmax_t returned non-finite values {fmt(p)}: exp overflowed")
@@ -92,7 +92,7 @@ def rejects_bad_temperature(student, ref, logits, T):
 
 # --- log_softmax_t ------------------------------------------------------------------------------
 @check("log_softmax_t", logits=S.logit_arrays(), T=S.TEMPERATURES)
-def agrees_with_reference(student, ref, logits, T):  # noqa: F811 - one name per exercise
+def log_softmax_t__agrees_with_reference(student, ref, logits, T):
     """log_softmax_t(logits, T) should equal log of the temperature softmax along the last axis."""
     assert_close(student(logits, T), ref(logits, T), "log_softmax_t(logits, T)")
 
@@ -107,7 +107,7 @@ def exp_sums_to_one(student, ref, logits, T):
 
 
 @check("log_softmax_t", public=True, logits=S.logits(), T=S.TEMPERATURES, c=st.floats(-50, 50))
-def shift_invariant(student, ref, logits, T, c):  # noqa: F811
+def log_softmax_t__shift_invariant(student, ref, logits, T, c):
     """log_softmax_t should be shift-invariant: adding a constant c to every logit changes nothing."""
     a = as_array(student(logits, T), "log_softmax_t(logits, T)", shape=logits.shape)
     b = as_array(student(logits + c, T), "log_softmax_t(logits + c, T)", shape=logits.shape)
@@ -125,14 +125,14 @@ def finite_at_large_logits(student, ref, logits, T):
 
 # --- kl_divergence ------------------------------------------------------------------------------
 @check("kl_divergence", pq=S.prob_pairs())
-def agrees_with_reference(student, ref, pq):  # noqa: F811
+def kl_divergence__agrees_with_reference(student, ref, pq):
     """kl_divergence(p, q) should equal sum_i p_i log(p_i / q_i) per row (0 log 0 = 0; +inf where q_i = 0 < p_i)."""
     p, q = pq
     assert_close(student(p, q), ref(p, q), "kl_divergence(p, q)")
 
 
 @check("kl_divergence", public=True, p=S.prob_vectors())
-def zero_for_identical(student, ref, p):
+def kl_divergence__zero_for_identical(student, ref, p):
     """kl_divergence(p, p) should be 0 for every row (including rows with zero probabilities)."""
     assert_close(student(p, p), np.zeros(p.shape[0]), "kl_divergence(p, p)", atol=1e-12)
 
@@ -165,7 +165,7 @@ def handles_zero_probabilities(student, ref, p, q):
 
 # --- js_divergence ------------------------------------------------------------------------------
 @check("js_divergence", pq=S.prob_pairs())
-def agrees_with_reference(student, ref, pq):  # noqa: F811
+def js_divergence__agrees_with_reference(student, ref, pq):
     """js_divergence(p, q) should equal 1/2 KL(p||m) + 1/2 KL(q||m) with m = (p + q)/2, per row."""
     p, q = pq
     assert_close(student(p, q), ref(p, q), "js_divergence(p, q)")
@@ -193,14 +193,14 @@ def bounded_by_log2(student, ref, pq):
 
 
 @check("js_divergence", public=True, p=S.prob_vectors())
-def zero_for_identical(student, ref, p):  # noqa: F811
+def js_divergence__zero_for_identical(student, ref, p):
     """js_divergence(p, p) should be 0 for every row."""
     assert_close(student(p, p), np.zeros(p.shape[0]), "js_divergence(p, p)", atol=1e-12)
 
 
 # --- cross_entropy ------------------------------------------------------------------------------
 @check("cross_entropy", zy=S.labelled_logits())
-def agrees_with_reference(student, ref, zy):  # noqa: F811
+def cross_entropy__agrees_with_reference(student, ref, zy):
     """cross_entropy(logits, labels) should equal -1/N sum_n log softmax(z_n)[y_n]."""
     z, y = zy
     assert_close(student(z, y), ref(z, y), "cross_entropy(logits, labels)")
@@ -225,7 +225,7 @@ def batch_mean(student, ref, zy):
 
 
 @check("cross_entropy", zy=S.labelled_logits(bound=1.0).map(lambda t: (np.round(t[0]) * LARGE, t[1])))
-def stable_at_large_logits(student, ref, zy):  # noqa: F811
+def cross_entropy__stable_at_large_logits(student, ref, zy):
     """cross_entropy should stay finite and correct for logits as large as +-1e4 (go through log-softmax)."""
     z, y = zy
     ce = as_float(student(z, y), "cross_entropy(logits, labels)")
@@ -235,7 +235,7 @@ def stable_at_large_logits(student, ref, zy):  # noqa: F811
 
 # --- kd_loss ------------------------------------------------------------------------------------
 @check("kd_loss", batch=S.kd_batches(), T=S.TEMPERATURES, alpha=S.ALPHAS)
-def agrees_with_reference(student, ref, batch, T, alpha):  # noqa: F811
+def kd_loss__agrees_with_reference(student, ref, batch, T, alpha):
     """kd_loss should equal (1 - alpha) CE(z_s, y) + alpha T^2 mean_n KL(softmax(z_t/T) || softmax(z_s/T))."""
     zs, zt, y = batch
     assert_close(student(zs, zt, y, T, alpha), ref(zs, zt, y, T, alpha), "kd_loss(student_logits, teacher_logits, labels, T, alpha)")
@@ -280,7 +280,7 @@ def kl_direction_teacher_first(student, ref, batch, T):
 
 # --- hard_label_kd_loss -------------------------------------------------------------------------
 @check("hard_label_kd_loss", batch=S.kd_batches(distinct_teacher_max=True), alpha=S.ALPHAS)
-def agrees_with_reference(student, ref, batch, alpha):  # noqa: F811
+def hard_label_kd_loss__agrees_with_reference(student, ref, batch, alpha):
     """hard_label_kd_loss should equal (1 - alpha) CE(z_s, y) + alpha CE(z_s, argmax z_t)."""
     zs, zt, y = batch
     assert_close(student(zs, zt, y, alpha), ref(zs, zt, y, alpha), "hard_label_kd_loss(student_logits, teacher_logits, labels, alpha)")
@@ -318,7 +318,7 @@ def _loyalty_pair():
 
 
 @check("label_loyalty", pq=_loyalty_pair())
-def agrees_with_reference(student, ref, pq):  # noqa: F811
+def label_loyalty__agrees_with_reference(student, ref, pq):
     """label_loyalty should be the fraction of samples where the student's argmax equals the teacher's."""
     s, t = pq
     assert_close(student(s, t), ref(s, t), "label_loyalty(student_probs, teacher_probs)")
@@ -334,7 +334,7 @@ def is_a_fraction(student, ref, pq):
 
 
 @check("label_loyalty", public=True, p=S.prob_vectors(zeros=False).map(_distinct_max))
-def self_loyalty_is_one(student, ref, p):
+def label_loyalty__self_loyalty_is_one(student, ref, p):
     """label_loyalty(p, p) should be 1: a model always agrees with itself."""
     assert_close(student(p, p.copy()), 1.0, "label_loyalty(p, p)")
 
@@ -354,14 +354,14 @@ def disagreement_counts(student, ref, z, n_shift):
 
 # --- probability_loyalty ------------------------------------------------------------------------
 @check("probability_loyalty", pq=S.prob_pairs())
-def agrees_with_reference(student, ref, pq):  # noqa: F811
+def probability_loyalty__agrees_with_reference(student, ref, pq):
     """probability_loyalty should be the batch mean of 1 - sqrt(JS(p_t, p_s) / log 2)."""
     s, t = pq
     assert_close(student(s, t), ref(s, t), "probability_loyalty(student_probs, teacher_probs)")
 
 
 @check("probability_loyalty", public=True, p=S.prob_vectors())
-def self_loyalty_is_one(student, ref, p):  # noqa: F811
+def probability_loyalty__self_loyalty_is_one(student, ref, p):
     """probability_loyalty(p, p) should be 1."""
     assert_close(student(p, p.copy()), 1.0, "probability_loyalty(p, p)")
 
@@ -386,7 +386,7 @@ def symmetric_and_in_unit_interval(student, ref, pq):
 
 # --- majority_vote_accuracy ---------------------------------------------------------------------
 @check("majority_vote_accuracy", p=S.PROBABILITIES, k=st.integers(1, 15))
-def agrees_with_reference(student, ref, p, k):  # noqa: F811
+def majority_vote_accuracy__agrees_with_reference(student, ref, p, k):
     """majority_vote_accuracy(p, k) should be P(more than k/2 of k independent voters are right), ties (even k) split 50/50."""
     assert_close(student(p, k), ref(p, k), f"majority_vote_accuracy({p!r}, {k})")
 

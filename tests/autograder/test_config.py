@@ -207,12 +207,37 @@ def test_duplicate_lab_id(tmp_path):
     assert f"line {key_line(text, 'id', after=second)}: labs[{len(starts)}].id duplicates the lab id 'lab01'" in msg
 
 
-def test_unknown_check_name(tmp_path):
-    line = exercise_key_line(REAL_TEXT, 0, "checks")
-    assert "sums_to_one" in REAL_TEXT.splitlines()[line - 1]
-    text = replace_line(REAL_TEXT, line, REAL_TEXT.splitlines()[line - 1].replace("sums_to_one", "sums_to_two"))
+def _with_override(override: str) -> tuple[str, int]:
+    """course.toml with ``override`` added to the first exercise (after its points), and its line."""
+    points = exercise_key_line(REAL_TEXT, 0, "points")
+    lines = REAL_TEXT.splitlines()
+    lines.insert(points, override)
+    return "\n".join(lines) + "\n", points + 1
+
+
+def test_unknown_dropped_check_names_its_line(tmp_path):
+    text, line = _with_override('drop_checks = ["sums_to_two"]')
     msg = error_for(tmp_path, text)
-    assert f"line {line}: labs[0].exercises[0].checks names an unknown check 'sums_to_two'" in msg
+    assert f"line {line}: labs[0].exercises[0].drop_checks names an unknown check 'sums_to_two'" in msg
+    assert "sums_to_one" in msg  # the known ones are listed
+
+
+def test_dropping_a_check_and_the_declared_order(tmp_path):
+    from autograder.checks.lab01_distillation import CHECKS
+
+    path = tmp_path / "course.toml"
+    path.write_text(_with_override('drop_checks = ["sums_to_one"]')[0])
+    ex = load_course(path).labs[0].exercises[0]
+    assert ex.checks == tuple(n for n in CHECKS[ex.id] if n != "sums_to_one")
+    assert load_course().labs[0].exercises[0].checks == tuple(CHECKS[ex.id])  # declared once, in order
+
+
+def test_dropping_every_check_is_an_error(tmp_path):
+    from autograder.checks.lab01_distillation import CHECKS
+
+    names = ", ".join(f'"{n}"' for n in CHECKS["softmax_t"])
+    text, line = _with_override(f"drop_checks = [{names}]")
+    assert f"line {line}: labs[0].exercises[0].drop_checks drops every check" in error_for(tmp_path, text)
 
 
 def test_unknown_key_typo(tmp_path):

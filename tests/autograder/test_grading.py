@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from autograder.demo import load_expectations, prepare
+from autograder.demo import prepare
 from autograder.grade import collect_submissions, grade_batch, grade_submission, submission_names
 from autograder.results import strip_timings
 
