@@ -1,5 +1,5 @@
-"""Ctrl-C on a real `course grade --jobs 2`: the first stops the batch and keeps what is finished, the
-second exits at once.
+"""Ctrl-C on a real `course grade --jobs 2` (a pool) and `--jobs 1` (in process): the first stops the
+batch and keeps what is finished, the second exits at once.
 
 Two quick submissions (ann, bob) come first in the queue, then four slow ones whose softmax_t sleeps
 on every call (each takes minutes to grade). SIGINT is sent once ann and bob have results, while two
@@ -28,23 +28,24 @@ def softmax_t(logits, T=1.0):
 QUICK, SLOW_NAMES = ("ann", "bob"), ("cy", "dee", "eve", "fay")
 
 
-@pytest.fixture
-def batch(tmp_path, course, lab01, submission_maker):
+@pytest.fixture(params=[2, 1], ids=["jobs2", "jobs1"])
+def batch(request, tmp_path, course, lab01, submission_maker):
     subs = tmp_path / "subs"
     for name in QUICK:
         submission_maker(subs / f"{name}.ipynb", lab01, course)
     for name in SLOW_NAMES:
         submission_maker(subs / f"{name}.ipynb", lab01, course, {"softmax_t": SLOW})
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "autograder.cli", "grade", "lab01", str(subs), "--out", str(out),
-                             "--jobs", "2", "--profile", "quick"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "CI": "1"})
+    argv = [sys.executable, "-m", "autograder.cli", "grade", "lab01", str(subs), "--out", str(out),
+            "--jobs", str(request.param), "--profile", "quick"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "CI": "1"})
     deadline = time.monotonic() + 600  # hang guard
     while not all((out / n / "results.json").is_file() for n in QUICK):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the quick submissions were never graded"
         time.sleep(0.2)
-    time.sleep(2)  # two slow ones are now running
+    time.sleep(2)  # slow ones are now running (two with --jobs 2, one with --jobs 1)
     yield proc, out
     if proc.poll() is None:
         proc.kill()
