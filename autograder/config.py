@@ -6,10 +6,11 @@ The file has these parts::
     [grading]           examples_per_property, seed, time and memory limits, output limit
     [visibility]        what students see of each check and when (Gradescope's visibility values)
     [[labs]]            id, title, notebook, checks (a module of autograder/checks), due, late_policy
-    [[labs.exercises]]  id, reference ("module:function"), points, drop_checks (optional)
+    [[labs.exercises]]  id, points, drop_checks (optional)
 
-An exercise's checks are declared once, in order, in its lab's module of autograder/checks (the
-``@check`` decorator); course.toml only decides points and may drop checks (``drop_checks``).
+A lab's exercises (``EXERCISES``: each one's reference, in order) and their checks (``@check``, in
+order) are declared once, in the lab's module of autograder/checks; course.toml decides the points
+and may drop checks (``drop_checks``).
 
 Unknown keys are errors too (a misspelt ``pionts`` would otherwise silently default).
 Errors read ``course.toml line 12: labs[0].exercises[2].points must be a number >= 0, got 'two'``.
@@ -352,21 +353,28 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
         except ImportError as e:
             raise v.fail(f"{key}.checks", f"names no module in autograder/checks ({e})") from None
         declared = getattr(checks_module, "CHECKS", {})
+        declared_exercises = getattr(checks_module, "EXERCISES", {})
         if not lab["exercises"]:
             raise v.fail(f"{key}.exercises", "must list at least one exercise")
         exercises, ex_ids = [], set()
         for ei, ex in enumerate(lab["exercises"]):
             ekey = f"{key}.exercises[{ei}]"
             v.table(ex, ekey, {"id": (str,), "reference": (str,), "points": (float,), "drop_checks": (list,)},
-                    {"id", "reference", "points"})
+                    {"id", "points"})
             if not _ID.match(ex["id"]):
                 raise v.fail(f"{ekey}.id", f"must be a Python identifier, got {ex['id']!r}")
             if ex["id"] in ex_ids:
                 raise v.fail(f"{ekey}.id", f"duplicates the exercise id {ex['id']!r} in lab {lab['id']!r}")
             ex_ids.add(ex["id"])
             v.number(ex["points"], f"{ekey}.points", 0)
-            if ":" not in ex["reference"]:
-                raise v.fail(f"{ekey}.reference", f"must be 'module:function', got {ex['reference']!r}")
+            where = f"autograder/checks/{lab['checks']}.py"
+            if "reference" in ex:
+                raise v.fail(f"{ekey}.reference", f"is declared in code: {where}'s EXERCISES gives each exercise's "
+                                                  "reference; remove this line")
+            if ex["id"] not in declared_exercises:
+                raise v.fail(f"{ekey}.id", f"names no exercise declared in {where} "
+                                           f"(EXERCISES: {', '.join(declared_exercises) or 'none'})")
+            ex["reference"] = declared_exercises[ex["id"]]
             known = list(declared.get(ex["id"], {}))
             if not known:
                 raise v.fail(f"{ekey}.id", f"names an exercise with no checks in autograder/checks/{lab['checks']}.py "
@@ -384,14 +392,18 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
                 try:
                     fn = exercise.load_reference()
                 except (ImportError, AttributeError) as e:
-                    raise v.fail(f"{ekey}.reference", f"names no function: {ex['reference']!r} ({e})") from None
+                    raise v.fail(f"{ekey}.id", f"has a reference that names no function: {ex['reference']!r} ({e}) "
+                                               f"(EXERCISES in {where})") from None
                 if not inspect.isfunction(fn):
-                    raise v.fail(f"{ekey}.reference", f"is not a function: {ex['reference']!r}")
+                    raise v.fail(f"{ekey}.id", f"has a reference that is not a function: {ex['reference']!r} "
+                                               f"(EXERCISES in {where})")
             exercises.append(exercise)
-        missing = [x for x in declared if x not in ex_ids]
+        missing = [x for x in declared_exercises if x not in ex_ids]
         if missing:
             raise v.fail(f"{key}.exercises", f"gives no points to {', '.join(missing)}, declared in "
                                              f"autograder/checks/{lab['checks']}.py: add a [[labs.exercises]] for each")
+        order = list(declared_exercises)  # the order declared in code
+        exercises.sort(key=lambda e: order.index(e.id))
         labs.append(
             Lab(lab["id"], lab["title"], lab["notebook"], lab["checks"], due, LatePolicy(**lp), tuple(exercises))
         )

@@ -7,6 +7,7 @@ strategies::
     registry = Registry()
     check = registry.check
     CHECKS = registry.checks
+    EXERCISES = registry.exercises(softmax_t="reference_impl.distillation:softmax_t", ...)
 
     @check("softmax_t", logits=strategies.logits(), T=strategies.temperatures())
     def sums_to_one(student, ref, logits, T):
@@ -44,6 +45,19 @@ class Registry:
 
     def __init__(self) -> None:
         self.checks: dict[str, dict[str, Check]] = {}
+        self.references: dict[str, str] = {}
+
+    def exercises(self, **references: str) -> dict[str, str]:
+        """Declare the lab's exercises, in order: ``exercise_id="module:function"`` of its reference.
+
+        A string, not the function: the student's copy of this module (``course release``) keeps
+        the declarations and has no reference to import.
+        """
+        for ex, ref in references.items():
+            if not isinstance(ref, str) or ref.count(":") != 1:
+                raise ValueError(f"exercise {ex}: the reference must be 'module:function', got {ref!r}")
+        self.references.update(references)
+        return self.references
 
     def check(self, exercise: str, *, public: bool = False, **strategies):
         def register(fn: Callable) -> Callable:

@@ -148,32 +148,62 @@ def test_zero_points_are_allowed(tmp_path):
     assert load_text(tmp_path, text).labs[0].exercises[EX].points == 0
 
 
-def test_unknown_reference_function(tmp_path):
-    text = edit_exercise(EX, "reference", 'reference = "reference_impl.distillation:nope"')
+def _declare(monkeypatch, reference: str) -> int:
+    """Declare exercise EX's reference as ``reference`` in Lab 1's checks module; the line of its id."""
+    from autograder.checks import lab01_distillation
+
+    monkeypatch.setitem(lab01_distillation.EXERCISES, exercise_id(EX), reference)
+    return exercise_key_line(REAL_TEXT, EX, "id")
+
+
+def test_unknown_reference_function(tmp_path, monkeypatch):
+    line = _declare(monkeypatch, "reference_impl.distillation:nope")
+    msg = error_for(tmp_path, REAL_TEXT)
+    assert f"line {line}: labs[0].exercises[{EX}].id has a reference that names no function" in msg
+    assert "reference_impl.distillation:nope" in msg and "lab01_distillation.py" in msg
+
+
+def test_reference_module_that_does_not_exist(tmp_path, monkeypatch):
+    line = _declare(monkeypatch, "reference_impl.no_such_module:softmax_t")
+    msg = error_for(tmp_path, REAL_TEXT)
+    assert f"line {line}: labs[0].exercises[{EX}].id has a reference" in msg and "no_such_module" in msg
+
+
+def test_reference_without_colon_is_refused_where_it_is_declared():
+    from autograder.checks import Registry
+
+    with pytest.raises(ValueError, match="softmax_t: the reference must be 'module:function'"):
+        Registry().exercises(softmax_t="reference_impl.distillation.softmax_t")
+
+
+def test_reference_that_is_not_a_function(tmp_path, monkeypatch):
+    line = _declare(monkeypatch, "reference_impl.distillation:np")
+    msg = error_for(tmp_path, REAL_TEXT)
+    assert f"line {line}: labs[0].exercises[{EX}].id has a reference that is not a function" in msg
+
+
+def test_a_reference_in_course_toml_is_an_error_naming_its_line(tmp_path):
+    """Exercises and their references are declared once, in code: course.toml does not repeat them."""
+    points = exercise_key_line(REAL_TEXT, EX, "points")
+    lines = REAL_TEXT.splitlines()
+    lines.insert(points, 'reference = "reference_impl.distillation:softmax_t"')
+    msg = error_for(tmp_path, "\n".join(lines) + "\n")
+    assert f"line {points + 1}: labs[0].exercises[{EX}].reference is declared in code" in msg
+
+
+def test_an_exercise_not_declared_in_code_names_its_line(tmp_path):
+    text = edit_exercise(EX, "id", 'id = "no_such_exercise"')
     msg = error_for(tmp_path, text)
-    assert f"line {exercise_key_line(text, EX, 'reference')}: labs[0].exercises[{EX}].reference" in msg
-    assert "reference_impl.distillation:nope" in msg
+    line = exercise_key_line(text, EX, "id")
+    assert f"line {line}: labs[0].exercises[{EX}].id names no exercise declared in " in msg
 
 
-def test_reference_module_that_does_not_exist(tmp_path):
-    text = edit_exercise(EX, "reference", 'reference = "reference_impl.no_such_module:softmax_t"')
-    msg = error_for(tmp_path, text)
-    assert f"line {exercise_key_line(text, EX, 'reference')}: labs[0].exercises[{EX}].reference" in msg
-    assert "no_such_module" in msg
-
-
-def test_reference_without_colon(tmp_path):
-    text = edit_exercise(EX, "reference", 'reference = "reference_impl.distillation.softmax_t"')
-    msg = error_for(tmp_path, text)
-    line = exercise_key_line(text, EX, "reference")
-    assert f"line {line}: labs[0].exercises[{EX}].reference must be 'module:function'" in msg
-
-
-def test_reference_that_is_not_a_function(tmp_path):
-    text = edit_exercise(EX, "reference", 'reference = "reference_impl.distillation:np"')
-    msg = error_for(tmp_path, text)
-    line = exercise_key_line(text, EX, "reference")
-    assert f"line {line}: labs[0].exercises[{EX}].reference is not a function" in msg
+def test_an_exercise_declared_in_code_needs_its_points(tmp_path):
+    lines = REAL_TEXT.splitlines()
+    start = header_line(REAL_TEXT, EX, "[[labs.exercises]]") - 1
+    del lines[start:exercise_key_line(REAL_TEXT, EX, "points")]
+    msg = error_for(tmp_path, "\n".join(lines) + "\n")
+    assert f"gives no points to {exercise_id(EX)}, declared in autograder/checks/lab01_distillation.py" in msg
 
 
 def test_checks_module_that_does_not_exist(tmp_path):
@@ -183,9 +213,9 @@ def test_checks_module_that_does_not_exist(tmp_path):
     assert f"line {line}: labs[0].checks names no module" in msg
 
 
-def test_references_are_not_resolved_when_asked_not_to(tmp_path):
-    text = edit_exercise(EX, "reference", 'reference = "reference_impl.distillation:nope"')
-    course = load_text(tmp_path, text, resolve_references=False)
+def test_references_are_not_resolved_when_asked_not_to(tmp_path, monkeypatch):
+    _declare(monkeypatch, "reference_impl.distillation:nope")
+    course = load_text(tmp_path, REAL_TEXT, resolve_references=False)
     assert course.labs[0].exercises[EX].reference == "reference_impl.distillation:nope"
 
 
