@@ -7,7 +7,7 @@ strategies::
     registry = Registry()
     check = registry.check
     CHECKS = registry.checks
-    EXERCISES = registry.exercises(softmax_t="reference_impl.distillation:softmax_t", ...)
+    EXERCISES = registry.exercises("reference_impl.distillation", ["softmax_t", ...])
 
     @check("softmax_t", logits=strategies.logits(), T=strategies.temperatures())
     def sums_to_one(student, ref, logits, T):
@@ -47,16 +47,20 @@ class Registry:
         self.checks: dict[str, dict[str, Check]] = {}
         self.references: dict[str, str] = {}
 
-    def exercises(self, **references: str) -> dict[str, str]:
-        """Declare the lab's exercises, in order: ``exercise_id="module:function"`` of its reference.
+    def exercises(self, module: str, names: list[str]) -> dict[str, str]:
+        """Declare exercises, in order: each is the function of that name in the reference ``module``.
 
-        A string, not the function: the student's copy of this module (``course release``) keeps
-        the declarations and has no reference to import.
+        Returns every exercise declared so far, id -> "module:function". Strings, not functions: the
+        student's copy of this module (``course release``) keeps the declarations and has no reference.
         """
-        for ex, ref in references.items():
-            if not isinstance(ref, str) or ref.count(":") != 1:
-                raise ValueError(f"exercise {ex}: the reference must be 'module:function', got {ref!r}")
-        self.references.update(references)
+        if not isinstance(module, str) or not all(part.isidentifier() for part in module.split(".")):
+            raise ValueError(f"exercises: the reference module must be a dotted module name, got {module!r}")
+        for name in names:
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f"exercises: {name!r} is not a function name (in {module})")
+            if name in self.references:
+                raise ValueError(f"exercise {name} declared twice")
+            self.references[name] = f"{module}:{name}"
         return self.references
 
     def check(self, exercise: str, *, public: bool = False, **strategies):

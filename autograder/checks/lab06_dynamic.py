@@ -21,19 +21,11 @@ from . import Registry
 registry = Registry()
 check = registry.check
 CHECKS = registry.checks
-# The lab's exercises, in the notebook's order: id = the reference function ("module:function").
-EXERCISES = registry.exercises(
-    entropy="reference_impl.dynamic:entropy",
-    exit_decisions="reference_impl.dynamic:exit_decisions",
-    confidence_exit_decisions="reference_impl.dynamic:confidence_exit_decisions",
-    expected_cost="reference_impl.dynamic:expected_cost",
-    branchy_loss="reference_impl.dynamic:branchy_loss",
-    skip_gate_forward="reference_impl.dynamic:skip_gate_forward",
-    skip_block_output="reference_impl.dynamic:skip_block_output",
-    ste_gate_grad="reference_impl.dynamic:ste_gate_grad",
-    switch_route="reference_impl.dynamic:switch_route",
-    load_balancing_loss="reference_impl.dynamic:load_balancing_loss",
-)
+# The lab's exercises, in the notebook's order: each is graded against the reference function of its name.
+EXERCISES = registry.exercises("reference_impl.dynamic", [
+    "entropy", "exit_decisions", "confidence_exit_decisions", "expected_cost", "branchy_loss",
+    "skip_gate_forward", "skip_block_output", "ste_gate_grad", "switch_route", "load_balancing_loss"
+])
 
 MAX_EXITS = 3
 MAX_TOKENS = 8

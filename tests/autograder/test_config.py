@@ -169,11 +169,15 @@ def test_reference_module_that_does_not_exist(tmp_path, monkeypatch):
     assert f"line {line}: labs[0].exercises[{EX}].id has a reference" in msg and "no_such_module" in msg
 
 
-def test_reference_without_colon_is_refused_where_it_is_declared():
+def test_bad_declarations_are_refused_where_they_are_made():
     from autograder.checks import Registry
 
-    with pytest.raises(ValueError, match="softmax_t: the reference must be 'module:function'"):
-        Registry().exercises(softmax_t="reference_impl.distillation.softmax_t")
+    with pytest.raises(ValueError, match="must be a dotted module name, got 'reference_impl.distillation:x'"):
+        Registry().exercises("reference_impl.distillation:x", ["softmax_t"])
+    with pytest.raises(ValueError, match="'soft max' is not a function name"):
+        Registry().exercises("reference_impl.distillation", ["soft max"])
+    with pytest.raises(ValueError, match="exercise softmax_t declared twice"):
+        Registry().exercises("reference_impl.distillation", ["softmax_t", "softmax_t"])
 
 
 def test_reference_that_is_not_a_function(tmp_path, monkeypatch):
