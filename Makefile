@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test build check bench validate clean
+.PHONY: demo test build check bench validate clean site
 
 $(STAMP): requirements.txt pyproject.toml
 	@# bubblewrap gives the grading sandbox no network and no view of the repository (Linux, as root).
@@ -43,3 +43,6 @@ clean:
 validate: $(STAMP)   ## mutation score and alternatives of every lab in course.toml
 	$(BIN)/python -c "from autograder.config import load_course; print(*(l.id for l in load_course().labs))" \
 	  | xargs -n1 $(BIN)/course validate --jobs 2
+
+site: $(STAMP)   ## every solution notebook executed (full size) and rendered to build/site/ (index.html); checks quoted numbers
+	$(BIN)/python -m autograder.site

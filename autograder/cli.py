@@ -85,8 +85,18 @@ def cmd_grade(args) -> int:
               file=sys.stderr)
         return EXIT_EMPTY
     with progress_reporter(len(subs)) as progress:
-        summary = grade_batch(course, lab, paths, out, jobs=args.jobs, force=args.force, profile=args.profile,
-                              progress=progress, late_policy=args.late_policy)
+        if args.cluster:  # one task per submission on a Dask scheduler (autograder/cluster.py)
+            from .cluster import ClusterError, grade_batch_on_cluster
+
+            try:
+                summary = grade_batch_on_cluster(course, lab, paths, out, address=args.cluster, force=args.force,
+                                                 profile=args.profile, progress=progress,
+                                                 late_policy=args.late_policy)
+            except ClusterError as e:
+                raise UsageError(str(e)) from None
+        else:
+            summary = grade_batch(course, lab, paths, out, jobs=args.jobs, force=args.force, profile=args.profile,
+                                  progress=progress, late_policy=args.late_policy)
     for name, r in summary.results.items():
         for note in r.get("extra_data", {}).get("notes", []):
             if note.startswith(WRONG_LAB):
@@ -209,6 +219,8 @@ def make_parser() -> argparse.ArgumentParser:
                    help="apply course.toml's late policy from nbgrader's timestamp.txt beside each notebook")
     g.add_argument("--profile", default="grading", choices=["grading", "quick"],
                    help="grading: course.toml's examples per property; quick: a few, for trying things out")
+    g.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="grade on a Dask cluster: its scheduler's tcp://HOST:8786 (--jobs is then the cluster's)")
     g.set_defaults(func=cmd_grade)
 
     c = sub.add_parser("check", help="a student's self-check: the public checks on a notebook, in the sandbox")

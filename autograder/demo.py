@@ -9,20 +9,13 @@ measured score beside the expected one and exits 1 if any differs, so it is also
 from __future__ import annotations
 
 import shutil
-import tomllib
 from pathlib import Path
 
-from .build import build
+from .build import EXAMPLES, build, load_expectations
 from .config import Course
 from .grade import grade_batch
 
-EXAMPLES = "examples"
-
-
-def load_expectations(course: Course, lab_id: str) -> dict:
-    path = course.root / EXAMPLES / lab_id / "expected.toml"
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
+__all__ = ["EXAMPLES", "load_expectations", "prepare", "run_demo"]
 
 
 def prepare(course: Course, lab_id: str, folder: Path) -> dict:

@@ -34,6 +34,7 @@ from .config import REPO_ROOT, Course, Lab
 from .results import CellError, CheckResult, ExerciseResult, SubmissionResult, write_gradebook
 from .runner import PROFILES, grade_exercise
 from .sandbox import Limits, StudentSession, SubmissionTimeUp, WorkerLost
+from .sandbox.session import die_with_parent  # pool workers die with the grader, even by SIGKILL
 from .submission import SubmissionError, plan_cells, read_notebook, trusted_setup
 
 GRADER_VERSION = "2"
@@ -323,6 +324,16 @@ def nbgrader_late_step(result: SubmissionResult, lab: Lab, path: Path) -> Submis
         return apply_late(result, lab, unreadable=f"Late policy not applied: {e}")
 
 
+def _with_late_policy(lab: Lab, path: Path, result: dict) -> dict:
+    """:func:`nbgrader_late_step` on a results.json dictionary (autograder.cluster's workers return those)."""
+    return nbgrader_late_step(SubmissionResult.from_gradescope(result), lab, path).to_gradescope()
+
+
+def limits_for(course: Course) -> Limits:
+    """The sandbox limits of course.toml's [grading] (one type: autograder.sandbox.Limits)."""
+    return course.grading.limits
+
+
 # -- dispatch: which process grades which submission ------------------------------------------------
 class Interrupt:
     """Ctrl-C during a batch: the first stops dispatching (queued work is cancelled, running work gets
@@ -394,6 +405,7 @@ def _pool_worker_init() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _close_and_exit)
+    die_with_parent()  # and die with the grader, even when it is killed with SIGKILL
 
 
 def dispatch_serial(run: GradingRun, todo: list[tuple[Path, str]], jobs: int, done, interrupt: Interrupt) -> None:

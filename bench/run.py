@@ -1,6 +1,6 @@
 """The benchmarks, one command (``make bench``): a table against bench/budgets.toml, and a JSON file.
 
-    python bench/run.py [--runs 5] [--only grading,nbgrader,batch,notebooks,private] [--labs lab01,lab02]
+    python bench/run.py [--runs 5] [--only grading,nbgrader,batch,notebooks,private,cluster] [--labs lab01,lab02]
                         [--json bench/results/latest.json]
 
 Sections:
@@ -17,6 +17,8 @@ batch      40 mixed Lab 1 submissions with --jobs 1 and --jobs 2 (bench/batch.py
            submissions per minute, speed-up and parallel efficiency.
 notebooks  each lab's solution notebook top to bottom, against its 5-minute budget.
 private    Lab 7's cost of privacy (bench/private_inference.py), when Lab 7 exists.
+cluster    the batch on a local Dask scheduler with 1 and 2 workers (bench/dask_cluster.py): throughput,
+           and the projection for N workers with the model's measured inputs.
 
 It measures and reports; it never fails the test suite (these machines are shared and noisy). The
 exit status is 0 even when a figure is over budget; the table says so.
@@ -42,7 +44,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from autograder.config import load_course  # noqa: E402
 
-SECTIONS = ("grading", "nbgrader", "batch", "notebooks", "private")
+SECTIONS = ("grading", "nbgrader", "batch", "notebooks", "private", "cluster")
 
 
 class Table:
@@ -180,6 +182,22 @@ def main(argv: list[str] | None = None) -> int:
                 report["private"] = p
                 for figure, value, unit, key in p["rows"]:
                     table.row(figure, value, unit, key)
+        if "cluster" in sections:
+            from dask_cluster import time_cluster
+
+            d = time_cluster(course, work)
+            report["cluster"] = d
+            for k in (1, 2):
+                w = d[f"workers{k}"]
+                table.row(f"cluster, {k} worker(s): batch of {d['submissions']} (lab01)", w["per_minute"], "/min",
+                          note=f"wall {w['wall_s']:.1f}s; submissions per minute")
+            m = d["model"]
+            table.row("cluster: service time per submission s = t + o", m["s"], "s",
+                      note=f"t {m['t']:.2f}s grading, o {m['o']:.2f}s dispatch on the critical path")
+            table.row("cluster: client+scheduler cost per task c (ceiling 1/c)", 1000 * m["c"], "ms")
+            for n_workers, per_min in m["projection_per_minute"].items():
+                table.row(f"cluster: model, {n_workers} workers", per_min, "/min",
+                          note=f"10,000 submissions in {m['hours_for_10000'][n_workers]:.2f} h")
     report["rows"] = table.rows
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)

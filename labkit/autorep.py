@@ -9,7 +9,10 @@ auxiliary parameter ``aux``:
 * forward: m is updated before each step by the hysteresis rule
   new = old * [aux > -t] + (1 - old) * [aux > t]  (exercise ``hysteresis_update``);
 * backward: the step has no useful gradient, so d loss / d aux = d loss / d m * softplus(aux)
-  (the straight-through estimator of exercise ``ste_backward``);
+  (the straight-through estimator of exercise ``ste_backward``, as in the authors' code,
+  ``STEFunction.backward`` in github.com/harveyp123/AutoReP models_util/model_spReLU.py: softplus is
+  the surrogate of dm/d aux itself, not of m, so the factor is softplus and not its derivative
+  sigmoid);
 * a ReLU-count penalty lam * max(sum m - budget, 0) / n_neurons pushes the count down to the
   budget (this lab's form of the budget constraint).
 

@@ -104,12 +104,19 @@ def hysteresis_update(mask: np.ndarray, aux: np.ndarray, t: float) -> np.ndarray
 
 
 def ste_backward(grad_out: np.ndarray, aux: np.ndarray) -> np.ndarray:
-    """Backward pass of the straight-through estimator of the indicator m = [aux > 0].
+    """Backward pass of AutoReP's straight-through estimator of the indicator m = [aux > 0].
 
-    The step function has zero gradient almost everywhere, so AutoReP replaces it in the
-    backward pass by a smooth surrogate; this lab uses the softplus form
+    The step function has zero gradient almost everywhere, so AutoReP replaces dm/d aux in the
+    backward pass by a surrogate, and that surrogate is softplus itself:
 
-        d loss / d aux = d loss / d m * softplus(aux),   softplus(a) = log(1 + e^a).
+        d loss / d aux = d loss / d m * softplus(aux),   softplus(a) = log(1 + e^a),
+
+    as in the authors' released code (github.com/harveyp123/AutoReP, models_util/model_spReLU.py,
+    ``STEFunction.backward`` returns ``torch.mul(F.softplus(input), grad_output)``; Peng et al.,
+    ICCV 2023). It is *not* the derivative of a smooth stand-in for m: were m approximated by
+    softplus(aux), the factor would be its derivative sigmoid(aux). Here softplus is the stand-in
+    for dm/d aux directly: > 0 everywhere (a dropped ReLU still gets a gradient and can come
+    back), about e^aux -> 0 far below 0, and growing like aux above it.
 
     Computed stably as softplus(a) = max(a, 0) + log1p(exp(-|a|)): the naive log(1 + exp(a))
     overflows to inf for a > 709, and loses everything below a < -37 (1 + e^a rounds to 1).

@@ -331,3 +331,52 @@ def majority_vote_accuracy(p: float, k: int) -> float:
         elif 2 * i == k:
             total += 0.5 * term
     return float(total)
+
+
+def majority_vote_bounds(p: float, k: int) -> tuple:
+    """The lowest and highest accuracy a majority vote of k classifiers of accuracy p can have.
+
+    ``majority_vote_accuracy`` assumes independent errors. Drop that assumption: each of the k
+    voters is right with probability p, but their errors may be correlated in any way. Which
+    vote accuracies are possible? (The KD lecture's brain teaser: three voters at 70% give
+    "all of the above" — anything from 55% to 100% — not only the independent 78.4%.)
+
+    Let X = the number of voters that are right on an input. The vote is right when X > k/2, and
+    half the time when X = k/2 (even k, a fair coin), so its accuracy is E[g(X)] with
+    g(x) = 1 for x > k/2, 1/2 for x = k/2, 0 otherwise. The marginals only fix
+    E[X] = sum_i P(voter i right) = k p; conversely, any distribution of X on {0, ..., k} with
+    mean k p comes from voters of accuracy p (make a uniformly random subset of X voters right).
+    So the bounds are the linear programme  min / max E[g(X)]  s.t.  E[X] = k p, and the optimum
+    sits on at most two values of X (the convex / concave envelope of g at k p):
+
+    * best case: every input is either won by the smallest majority, m = floor(k/2) + 1 right
+      votes, or lost with 0 right votes (no correct vote is wasted):
+          hi = min(1, k p / m);
+    * worst case: every input is either won unanimously (k right) or lost by the largest losing
+      count L = ceil(k/2) - 1 (as many correct votes as possible wasted on losses):
+          lo = max(0, (k p - L) / (k - L)).
+
+    For k = 3, p = 0.7: m = 2, L = 1, hi = min(1, 2.1 / 2) = 1 and lo = (2.1 - 1) / 2 = 0.55.
+    For k = 1 both are p; for k = 2 (ties split) both are p as well. The independent answer
+    ``majority_vote_accuracy(p, k)`` always lies in [lo, hi]. Kuncheva et al., "Limits on the
+    majority vote accuracy in classifier fusion" (Pattern Anal. Appl. 2003) derive the same
+    "pattern of success" and "pattern of failure" for odd k.
+
+    Args:
+        p: each classifier's accuracy, in [0, 1].
+        k: number of classifiers, an integer in [1, 1000].
+
+    Returns:
+        the tuple (lo, hi) of Python floats, 0 <= lo <= hi <= 1.
+
+    Raises:
+        ValueError: as ``majority_vote_accuracy``: if p is outside [0, 1] or k is not an integer
+            in [1, 1000].
+    """
+    majority_vote_accuracy(p, k)  # the same argument checks (and the independent case, inside [lo, hi])
+    k = int(k)
+    m = k // 2 + 1  # the smallest winning number of right votes
+    L = (k + 1) // 2 - 1  # the largest losing number of right votes (ceil(k/2) - 1)
+    hi = min(1.0, k * p / m)
+    lo = max(0.0, (k * p - L) / (k - L))
+    return float(lo), float(hi)

@@ -12,8 +12,12 @@ Conventions (where the literature differs, the one chosen is stated):
 * CEV and SDE follow Blakeney et al., "Simon Says: Evaluating and Mitigating Bias in Pruned Neural
   Networks with Knowledge Distillation" (arXiv:2106.07849, 2021) and "Measure Twice, Cut Once:
   Quantifying Bias and Fairness in Deep Neural Networks" (arXiv:2110.04397), chapter III of
-  Blakeney's dissertation: both are computed from the *normalised* per-class changes
-  dR_c = (R_c^compressed - R_c^base) / R_c^base of FPR and FNR, as fractions (x 100 for percent).
+  Blakeney's dissertation (eq. III.5-III.6 for SDE): both are computed from the *normalised*
+  per-class changes dR_c = (R_c^compressed - R_c^base) / R_c^base of FPR and FNR.
+* Units: every function here takes and returns *fractions* (a rate of 0.05, a change of +1 for
+  +100%); the dissertation prints percentages. SDE is a distance, so it scales like its inputs
+  (SDE in percent = 100 x SDE in fractions); CEV is a squared distance, so CEV computed on
+  percentages = 10^4 x CEV on fractions. Compare numbers with a paper only in one unit.
   The papers leave dR undefined when a baseline rate is 0, which on a small test set is the
   common case (a good model makes no false negative on many classes). Here the denominator is
   max(R_base, floor): with floor = the smallest non-zero rate the test set can show (1 / number
@@ -113,6 +117,9 @@ def cev(d_fpr: np.ndarray, d_fnr: np.ndarray) -> float:
     CEV = 0, however large the change: CEV measures how *unevenly* the classes were affected, not
     how much. Blakeney et al. (2021), "Simon Says".
 
+    Units: d_fpr and d_fnr are fractions (``rate_change``: +1 is +100%); CEV is in their square
+    (x 10^4 to compare with a CEV computed on percentages).
+
     Args:
         d_fpr, d_fnr: float arrays of one shape (C,), C >= 1.
 
@@ -130,16 +137,21 @@ def cev(d_fpr: np.ndarray, d_fnr: np.ndarray) -> float:
 
 
 def sde(d_fpr: np.ndarray, d_fnr: np.ndarray) -> float:
-    """Symmetric Distance Error: how far the classes lie from the line dFPR = dFNR.
+    """Symmetric Distance Error: the mean Euclidean distance of the classes from the line dFPR = dFNR.
 
-    SDE = 1/C sum_c | dFNR_c - dFPR_c |
+    SDE = 1/C sum_c | dFNR_c - dFPR_c | / sqrt(2)
 
+    Each class is a point (dFPR_c, dFNR_c); its distance to the diagonal y = x is
+    |dFNR_c - dFPR_c| / sqrt(2) (the distance from (x, y) to its projection ((x+y)/2, (x+y)/2)).
     A class whose false negatives grow faster than its false positives (dFNR > dFPR) is being
     "forgotten" by the compressed model — it is predicted less — and one with dFPR > dFNR is being
     over-predicted. SDE is 0 when every class's two rates changed by the same relative amount
     (the points lie on the diagonal) and is unchanged by a common shift of both coordinates.
-    (|dFNR - dFPR| is sqrt(2) times the Euclidean distance to the diagonal; the papers use the
-    absolute difference.) Blakeney et al. (2021), "Simon Says".
+    Blakeney, dissertation ch. III, eq. III.5-III.6; Blakeney et al. (2021), "Simon Says".
+
+    Units: d_fpr and d_fnr are fractions (``rate_change``: +1 is +100%) and SDE comes back in the
+    same unit; multiply by 100 to compare with the dissertation's percentages (CEV, a squared
+    distance, would be multiplied by 10^4).
 
     Args:
         d_fpr, d_fnr: float arrays of one shape (C,), C >= 1.
@@ -154,7 +166,7 @@ def sde(d_fpr: np.ndarray, d_fnr: np.ndarray) -> float:
     d_fnr = np.asarray(d_fnr, dtype=np.float64)
     if d_fpr.ndim != 1 or d_fpr.shape != d_fnr.shape or d_fpr.size == 0:
         raise ValueError(f"d_fpr and d_fnr must be non-empty 1-D arrays of one shape, got {d_fpr.shape}, {d_fnr.shape}")
-    return float(np.mean(np.abs(d_fnr - d_fpr)))
+    return float(np.mean(np.abs(d_fnr - d_fpr)) / np.sqrt(2.0))
 
 
 def svcca(A: np.ndarray, B: np.ndarray, variance: float = 0.99, k: int | None = None) -> float:

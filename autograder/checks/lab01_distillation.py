@@ -24,7 +24,7 @@ CHECKS = registry.checks
 # The lab's exercises, in the notebook's order: each is graded against the reference function of its name.
 EXERCISES = registry.exercises("reference_impl.distillation", [
     "softmax_t", "log_softmax_t", "kl_divergence", "js_divergence", "cross_entropy", "kd_loss",
-    "hard_label_kd_loss", "label_loyalty", "probability_loyalty", "majority_vote_accuracy"
+    "hard_label_kd_loss", "label_loyalty", "probability_loyalty", "majority_vote_accuracy", "majority_vote_bounds"
 ])
 
 LARGE = 1e4  # "large logits": exp(1e4) overflows float64, so only a stable implementation survives
@@ -425,3 +425,71 @@ def even_k_splits_ties(student, ref, p, k):
     expected = sum(math.comb(k, i) * p**i * (1 - p) ** (k - i) for i in range(k // 2 + 1, k + 1))
     expected += 0.5 * math.comb(k, k // 2) * (p * (1 - p)) ** (k // 2)
     assert_close(student(p, k), expected, f"majority_vote_accuracy({p!r}, {k})")
+
+
+# --- majority_vote_bounds -----------------------------------------------------------------------
+def _bounds(student, p, k) -> tuple:
+    what = f"majority_vote_bounds({p!r}, {k})"
+    got = student(p, k)
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise CheckFailed(f"{what} should return a tuple (lo, hi) of two floats, got {type(got).__name__}: {fmt(got)}")
+    return as_float(got[0], f"{what}[0] (lo)"), as_float(got[1], f"{what}[1] (hi)")
+
+
+def _independent_vote(p: float, k: int) -> float:
+    """The independent-voters accuracy, written here from the binomial law (ties split 50/50)."""
+    win = sum(math.comb(k, i) * p**i * (1 - p) ** (k - i) for i in range(k + 1) if 2 * i > k)
+    tie = 0.5 * math.comb(k, k // 2) * (p * (1 - p)) ** (k // 2) if k % 2 == 0 else 0.0
+    return win + tie
+
+
+@check("majority_vote_bounds", p=S.PROBABILITIES, k=st.integers(1, 15))
+def majority_vote_bounds__agrees_with_reference(student, ref, p, k):
+    """majority_vote_bounds(p, k) should be (max(0, (kp - L)/(k - L)), min(1, kp/m)), m = floor(k/2) + 1, L = ceil(k/2) - 1."""
+    lo, hi = _bounds(student, p, k)
+    e_lo, e_hi = ref(p, k)
+    assert_close(lo, e_lo, f"majority_vote_bounds({p!r}, {k})[0] (the worst case)", atol=1e-12)
+    assert_close(hi, e_hi, f"majority_vote_bounds({p!r}, {k})[1] (the best case)", atol=1e-12)
+
+
+@check("majority_vote_bounds", public=True, k=st.just(3))
+def three_voters_at_seventy_percent_span_55_to_100(student, ref, k):
+    """Three voters at 0.7 with correlated errors should give anything from 0.55 to 1.0 (the lecture's brain teaser)."""
+    lo, hi = _bounds(student, 0.7, k)
+    assert_close(lo, 0.55, "majority_vote_bounds(0.7, 3)[0]: wins 3-0 on 55% of inputs, loses 1-2 on 45%")
+    assert_close(hi, 1.0, "majority_vote_bounds(0.7, 3)[1]: 2-1 wins on 100% of inputs use 2.0 <= 2.1 right votes")
+
+
+@check("majority_vote_bounds", public=True, p=S.PROBABILITIES, k=st.integers(1, 15))
+def brackets_the_independent_vote(student, ref, p, k):
+    """0 <= lo <= (the independent voters' accuracy) <= hi <= 1: independence is one of the joint distributions."""
+    lo, hi = _bounds(student, p, k)
+    ind = _independent_vote(p, k)
+    eps = 1e-9
+    require(-eps <= lo <= ind + eps and ind - eps <= hi <= 1 + eps,
+            f"majority_vote_bounds({p!r}, {k}) = ({lo!r}, {hi!r}) should bracket the independent accuracy {ind!r} within [0, 1]")
+
+
+@check("majority_vote_bounds", public=True, p=S.PROBABILITIES, k=st.integers(1, 15))
+def majority_vote_bounds__complement_symmetry(student, ref, p, k):
+    """lo(p, k) + hi(1 - p, k) should be 1: the worst case for right answers is the best case for wrong ones."""
+    lo, _ = _bounds(student, p, k)
+    _, hi = _bounds(student, 1 - p, k)
+    assert_close(lo + hi, 1.0, f"majority_vote_bounds({p!r}, {k})[0] + majority_vote_bounds({1 - p!r}, {k})[1]")
+
+
+@check("majority_vote_bounds", public=True, p=S.PROBABILITIES, k=st.sampled_from([1, 2]))
+def one_or_two_voters_have_no_freedom(student, ref, p, k):
+    """With one voter, or two with ties split 50/50, the vote's accuracy is p whatever the correlation: (p, p)."""
+    lo, hi = _bounds(student, p, k)
+    assert_close(lo, p, f"majority_vote_bounds({p!r}, {k})[0]")
+    assert_close(hi, p, f"majority_vote_bounds({p!r}, {k})[1]")
+
+
+@check("majority_vote_bounds", public=True, bad=st.sampled_from([(1.5, 3), (-0.1, 3), (0.7, 0), (0.7, 2.0), (0.7, True)]))
+def rejects_bad_arguments(student, ref, bad):
+    """majority_vote_bounds should raise ValueError for p outside [0, 1] or k that is not an integer >= 1."""
+    r = student.raw(*bad)
+    require(not r.ok and r.error_type == "ValueError",
+            f"majority_vote_bounds{bad} should raise ValueError, but it "
+            + ("returned a value" if r.ok else f"raised {r.error_type}: {r.error}"))

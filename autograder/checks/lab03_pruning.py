@@ -472,7 +472,7 @@ def two_classes_by_hand(student, ref, a, b):
 
 @check("sde", d=_deltas())
 def sde__agrees_with_reference(student, ref, d):
-    """sde(dFPR, dFNR) should be 1/C sum_c |dFNR_c - dFPR_c|."""
+    """sde(dFPR, dFNR) should be 1/C sum_c |dFNR_c - dFPR_c| / sqrt(2), the mean distance to the diagonal."""
     assert_close(student(*d), ref(*d), "sde(d_fpr, d_fnr)", atol=1e-12)
 
 
@@ -492,9 +492,9 @@ def symmetric_and_diagonal_shift_invariant(student, ref, d, t):
 
 @check("sde", public=True, C=st.integers(1, 4), x=st.floats(0.1, 5.0))
 def mean_absolute_distance_by_hand(student, ref, C, x):
-    """Classes alternating (x, 0) and (0, x) are each |x| off the diagonal: SDE = x (an absolute value, averaged over classes)."""
+    """Classes alternating (x, 0) and (0, x) each lie x / sqrt(2) from the diagonal: SDE = x / sqrt(2) (Blakeney eq. III.6)."""
     f = np.where(np.arange(2 * C) % 2 == 0, x, 0.0)
-    assert_close(student(f, x - f), x, f"sde({fmt(f)}, {fmt(x - f)})")
+    assert_close(student(f, x - f), x / math.sqrt(2), f"sde({fmt(f)}, {fmt(x - f)})")
 
 
 # --- svcca --------------------------------------------------------------------------------------
@@ -582,3 +582,12 @@ def rejects_mismatched_datapoints(student, ref, AB):
     """svcca should raise ValueError when A and B do not have the same number of datapoints (columns)."""
     A, B = AB
     _rejects(student, (A, B[:, :-1]), f"svcca(A of shape {A.shape}, B of shape {B[:, :-1].shape})")
+
+
+# --- sde (appended) -----------------------------------------------------------------------------
+@check("sde", public=True, a=_DELTA, b=_DELTA)
+def one_class_is_its_euclidean_distance_to_the_diagonal(student, ref, a, b):
+    """For one class at (dFPR, dFNR) = (a, b), SDE should be the Euclidean distance from (a, b) to the line y = x."""
+    m = (a + b) / 2  # the foot of the perpendicular is (m, m)
+    expected = math.hypot(a - m, b - m)
+    assert_close(student(np.array([a]), np.array([b])), expected, f"sde([{a!r}], [{b!r}])", atol=1e-12)

@@ -9,7 +9,13 @@ submission's cells into it, and forwards calls. Everything that crosses is plain
   stderr files), core dumps and, where the kernel enforces it, the number of processes,
 * with a minimal environment, ``python -I`` (no user site, no PYTHON* variables), a private
   working directory and HOME/TMPDIR inside it,
-* under a wall-clock deadline per cell, per call and per submission enforced from here.
+* under a wall-clock deadline per cell, per call and per submission enforced from here,
+* killed by the kernel when the process that started it dies, even by SIGKILL (Linux: the parent-death
+  signal; bubblewrap's ``--die-with-parent`` and its pid namespace take every process inside down too),
+* as a uid of its own (as root): one per grading process, held by a lock file, never shared by two graders.
+
+Where the platform lacks a limit (no ``resource`` module on Windows, no RLIMIT_NPROC, no
+bubblewrap), the worker runs with the limits that remain and ``StudentSession.mode`` says which.
 
 A worker that hangs, dies or exceeds a limit raises :class:`WorkerLost`, a ``BaseException`` so
 that hypothesis does not treat it as an ordinary failing example and try to shrink it: the
@@ -21,22 +27,131 @@ defines.
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import wire
 
+try:  # POSIX only: on Windows the worker runs with wall-clock limits alone (see rlimits_available)
+    import resource
+except ImportError:  # pragma: no cover - exercised by tests/autograder/test_platform_fallback.py
+    resource = None  # type: ignore[assignment]
+
 HERE = Path(__file__).resolve().parent
 MODE_PROCESS = "process isolation + rlimits"
 MODE_BWRAP = "bubblewrap: no network, read-only filesystem without the course repository, private /tmp, unprivileged uid, rlimits"
 SANDBOX_UID_BASE = 61000  # uids 61000..64999: one per grading process, in no /etc/passwd, owning nothing
+SANDBOX_UID_COUNT = 4000
+STARTUP_SECONDS = 30.0  # a worker's interpreter start-up (slow on a loaded machine) is not the student's time
+RLIMITS = ("AS", "CPU", "FSIZE", "CORE", "NPROC")  # what _preexec sets, where the platform has it
+
+
+def rlimits_available() -> tuple[str, ...]:
+    """The resource limits this platform can put on the worker (none without the resource module)."""
+    if resource is None:
+        return ()
+    return tuple(name for name in RLIMITS if hasattr(resource, f"RLIMIT_{name}"))
+
+
+def limits_description() -> str:
+    """The limits the process fallback applies here, in words for the report."""
+    names = rlimits_available()
+    if not names:
+        return "wall-clock limits only (this platform has no resource limits)"
+    missing = [n for n in RLIMITS if n not in names]
+    return "rlimits" + (f" ({', '.join(names)}; no {', '.join(missing)} here)" if missing else "")
+
+
+# -- orphans: a worker never outlives the process that started it ----------------------------------------
+PR_SET_PDEATHSIG = 1
+_libc_prctl = None
+
+
+def _prctl():
+    """libc's prctl on Linux (loaded in the grader, before any fork), else None."""
+    global _libc_prctl
+    if _libc_prctl is None and sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            _libc_prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            _libc_prctl = False
+    return _libc_prctl or None
+
+
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux; elsewhere nothing).
+
+    For a grading pool's workers (``initializer=die_with_parent``) and, between fork and exec, for the
+    sandbox worker. ``parent_pid`` closes the race of a parent that died before the call. The signal
+    is sent when the *thread* that forked this process exits, so a session's worker belongs to the
+    thread that starts it; a change of uid clears the setting, so call this after dropping privileges.
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return
+    prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != (parent_pid if parent_pid is not None else os.getppid()):
+        os.kill(os.getpid(), signal.SIGKILL)  # the parent is already gone
+
+
+# -- uids: one per grading process, never shared ------------------------------------------------------
+_UIDS: dict[int, tuple[int, int]] = {}  # grading pid -> (uid, fd of its lock file)
+_UID_LOCK = threading.Lock()
+
+
+def uid_lock_dir() -> Path:
+    """Where the uid locks live: shared by every grader on the machine."""
+    if os.environ.get("COURSE_SANDBOX_UID_DIR"):
+        return Path(os.environ["COURSE_SANDBOX_UID_DIR"])
+    run = Path("/run")
+    if run.is_dir() and os.access(run, os.W_OK):
+        return run / "course-sandbox-uids"
+    return Path(tempfile.gettempdir()) / "course-sandbox-uids"
+
+
+def sandbox_uid() -> int:
+    """This process's sandbox uid, allocated once and held for the process's life.
+
+    Each uid in 61000..64999 has a lock file; a grader takes the first free one (an exclusive
+    ``flock``), starting at ``61000 + pid % 4000`` so that graders rarely probe the same files. The
+    kernel drops the lock when its holder dies, however it dies, so a crashed grader's uid is free again
+    at once. Two graders never share a uid, and so never share its process limit (RLIMIT_NPROC counts
+    per uid). A forked child (a pool worker) allocates its own.
+    """
+    pid = os.getpid()
+    with _UID_LOCK:
+        if pid not in _UIDS:
+            _UIDS[pid] = allocate_uid(start=pid % SANDBOX_UID_COUNT)
+        return _UIDS[pid][0]
+
+
+def allocate_uid(start: int = 0, lock_dir: Path | None = None) -> tuple[int, int]:
+    """Lock the first free uid from ``SANDBOX_UID_BASE + start`` on: (uid, the open fd holding its lock)."""
+    import fcntl
+
+    folder = Path(lock_dir or uid_lock_dir())
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for i in range(SANDBOX_UID_COUNT):
+        uid = SANDBOX_UID_BASE + (start + i) % SANDBOX_UID_COUNT
+        fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())  # who holds it, for a person looking
+        return uid, fd
+    raise RuntimeError(f"all {SANDBOX_UID_COUNT} sandbox uids are in use (lock files in {folder})")
 
 
 def _bwrap_binds() -> list[str]:
@@ -184,20 +299,25 @@ class StudentSession:
     """A sandboxed worker holding one submission's code."""
 
     def __init__(self, cells: list[tuple[int, str]], limits: Limits):
+        if os.name == "nt":  # the worker's pipes, process group and fork-time limits are POSIX's
+            raise RuntimeError("the grading sandbox needs Linux or macOS (on Windows: WSL); the self-check "
+                               "cells inside the notebook work on Windows as they are")
         self.cells = cells
         self.limits = limits
         self.bwrap = bubblewrap_available()
         # Without bubblewrap, root still drops to an unprivileged uid where the interpreter allows it
         # (rlimits on processes bind only non-root users, and root could lift the others).
-        self.drop_uid = not self.bwrap and os.geteuid() == 0 and _others_can_run_python()
+        self.drop_uid = not self.bwrap and hasattr(os, "geteuid") and os.geteuid() == 0 and _others_can_run_python()
+        process = MODE_PROCESS if set(rlimits_available()) == set(RLIMITS) else \
+            f"process isolation + {limits_description()}"
         if self.bwrap:
             self.mode = MODE_BWRAP
         elif self.drop_uid:
-            self.mode = MODE_PROCESS + ", unprivileged uid"
-        elif os.geteuid() == 0:
-            self.mode = MODE_PROCESS + " (as root: the interpreter is not readable by other users, so no uid drop)"
+            self.mode = process + ", unprivileged uid"
+        elif hasattr(os, "geteuid") and os.geteuid() == 0:
+            self.mode = process + " (as root: the interpreter is not readable by other users, so no uid drop)"
         else:
-            self.mode = MODE_PROCESS
+            self.mode = process
         self.skipped: dict[int, str] = {}
         self.load_report: LoadReport | None = None
         self.restarts = 0
@@ -223,21 +343,25 @@ class StudentSession:
         return self._started + self.limits.submission_seconds - time.monotonic()
 
     def _preexec(self) -> None:  # runs in the child between fork and exec
-        mem = self.limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        cpu = int(self.limits.submission_seconds) + 5
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-        out = self.limits.output_kb * 1024
-        resource.setrlimit(resource.RLIMIT_FSIZE, (out, out))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NPROC, (self.limits.max_processes, self.limits.max_processes))
+        if resource is not None:
+            mem = self.limits.memory_mb * 1024 * 1024
+            cpu = int(self.limits.submission_seconds) + 5
+            out = self.limits.output_kb * 1024
+            n = self.limits.max_processes
+            wanted = {"AS": (mem, mem), "CPU": (cpu, cpu + 5), "FSIZE": (out, out), "CORE": (0, 0), "NPROC": (n, n)}
+            for name in rlimits_available():
+                try:
+                    resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), wanted[name])
+                except (ValueError, OSError):  # macOS refuses some values (RLIMIT_AS); Linux takes them all
+                    if sys.platform.startswith("linux"):
+                        raise
         # Past the file-size limit, writes should fail with EFBIG, not kill the worker silently.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         if self.drop_uid:
-            uid = SANDBOX_UID_BASE + os.getppid() % 4000
             os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
+            os.setgid(self._uid)
+            os.setuid(self._uid)
+        die_with_parent(self._parent_pid)  # after the uid change, which would clear it
 
     def _spawn(self) -> None:
         assert self._dir is not None
@@ -266,9 +390,8 @@ class StudentSession:
         if self.bwrap:
             os.chmod(run, 0o755)
             env.update(HOME="/tmp", TMPDIR="/tmp")
-            uid = SANDBOX_UID_BASE + os.getpid() % 4000
             # /tmp is memory: cap it too (the file-size rlimit is per file).
-            argv = _bwrap_prefix(str(run), uid, max(4, 4 * self.limits.output_kb // 1024) * 1024 * 1024) + python + ["/sandbox/worker.py", str(p2c_r), str(c2p_w)]
+            argv = _bwrap_prefix(str(run), sandbox_uid(), max(4, 4 * self.limits.output_kb // 1024) * 1024 * 1024) + python + ["/sandbox/worker.py", str(p2c_r), str(c2p_w)]
             cwd = "/"
         else:
             argv = python + [str(run / "worker.py"), str(p2c_r), str(c2p_w)]
@@ -276,6 +399,8 @@ class StudentSession:
             if self.drop_uid:
                 os.chmod(self._dir, 0o755)
                 os.chmod(run, 0o777)  # the unprivileged worker's only writable place
+        self._uid = sandbox_uid() if self.drop_uid else -1
+        self._parent_pid = os.getpid()
         self._proc = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -378,13 +503,16 @@ class StudentSession:
             cells = [(i, src) for i, src in self.cells if i not in self.skipped]
             current = None
             try:
+                # The interpreter's start-up (seconds on a loaded machine) is not a cell's time: the
+                # call limit runs from the worker's first message on.
                 self._send(
                     {"op": "load", "cells": [{"index": i, "source": s} for i, s in cells]},
-                    self.deadline(self.limits.call_seconds),
+                    self.deadline(self.limits.call_seconds + STARTUP_SECONDS),
                     "loading the notebook",
                 )
                 while True:
-                    msg = self._read(self.deadline(self.limits.call_seconds), "running a notebook cell")
+                    seconds = self.limits.call_seconds + (STARTUP_SECONDS if current is None else 0)
+                    msg = self._read(self.deadline(seconds), "running a notebook cell")
                     if isinstance(msg, dict) and msg.get("event") == "cell_start" and type(msg.get("index")) is int:
                         current = msg["index"]
                         continue

@@ -1,4 +1,5 @@
-"""course build: solution cells are the reference source; skeletons keep signature and docstring."""
+"""course build: notebooks from the lab sources; solution cells are the reference source; skeletons keep
+signature and docstring; the buggy examples are the solution plus their declared bugs."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import textwrap
 import nbformat
 import pytest
 
-from autograder.build import BEGIN, END, build, build_lab, solution_source, strip_solution_source
+from autograder.build import BEGIN, END, build, build_lab, load_expectations, solution_source, strip_solution_source
 from autograder.config import REPO_ROOT, load_course
+from autograder.labsource import SOURCES, SourceError, source_path
 from autograder.submission import grade_id
 
 
@@ -106,31 +108,125 @@ def test_unbalanced_markers_are_errors():
         strip_solution_source(f"def f():\n    {END}\n")
 
 
-def test_drift_is_detected_and_repaired(tmp_path, course):
-    root = tmp_path / "course"
-    (root / "solutions").mkdir(parents=True)
-    (root / "labs").mkdir()
+def _course_copy(course, root):
+    """A copy of what `course build` reads (course.toml, labsrc/, examples' expected.toml) and writes."""
     shutil.copy(course.path, root / "course.toml")
-    for each in course.labs:  # every lab course.toml names, so that build() over all of them finds its notebooks
-        shutil.copy(each.solution_path(course.root), root / "solutions" / each.notebook)
-        shutil.copy(each.lab_path(course.root), root / "labs" / each.notebook)
-    lab = course.lab("lab01")
-    copy = load_course(root / "course.toml")
+    shutil.copytree(course.root / SOURCES, root / SOURCES)
+    for each in course.labs:
+        for name in ("solutions", "labs"):
+            (root / name).mkdir(exist_ok=True)
+            shutil.copy(course.root / name / each.notebook, root / name / each.notebook)
+        examples = course.root / "examples" / each.id
+        if examples.exists():
+            shutil.copytree(examples, root / "examples" / each.id)
+    return load_course(root / "course.toml")
+
+
+def _generated(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for pattern in ("solutions/*.ipynb", "labs/*.ipynb", "examples/*/buggy.ipynb") for p in sorted(root.glob(pattern))}
+
+
+def test_deleted_notebooks_are_rebuilt_byte_identical(tmp_path, course):
+    """solutions/, labs/ and every examples/*/buggy.ipynb come back byte for byte from the sources; a second
+    build changes nothing."""
+    copy = _course_copy(course, tmp_path)
+    committed = _generated(tmp_path)
+    assert len(committed) == 3 * len(course.labs)
+    shutil.rmtree(tmp_path / "solutions")
+    shutil.rmtree(tmp_path / "labs")
+    for p in tmp_path.glob("examples/*/buggy.ipynb"):
+        p.unlink()
+    assert {c.reason for c in build(copy, check=True)} == {"missing"}
+    assert not (tmp_path / "solutions").exists()  # --check wrote nothing
+    assert len(build(copy)) == len(committed)
+    assert _generated(tmp_path) == committed
+    assert build(copy) == [] and _generated(tmp_path) == committed
+
+
+def test_drift_is_detected_and_repaired(tmp_path, course):
+    copy = _course_copy(course, tmp_path)
+    lab = copy.lab("lab01")
     assert build(copy, check=True) == []
     # Someone edits an exercise cell of the solution by hand: the check reports it, build repairs it.
-    path = root / "solutions" / lab.notebook
+    path = tmp_path / "solutions" / lab.notebook
     nb = nbformat.read(path, as_version=4)
     cell = next(c for c in nb.cells if grade_id(c) == "kd_loss")
     cell.source = cell.source.replace("T**2", "T")
     nbformat.write(nb, path)
-    changes = build_lab(copy, copy.lab("lab01"), check=True)
+    changes = build_lab(copy, lab, check=True)
     assert [c.path.name for c in changes] == [lab.notebook]
     assert "T**2" not in path.read_text()  # --check wrote nothing
-    build_lab(copy, copy.lab("lab01"))
+    build_lab(copy, lab)
     assert build(copy, check=True, lab_ids=["lab01"]) == []
     # A deleted student notebook is "missing".
-    (root / "labs" / lab.notebook).unlink()
+    (tmp_path / "labs" / lab.notebook).unlink()
     assert [c.reason for c in build(copy, check=True, lab_ids=["lab01"])] == ["missing"]
+    # An edit of the source's prose reaches the solution and the student notebook (and the buggy example).
+    src = source_path(tmp_path, lab)
+    src.write_text(src.read_text().replace("# # Lab 1 — Knowledge distillation I", "# # Lab 1 — Distillation"))
+    assert {c.path.name for c in build(copy, check=True, lab_ids=["lab01"])} == {lab.notebook, "buggy.ipynb"}
+
+
+@EVERY_LAB
+def test_notebooks_say_they_are_generated_and_ids_are_stable(course, lab):
+    for path in (lab.solution_path(course.root), lab.lab_path(course.root)):
+        nb = nbformat.read(path, as_version=4)
+        assert nb.metadata["course"]["generated_from"] == f"{SOURCES}/{path.stem}.py"
+        assert [c.id for c in nb.cells] == [grade_id(c).replace("_", "-") for c in nb.cells]
+
+
+@EVERY_LAB
+def test_buggy_example_differs_from_the_solution_only_by_its_declared_bugs(course, lab):
+    """The buggy example is the student notebook with every exercise solved, except each declared bug."""
+    spec = load_expectations(course, lab.id)["buggy"]
+    nb = nbformat.read(course.root / "examples" / lab.id / spec["file"], as_version=4)
+    cells = {grade_id(c): c.source for c in nb.cells}
+    bugged = {bug["exercise"] for bug in spec["bugs"]}
+    for ex in lab.exercises:
+        ref = textwrap.dedent(inspect.getsource(ex.load_reference())).rstrip("\n")
+        if ex.id in bugged:
+            expected = ref + "\n"
+            for bug in spec["bugs"]:
+                if bug["exercise"] == ex.id:
+                    expected = expected.replace(bug["old"], bug["new"])
+            assert cells[ex.id] == expected.removesuffix("\n") != ref, ex.id
+        else:
+            assert cells[ex.id] == ref, ex.id
+    sections = [grade_id(c) for c in nbformat.read(lab.lab_path(course.root), as_version=4).cells]
+    assert list(cells) == sections, "the example has every section of the lab"
+    assert not any("ANSWER_" in s or "### BEGIN" in s for s in cells.values())
+
+
+def _one_cell_lab(tmp_path, course, header: str, body: str = "# x"):
+    copy = _course_copy(course, tmp_path)
+    lab = copy.lab("lab01")
+    src = source_path(tmp_path, lab)
+    src.write_text(src.read_text() + f"\n# %% {header}\n{body}\n")
+    return copy, lab
+
+
+@pytest.mark.parametrize("header, message", [
+    ("", "needs exactly one of name="),
+    ('name="x" answer="y"', "needs exactly one of name="),
+    ('name="setup"', "'setup' is used twice"),
+    ('exercise="no_such"', "'no_such' is not one of lab01's exercises"),
+    ('answer="answer_9"', "an answer is a markdown cell"),
+])
+def test_bad_sources_get_errors_that_name_the_cell_and_the_fix(tmp_path, course, header, message):
+    copy, lab = _one_cell_lab(tmp_path, course, header)
+    with pytest.raises(SourceError, match=message) as err:
+        build_lab(copy, lab, check=True)
+    n_lines = len(source_path(tmp_path, lab).read_text().split("\n"))
+    assert f"lab01_distillation.py, line {n_lines - 2}, cell 55:" in str(err.value)
+
+
+def test_a_bug_whose_anchor_is_not_unique_is_an_error(tmp_path, course):
+    copy = _course_copy(course, tmp_path)
+    path = tmp_path / "examples" / "lab01" / "expected.toml"
+    path.write_text(path.read_text().replace("old = 'alpha * T**2 * soft'", "old = 'alpha'"))
+    with pytest.raises(ValueError, match=r"bugs\[1\]\.old occurs \d+ times in kd_loss"):
+        build_lab(copy, copy.lab("lab01"), check=True)
 
 
 @EVERY_LAB

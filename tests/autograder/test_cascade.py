@@ -32,7 +32,7 @@ def test_dependencies_are_read_from_the_reference(lab01):
     deps = {ex: sorted(names) for ex, names in upstream_answers(lab01).items() if names}
     assert deps == {"js_divergence": ["kl_divergence"], "cross_entropy": ["log_softmax_t"],
                     "kd_loss": ["cross_entropy", "log_softmax_t"], "hard_label_kd_loss": ["cross_entropy"],
-                    "probability_loyalty": ["js_divergence"]}
+                    "probability_loyalty": ["js_divergence"], "majority_vote_bounds": ["majority_vote_accuracy"]}
 
 
 @pytest.fixture(scope="module")

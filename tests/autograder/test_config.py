@@ -77,7 +77,7 @@ def test_real_course_loads():
     ids = [lab.id for lab in course.labs]
     assert ids[0] == "lab01" and ids == sorted(set(ids))
     lab = course.labs[0]
-    assert len(lab.exercises) == 10
+    assert len(lab.exercises) == 11  # majority_vote_bounds (issue 22), 5 + 5 points with majority_vote_accuracy
     assert sum(e.points for e in lab.exercises) == 100
     assert lab.max_score == 100
     for each in course.labs:

@@ -4,12 +4,17 @@ Each test starts a StudentSession over a few hand-written "notebook cells" and c
 grader sees: plain values, errors as CallResults, and WorkerLost (never a hang, never a crash of
 the grader) when the student's code loops, exits, or exhausts a limit. Limits are small so that
 the whole file runs in well under a minute; the expected values are computed here with NumPy.
+
+Nothing here depends on the machine's speed or load: elapsed times are bounded below where a limit
+must not cut a call short, and above only by HANG_GUARD, which tells "stopped" from "hung".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,11 +22,13 @@ from textwrap import dedent
 
 import numpy as np
 import pytest
+from processes import process_tree, wait_until
 
 from autograder.sandbox.session import MODE_BWRAP, MODE_PROCESS, bubblewrap_available
 from autograder.sandbox import Limits, StudentSession, SubmissionTimeUp, WorkerLost
 
 CALL_SECONDS = 2
+HANG_GUARD = 60  # seconds: only a hang takes this long, however loaded the machine
 LIMITS = Limits(call_seconds=CALL_SECONDS, submission_seconds=30, memory_mb=1024, output_kb=64)
 
 HELPERS = dedent(
@@ -126,7 +133,7 @@ def test_a_top_level_infinite_loop_cell_is_skipped():
     ) as s:
         start = time.monotonic()
         report = s.start()
-        assert time.monotonic() - start < CALL_SECONDS + 5
+        assert time.monotonic() - start < CALL_SECONDS + HANG_GUARD
         loop = next(c for c in report.cells if c.index == 2)
         assert not loop.ok
         assert loop.error.startswith("skipped:") and f"{CALL_SECONDS} s" in loop.error
@@ -159,7 +166,7 @@ def test_a_call_that_loops_forever_loses_the_worker_and_the_next_call_works():
         start = time.monotonic()
         with pytest.raises(WorkerLost) as info:
             s.call("spin")
-        assert CALL_SECONDS <= time.monotonic() - start < CALL_SECONDS + 3
+        assert CALL_SECONDS <= time.monotonic() - start < CALL_SECONDS + HANG_GUARD
         assert not isinstance(info.value, Exception)  # so hypothesis does not shrink it as a failure
         assert not isinstance(info.value, SubmissionTimeUp)
         assert "spin" in info.value.reason and f"{CALL_SECONDS} s" in info.value.reason
@@ -207,17 +214,26 @@ def test_exits_and_base_exceptions_are_errors_and_the_worker_survives(body, erro
     ids=["4GB", "growing"],
 )
 def test_a_memory_bomb_fails_without_hanging_or_touching_the_grader(body):
+    """The bomb fails (MemoryError, or the worker killed) and the grader is untouched.
+
+    A growing bomb touches every page, and first-touch page faults are slow and erratic on some VMs
+    (filling 880 MB took 0.08 s to 2.2 s): it may reach the call's time limit before the memory limit.
+    A small memory limit (256 MB, ~100 MB of which the interpreter and NumPy take) makes that rare,
+    and the time limit is the documented other way such a bomb ends: either way it is contained.
+    """
     grader_limit = resource.getrlimit(resource.RLIMIT_AS)
-    with session(f"def bomb():\n    {body}") as s:
+    limits = dataclasses.replace(LIMITS, memory_mb=256)
+    with session(f"def bomb():\n    {body}", limits=limits) as s:
         s.start()
         start = time.monotonic()
         try:
             r = s.call("bomb")
         except WorkerLost as lost:
-            assert "memory" in lost.reason or "killed" in lost.reason, lost.reason
+            assert ("memory" in lost.reason or "killed" in lost.reason
+                    or lost.reason == f"calling bomb() took longer than {CALL_SECONDS} s and was stopped"), lost.reason
         else:
             assert not r.ok and r.error_type == "MemoryError", r
-        assert time.monotonic() - start < CALL_SECONDS + 3
+        assert time.monotonic() - start < CALL_SECONDS + HANG_GUARD
         assert_alive(s)
     assert resource.getrlimit(resource.RLIMIT_AS) == grader_limit
     assert np.ones(256 * 1024**2 // 8).sum() == 256 * 1024**2 // 8  # the grader can still allocate
@@ -238,7 +254,7 @@ def test_printing_megabytes_is_bounded(body, first_printed):
             pass
         else:
             assert r.ok or r.error_type == "OSError", r
-        assert time.monotonic() - start < CALL_SECONDS + 3
+        assert time.monotonic() - start < CALL_SECONDS + HANG_GUARD
         assert all(f.stat().st_size <= LIMITS.output_kb * 1024 for f in s._dir.glob("stdout*.txt"))
         excerpt = s.output_excerpt()
         assert 0 < len(excerpt) <= 2000
@@ -332,6 +348,10 @@ def test_bubblewrap_mode_hides_the_repository_and_the_network(monkeypatch):
         except OSError as e:
             out["net"] = e.errno
         try:
+            out["repo"] = sorted(os.listdir({str(REPO)!r}))
+        except OSError as e:
+            out["repo"] = type(e).__name__
+        try:
             open("/etc/hostname-from-sandbox", "w")
             out["rofs"] = "WROTE"
         except OSError as e:
@@ -350,28 +370,35 @@ def test_bubblewrap_mode_hides_the_repository_and_the_network(monkeypatch):
     assert out["abs"] == out["rel"] == out["sol"] == "FileNotFoundError"
     assert out["net"] == 101  # ENETUNREACH: no network namespace route at all
     assert out["rofs"] in ("OSError", "PermissionError")
-    assert "work" not in out["root"] or not str(REPO).startswith("/work")
+    # The repository's folder exists only as the way to a venv inside it (bound alone), never its files.
+    venv = Path(sys.prefix)
+    expected_repo = [venv.name] if venv.parent == REPO else "FileNotFoundError"
+    assert out["repo"] == expected_repo
 
 
 def test_the_submission_budget_runs_out_across_slow_calls():
-    limits = Limits(call_seconds=CALL_SECONDS, submission_seconds=3, memory_mb=1024, output_kb=64)
-    with session("def slow():\n    time.sleep(1.2)\n    return 'slept'", limits=limits) as s:
-        created = time.monotonic()
+    """Calls of 1 s, each well within its 6 s limit, run out the submission's 8 s (a call cut short by
+    its own limit would raise a plain WorkerLost, failing pytest.raises)."""
+    limits = Limits(call_seconds=6, submission_seconds=8, memory_mb=1024, output_kb=64)
+    with session("def slow():\n    time.sleep(1.0)\n    return 'slept'", limits=limits) as s:
+        s.start()
         ok = 0
         with pytest.raises(SubmissionTimeUp) as info:
-            for _ in range(10):
-                t = time.monotonic()
+            for _ in range(100):
                 assert s.call("slow").value == "slept"
-                assert time.monotonic() - t < CALL_SECONDS  # each call alone is within its limit
                 ok += 1
-        assert ok >= 1
-        assert time.monotonic() - created < 3 + 1.5
-        assert "3 s" in info.value.reason
+        assert 1 <= ok < 8
+        assert "8 s" in info.value.reason
         assert isinstance(info.value, WorkerLost)
-        t = time.monotonic()
-        with pytest.raises(SubmissionTimeUp):  # and it stays spent
+        restarts = s.restarts
+        with pytest.raises(SubmissionTimeUp):  # and it stays spent: no new worker is even started
             s.call("double", np.ones(1))
-        assert time.monotonic() - t < 0.5
+        assert s.restarts == restarts
+
+
+def wait_until_stopped(s: StudentSession) -> None:
+    """Wait (up to HANG_GUARD) until a process of the session's worker is stopped (SIGSTOP)."""
+    assert wait_until(lambda: "T" in process_tree(s._proc.pid).values(), HANG_GUARD), "the worker never stopped itself"
 
 
 def test_a_worker_that_stops_reading_cannot_block_a_large_call():
@@ -384,7 +411,7 @@ def test_a_worker_that_stops_reading_cannot_block_a_large_call():
     )
     with session(freezer) as s:
         assert s.call("freeze_later").value == "frozen soon"
-        time.sleep(0.6)  # the worker is stopped now, its input pipe unread
+        wait_until_stopped(s)  # the worker is stopped now, its input pipe unread
         outcome: list = []
 
         def big_call():
@@ -396,9 +423,9 @@ def test_a_worker_that_stops_reading_cannot_block_a_large_call():
         caller = threading.Thread(target=big_call, daemon=True)
         start = time.monotonic()
         caller.start()
-        caller.join(CALL_SECONDS + 5)
+        caller.join(CALL_SECONDS + HANG_GUARD)
         assert not caller.is_alive(), "the grader hung writing to a worker that does not read"
-        assert CALL_SECONDS - 0.1 <= time.monotonic() - start < CALL_SECONDS + 3
+        assert CALL_SECONDS - 0.1 <= time.monotonic() - start < CALL_SECONDS + HANG_GUARD
         assert len(outcome) == 1 and isinstance(outcome[0], WorkerLost), outcome
         assert f"{CALL_SECONDS} s" in outcome[0].reason
         assert_alive(s)

@@ -52,8 +52,12 @@ BUGS = {
         "return float(np.var(d_fpr, ddof=1) + np.var(d_fnr, ddof=1)) if d_fpr.size > 1 else 0.0",
         {"agrees_with_reference", "two_classes_by_hand"}),
     "signed instead of absolute distance": (
-        "sde", "return float(np.mean(np.abs(d_fnr - d_fpr)))", "return float(abs(np.mean(d_fnr - d_fpr)))",
+        "sde", "return float(np.mean(np.abs(d_fnr - d_fpr)) / np.sqrt(2.0))",
+        "return float(abs(np.mean(d_fnr - d_fpr)) / np.sqrt(2.0))",
         {"agrees_with_reference", "mean_absolute_distance_by_hand"}),
+    "SDE without the 1/sqrt(2) of eq. III.6 (the lab's formula before issue 22)": (
+        "sde", "return float(np.mean(np.abs(d_fnr - d_fpr)) / np.sqrt(2.0))", "return float(np.mean(np.abs(d_fnr - d_fpr)))",
+        {"agrees_with_reference", "mean_absolute_distance_by_hand", "one_class_is_its_euclidean_distance_to_the_diagonal"}),
     "no centring": (
         "svcca", "        X = X - X.mean(axis=1, keepdims=True)  # (n, N) centred per neuron\n", "",
         {"agrees_with_reference", "invariant_to_invertible_maps"}),

@@ -99,18 +99,30 @@ def test_cev_is_mean_squared_distance_to_centroid(d):
 
 @SETTINGS
 @given(d=deltas)
-def test_sde_matches_loop(d):
-    """SDE = mean_c |dFNR_c - dFPR_c|."""
+def test_sde_is_mean_distance_to_the_diagonal(d):
+    """SDE (Blakeney eq. III.5-III.6) = mean_c of the Euclidean distance from (dFPR_c, dFNR_c) to the line y = x.
+
+    Oracle: the point-to-line distance |a x0 + b y0 + c| / sqrt(a^2 + b^2) for the line x - y = 0, and
+    the distance to the orthogonal projection onto the unit direction (1, 1) / sqrt(2) by numpy.linalg.norm.
+    """
     dfpr, dfnr = d
-    assert sde(dfpr, dfnr) == pytest.approx(sum(abs(b - a) for a, b in zip(dfpr, dfnr)) / len(dfpr), rel=1e-12, abs=1e-14)
+    line = sum(abs(1.0 * x - 1.0 * y + 0.0) / math.hypot(1.0, -1.0) for x, y in zip(dfpr, dfnr)) / len(dfpr)
+    u = np.array([1.0, 1.0]) / np.linalg.norm([1.0, 1.0])
+    P = np.stack([dfpr, dfnr], axis=1)  # (C, 2)
+    proj = np.linalg.norm(P - np.outer(P @ u, u), axis=1).mean()
+    assert sde(dfpr, dfnr) == pytest.approx(line, rel=1e-12, abs=1e-14)
+    assert sde(dfpr, dfnr) == pytest.approx(proj, rel=1e-9, abs=1e-12)
 
 
 def test_cev_sde_by_hand():
-    """Uniform change: CEV 0; points on the diagonal: SDE 0; two classes (1, 0) and (-1, 0): CEV 1, SDE 1."""
+    """Uniform change: CEV 0; points on the diagonal: SDE 0; two classes (1, 0) and (-1, 0): CEV 1, SDE 1/sqrt 2."""
     assert cev(np.full(4, 0.3), np.full(4, -0.2)) == 0.0
     assert sde(np.array([0.1, 2.0]), np.array([0.1, 2.0])) == 0.0
     assert cev(np.array([1.0, -1.0]), np.zeros(2)) == pytest.approx(1.0)
-    assert sde(np.array([1.0, -1.0]), np.zeros(2)) == pytest.approx(1.0)
+    assert sde(np.array([1.0, -1.0]), np.zeros(2)) == pytest.approx(math.sqrt(0.5))
+    # a class at (+10%, +30%) in fractions is 0.2 / sqrt 2 = 0.1414 off the diagonal; in percent 14.14
+    assert sde(np.array([0.1]), np.array([0.3])) == pytest.approx(0.2 / math.sqrt(2))
+    assert sde(np.array([10.0]), np.array([30.0])) == pytest.approx(100 * sde(np.array([0.1]), np.array([0.3])))
     for f in (cev, sde):
         with pytest.raises(ValueError):
             f(np.zeros(2), np.zeros(3))

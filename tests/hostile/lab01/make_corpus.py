@@ -35,7 +35,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 NOTEBOOK = "lab01_distillation.ipynb"
 EXERCISES = ("softmax_t", "log_softmax_t", "kl_divergence", "js_divergence", "cross_entropy", "kd_loss",
-             "hard_label_kd_loss", "label_loyalty", "probability_loyalty", "majority_vote_accuracy")
+             "hard_label_kd_loss", "label_loyalty", "probability_loyalty", "majority_vote_accuracy",
+             "majority_vote_bounds")
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 
@@ -358,7 +359,8 @@ def import_reference():
                 errors.append(f"{type(e2).__name__}: {e2}")
                 raise ImportError(" / then, without the guard: ".join(errors)) from None
         for name in ("softmax_t", "log_softmax_t", "kl_divergence", "js_divergence", "cross_entropy", "kd_loss",
-                     "hard_label_kd_loss", "label_loyalty", "probability_loyalty", "majority_vote_accuracy"):
+                     "hard_label_kd_loss", "label_loyalty", "probability_loyalty", "majority_vote_accuracy",
+                     "majority_vote_bounds"):
             globals()[name] = getattr(R, name)
     """)
     return nb
