@@ -109,6 +109,11 @@ def counterexample_data(kwargs: dict) -> tuple[tuple[str, str], ...]:
     return tuple((k, fmt(v)) for k, v in kwargs.items())
 
 
+def format_counterexample(kwargs: dict) -> str:
+    """An input as a student reads it: one "    name = value" line per argument (autograder.selfcheck)."""
+    return CheckResult("", "", "", "failed", counterexample=counterexample_data(kwargs)).counterexample_text(indent=4)
+
+
 def hypothesis_test(check: Check, body, *, max_examples: int, seed_value: int):
     """``body(**kwargs)`` over the check's strategies, as a hypothesis test with the grading settings."""
     test = given(**check.strategies)(body)
