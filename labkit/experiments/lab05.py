@@ -206,7 +206,8 @@ def lambda_sweep(derive_genotype, expected_latency, latency_loss_additive, paret
     for s, on in zip(sweep, front):
         print(f"{s['lam']:>6}  {s['e_lat']:11.1f}  {s['penalty']:8.3f}  {s['lat']:13.1f}  {s['acc']:8.3f}  "
               f"{'  *  ' if on else '     '}  {describe(s['geno'])}")
-        if figures is not None:
+        if figures is not None:  # lambda > 0: the measured table steers the search, so even the cell and its
+            # accuracy change from run to run (machine-dependent; lab05_nas.claims.toml claims only lambda = 0)
             figures[f"sweep_lam{s['lam']:g}_acc"], figures[f"sweep_lam{s['lam']:g}_on_front"] = s["acc"], on
             figures[f"sweep_lam{s['lam']:g}_expected_ms"] = s["e_lat"] / 1000  # from the table: machine-dependent
             figures[f"sweep_lam{s['lam']:g}_measured_ms"] = s["lat"] / 1000

@@ -14,25 +14,21 @@ from labkit.experiments.claims import MACHINE_DEPENDENT
 from reference_impl import nas as ref
 
 matplotlib.use("Agg")
+torch.set_num_threads(1)  # the procedures' networks are tiny; one thread keeps their results repeatable
 CFG = lab05.Config.quick()
+DATA = digits_splits(seed=0)
 
 
 @pytest.fixture(scope="module")
-def data():
-    torch.set_num_threads(1)
-    return digits_splits(seed=0)
-
-
-@pytest.fixture(scope="module")
-def darts(data):
+def darts():
     figures = Figures()
-    return lab05.darts_vs_random(ref.mixed_op_weights, ref.derive_genotype, data, CFG, figures), figures
+    return lab05.darts_vs_random(ref.mixed_op_weights, ref.derive_genotype, DATA, CFG, figures), figures
 
 
 @pytest.fixture(scope="module")
-def table(data):
+def table():
     figures = Figures()
-    return lab05.latency_table(data, CFG, figures), figures
+    return lab05.latency_table(DATA, CFG, figures), figures
 
 
 def test_planted_weights_are_the_softmax_and_the_counts_are_the_argmaxes():
@@ -62,9 +58,9 @@ def test_latency_figures_are_machine_dependent(table):
     assert x.shape == (64, 64)
 
 
-def test_final_accuracy_repeats_for_a_seed(data):
-    a = lab05.final_accuracy(lab05.SKIP_CELL, data, CFG)
-    b = lab05.final_accuracy(lab05.SKIP_CELL, data, CFG)
+def test_final_accuracy_repeats_for_a_seed():
+    a = lab05.final_accuracy(lab05.SKIP_CELL, DATA, CFG)
+    b = lab05.final_accuracy(lab05.SKIP_CELL, DATA, CFG)
     assert np.array_equal(a, b) and a.shape == (len(CFG.seeds),) and np.all((a >= 0) & (a <= 1))
 
 
@@ -76,11 +72,11 @@ def test_darts_vs_random_gives_random_search_the_same_steps(darts):
     assert figures["random_best_val"] == max(v for v, _ in out["random"])
 
 
-def test_lambda_sweep_front_and_penalty_against_brute_force(data, darts, table):
+def test_lambda_sweep_front_and_penalty_against_brute_force(darts, table):
     (lat, fixed, x), _ = table
     figures = Figures()
     out = lab05.lambda_sweep(ref.derive_genotype, ref.expected_latency, ref.latency_loss_additive, ref.pareto_front,
-                             data, lat, fixed, x, darts[0], CFG, figures)
+                             DATA, lat, fixed, x, darts[0], CFG, figures)
     sweep, front = out["sweep"], out["front"]
     assert [s["lam"] for s in sweep] == list(CFG.lambdas)
     op_lat = np.tile([lat[o] for o in lab05.DIGIT_OPS], (len(darts[0]["alpha"]), 1))
