@@ -156,7 +156,7 @@ import numpy as np
 # %% [markdown] name="md_experiments"
 # # Experiments
 #
-# Nothing from here on is graded. The cells train small PyTorch MLPs (and, in section 8, small CNNs) with `labkit.training` (Adam, mini-batches of 64, deterministic for a seed), Lab 1's `kd_loss_torch`, and `labkit.distillation_ii` — the torch twins of your exercises and a training loop for losses that need hidden features or several networks at once.
+# Nothing from here on is graded. The cells train small PyTorch MLPs (and, in section 8, small CNNs) with `labkit.training` (Adam, mini-batches of 64, deterministic for a seed), Lab 1's `kd_loss_torch`, and `labkit.distillation_ii` — the torch twins of your exercises and a training loop for losses that need hidden features or several networks at once. Each section's procedure, called with your functions, is in `labkit/experiments/lab02.py`.
 #
 # **Set-up.**
 #

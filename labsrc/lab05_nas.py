@@ -129,7 +129,7 @@ import numpy as np
 # %% [markdown] name="md_experiments"
 # # Experiments
 #
-# Nothing from here on is graded. The search code is `labkit.nas` (PyTorch, CPU, one thread): read it, it is short. It implements **first-order DARTS**: for each mini-batch, one Adam step on $\alpha$ using a batch of the *validation* split, then one step on the weights using a batch of the *training* split — the bilevel problem $\min_\alpha \mathcal{L}_{val}(w^*(\alpha), \alpha)$ s.t. $w^*(\alpha) = \arg\min_w \mathcal{L}_{train}(w, \alpha)$, approximated by alternating single steps (DARTS's $\xi = 0$; the second-order version differentiates through one weight step).
+# Nothing from here on is graded. The search code is `labkit.nas` (PyTorch, CPU, one thread): read it, it is short; the experiments that call it and your functions are `labkit/experiments/lab05.py`. It implements **first-order DARTS**: for each mini-batch, one Adam step on $\alpha$ using a batch of the *validation* split, then one step on the weights using a batch of the *training* split — the bilevel problem $\min_\alpha \mathcal{L}_{val}(w^*(\alpha), \alpha)$ s.t. $w^*(\alpha) = \arg\min_w \mathcal{L}_{train}(w, \alpha)$, approximated by alternating single steps (DARTS's $\xi = 0$; the second-order version differentiates through one weight step).
 
 # %% name="exp_setup"
 import time
