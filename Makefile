@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/course demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 build: $(STAMP)

@@ -20,7 +20,15 @@ ATOL_F32 = 1e-6
 
 
 class CheckFailed(AssertionError):
-    """A property did not hold; the message is shown to the student."""
+    """A property did not hold; the message is shown to the student.
+
+    ``expected`` and ``got`` (rendered values) are kept apart as data when the check compared two values.
+    """
+
+    def __init__(self, message: str, *, expected: str | None = None, got: str | None = None):
+        super().__init__(message)
+        self.expected = expected
+        self.got = got
 
 
 def fmt(x, precision: int = 6) -> str:
@@ -88,7 +96,7 @@ def assert_close(got, expected, what: str, *, rtol: float | None = None, atol: f
         ok = same_nonfinite | (finite & (np.abs(g - exp) <= a + r * np.abs(exp)))
     if not np.all(ok):
         expected_s, got_s = (fmt(exp.item()), fmt(g.item())) if exp.ndim == 0 else (fmt(exp), fmt(g))
-        raise CheckFailed(f"{what}\n  expected: {expected_s}\n  got:      {got_s}")
+        raise CheckFailed(f"{what}\n  expected: {expected_s}\n  got:      {got_s}", expected=expected_s, got=got_s)
 
 
 def require(condition: bool, message: str) -> None:

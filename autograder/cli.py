@@ -11,7 +11,9 @@
     course demo                            build, then grade the bundled example submissions
 
 Exit codes: 0 when every submission got a report (a corrupt or hostile one gets 0 points and a
-reason), 1 when the grader itself failed, 2 for bad usage or a bad course.toml.
+reason), 1 when the grader itself failed, 2 for bad usage or a bad course.toml, 3 when `course
+grade` found no notebook to grade, 130 when interrupted (Ctrl-C: finished results are kept and a
+rerun resumes).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from .config import DEFAULT_COURSE, CourseConfigError, load_course
 
-EXIT_OK, EXIT_GRADER, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_GRADER, EXIT_USAGE, EXIT_EMPTY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class UsageError(Exception):
@@ -61,36 +63,52 @@ def cmd_build(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from .grade import grade_batch
+    from .grade import WRONG_LAB, collect_submissions, grade_batch
+    from .progress import progress_reporter
+    from .reports import REPORT_NAME
 
     course = _course(args)
     lab = _lab(course, args.lab)
     if args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
-    from .grade import collect_submissions
-    from .progress import progress_reporter
-
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a folder (it gets one folder per submission, "
+                         "gradebook.csv and report.html)")
     paths = [Path(p) for p in args.paths]
     try:
-        with progress_reporter(len(collect_submissions(paths))) as progress:
-            if args.cluster:  # one task per submission on a Dask scheduler (autograder/cluster.py)
-                from .cluster import ClusterError, grade_batch_on_cluster
-
-                try:
-                    summary = grade_batch_on_cluster(course, lab, paths, Path(args.out), address=args.cluster,
-                                                     force=args.force, profile=args.profile, progress=progress,
-                                                     late_policy=args.late_policy)
-                except ClusterError as e:
-                    raise UsageError(str(e)) from None
-            else:
-                summary = grade_batch(course, lab, paths, Path(args.out), jobs=args.jobs, force=args.force,
-                                      profile=args.profile, progress=progress, late_policy=args.late_policy)
+        subs = collect_submissions(paths)
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
+    if not subs:
+        print(f"course: no notebooks (*.ipynb) found in {', '.join(map(str, paths))}; nothing graded",
+              file=sys.stderr)
+        return EXIT_EMPTY
+    with progress_reporter(len(subs)) as progress:
+        if args.cluster:  # one task per submission on a Dask scheduler (autograder/cluster.py)
+            from .cluster import ClusterError, grade_batch_on_cluster
+
+            try:
+                summary = grade_batch_on_cluster(course, lab, paths, out, address=args.cluster, force=args.force,
+                                                 profile=args.profile, progress=progress,
+                                                 late_policy=args.late_policy)
+            except ClusterError as e:
+                raise UsageError(str(e)) from None
+        else:
+            summary = grade_batch(course, lab, paths, out, jobs=args.jobs, force=args.force, profile=args.profile,
+                                  progress=progress, late_policy=args.late_policy)
+    for name, r in summary.results.items():
+        for note in r.get("extra_data", {}).get("notes", []):
+            if note.startswith(WRONG_LAB):
+                print(f"course: {name}: {note[0].lower()}{note[1:]}", file=sys.stderr)
+    if summary.interrupted:
+        print(f"course: interrupted: {len(summary.graded)} graded now and kept, {len(summary.skipped)} already "
+              f"graded; rerun the same command to grade the rest", file=sys.stderr)
+        return EXIT_INTERRUPTED
     n = len(summary.graded) + len(summary.skipped)
-    print(f"{n} submission(s) with reports in {args.out} ({len(summary.graded)} graded now, "
-          f"{len(summary.skipped)} already graded); gradebook: {Path(args.out) / 'gradebook.csv'}; "
-          f"report: {Path(args.out) / 'report.html'}")
+    report = out / summary.names[0] / REPORT_NAME if len(summary.names) == 1 else out / REPORT_NAME
+    print(f"{n} submission(s) with reports in {out} ({len(summary.graded)} graded now, "
+          f"{len(summary.skipped)} already graded); gradebook: {out / 'gradebook.csv'}; report: {report}")
     if summary.failed:
         print(f"grader errors on {len(summary.failed)} submission(s): {', '.join(summary.failed)}", file=sys.stderr)
         return EXIT_GRADER
@@ -260,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("course: interrupted; finished results are kept and a rerun resumes", file=sys.stderr)
-        return EXIT_GRADER
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ the pending tasks on the cluster; finished results stay and a rerun resumes.
 
 from __future__ import annotations
 
-import itertools
 import platform
 import sys
 import tempfile

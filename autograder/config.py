@@ -1,11 +1,16 @@
 """course.toml: load with tomllib, validate, and name the key and the line of any mistake.
 
-The file has four parts::
+The file has these parts::
 
     [course]            name, term, timezone
     [grading]           examples_per_property, seed, time and memory limits, output limit
+    [visibility]        what students see of each check and when (Gradescope's visibility values)
     [[labs]]            id, title, notebook, checks (a module of autograder/checks), due, late_policy
-    [[labs.exercises]]  id, reference ("module:function"), points, checks (names in that module)
+    [[labs.exercises]]  id, points, drop_checks (optional)
+
+A lab's exercises (``EXERCISES``: each one's reference, in order) and their checks (``@check``, in
+order) are declared once, in the lab's module of autograder/checks; course.toml decides the points
+and may drop checks (``drop_checks``).
 
 Unknown keys are errors too (a misspelt ``pionts`` would otherwise silently default).
 Errors read ``course.toml line 12: labs[0].exercises[2].points must be a number >= 0, got 'two'``.
@@ -21,6 +26,8 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .sandbox.session import Limits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COURSE = REPO_ROOT / "course.toml"
@@ -90,14 +97,45 @@ class Lab:
         raise KeyError(ex_id)
 
 
+# course.toml's [grading] key -> the field of the one limits type (autograder.sandbox.Limits)
+LIMIT_KEYS = {"time_limit_per_call_s": "call_seconds", "time_limit_per_submission_s": "submission_seconds",
+              "memory_limit_mb": "memory_mb", "output_limit_kb": "output_kb"}
+
+
 @dataclass(frozen=True)
 class Grading:
     examples_per_property: int = 100
     seed: int = 0
-    time_limit_per_call_s: float = 10.0
-    time_limit_per_submission_s: float = 120.0
-    memory_limit_mb: int = 2048
-    output_limit_kb: int = 1024
+    limits: Limits = field(default_factory=Limits)
+
+
+# Gradescope's visibility values, from the most to the least shown.
+VISIBILITY_LEVELS = ("visible", "after_due_date", "after_published", "hidden")
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What a student sees of each check, and when ([visibility] in course.toml).
+
+    ``checks``: a check's property, pass/fail and points. ``public_counterexamples`` and
+    ``hidden_counterexamples``: what a failing public / hidden check shows (the counterexample,
+    expected and got, the message). A student can run the public checks themselves; a hidden
+    check's counterexample shown at once would make the hidden checks an answer oracle.
+    """
+
+    checks: str = "visible"
+    public_counterexamples: str = "visible"
+    hidden_counterexamples: str = "after_due_date"
+
+    def of_counterexample(self, public: bool) -> str:
+        """The level of a check's details: never more visible than the check itself."""
+        level = self.public_counterexamples if public else self.hidden_counterexamples
+        return max(level, self.checks, key=VISIBILITY_LEVELS.index)
+
+    def shows(self, level: str, *, after_due: bool, published: bool = False) -> bool:
+        """Whether a student sees something of this level now."""
+        return level == "visible" or (level == "after_due_date" and after_due) or (
+            level == "after_published" and published)
 
 
 @dataclass(frozen=True)
@@ -109,6 +147,7 @@ class Course:
     labs: tuple[Lab, ...]
     path: Path
     root: Path = field(default=REPO_ROOT)
+    visibility: Visibility = field(default_factory=Visibility)
 
     def lab(self, lab_id: str) -> Lab:
         """Find a lab by id, or by a unique prefix of it or of its notebook name."""
@@ -241,7 +280,14 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
     except tomllib.TOMLDecodeError as e:
         raise CourseConfigError(f"{path.name}: not valid TOML: {e}") from None
     v = _Validator(path, text)
-    v.table(data, _ROOT, {"course": (dict,), "grading": (dict,), "labs": (list,)}, {"course", "labs"})
+    v.table(data, _ROOT, {"course": (dict,), "grading": (dict,), "visibility": (dict,), "labs": (list,)},
+            {"course", "labs"})
+    vis = v.table(data.get("visibility", {}), "visibility", {k: (str,) for k in Visibility.__dataclass_fields__},
+                  set())
+    for k, level in vis.items():
+        if level not in VISIBILITY_LEVELS:
+            raise v.fail(f"visibility.{k}", f"must be one of {', '.join(VISIBILITY_LEVELS)} (Gradescope's values), "
+                                            f"got {level!r}")
 
     c = v.table(data["course"], "course", {"name": (str,), "term": (str,), "timezone": (str,)}, {"name"})
 
@@ -266,7 +312,9 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
             v.number(g[k], f"grading.{k}", 0, strict=True)
     if "seed" in g:
         v.number(g["seed"], "grading.seed", 0)
-    grading = Grading(**{k: (float(x) if k.endswith("_s") else x) for k, x in g.items()})
+    grading = Grading(g.get("examples_per_property", 100), g.get("seed", 0),
+                      Limits(**{LIMIT_KEYS[k]: (float(x) if k.endswith("_s") else x)
+                                for k, x in g.items() if k in LIMIT_KEYS}))
 
     if not data["labs"]:
         raise v.fail("labs", "must list at least one lab")
@@ -300,52 +348,66 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
             v.number(lp[k], f"{key}.late_policy.{k}", 0)
         if lp.get("penalty_per_day", 0) > 1:
             raise v.fail(f"{key}.late_policy.penalty_per_day", f"is a fraction of the score in [0, 1], got {lp['penalty_per_day']!r}")
-        checks_module = None
-        if resolve_references:
-            try:
-                checks_module = importlib.import_module(f"autograder.checks.{lab['checks']}")
-            except ImportError as e:
-                raise v.fail(f"{key}.checks", f"names no module in autograder/checks ({e})") from None
+        try:  # the checks are declared there, in order; course.toml only drops some
+            checks_module = importlib.import_module(f"autograder.checks.{lab['checks']}")
+        except ImportError as e:
+            raise v.fail(f"{key}.checks", f"names no module in autograder/checks ({e})") from None
+        declared = getattr(checks_module, "CHECKS", {})
+        declared_exercises = getattr(checks_module, "EXERCISES", {})
         if not lab["exercises"]:
             raise v.fail(f"{key}.exercises", "must list at least one exercise")
         exercises, ex_ids = [], set()
         for ei, ex in enumerate(lab["exercises"]):
             ekey = f"{key}.exercises[{ei}]"
-            v.table(ex, ekey, {"id": (str,), "reference": (str,), "points": (float,), "checks": (list,)},
-                    {"id", "reference", "points", "checks"})
+            v.table(ex, ekey, {"id": (str,), "reference": (str,), "points": (float,), "drop_checks": (list,)},
+                    {"id", "points"})
             if not _ID.match(ex["id"]):
                 raise v.fail(f"{ekey}.id", f"must be a Python identifier, got {ex['id']!r}")
             if ex["id"] in ex_ids:
                 raise v.fail(f"{ekey}.id", f"duplicates the exercise id {ex['id']!r} in lab {lab['id']!r}")
             ex_ids.add(ex["id"])
             v.number(ex["points"], f"{ekey}.points", 0)
-            if ":" not in ex["reference"]:
-                raise v.fail(f"{ekey}.reference", f"must be 'module:function', got {ex['reference']!r}")
-            if not ex["checks"] or not all(isinstance(x, str) for x in ex["checks"]):
-                raise v.fail(f"{ekey}.checks", f"must be a non-empty list of check names, got {ex['checks']!r}")
-            if len(set(ex["checks"])) != len(ex["checks"]):
-                raise v.fail(f"{ekey}.checks", "lists a check twice")
+            where = f"autograder/checks/{lab['checks']}.py"
+            if "reference" in ex:
+                raise v.fail(f"{ekey}.reference", f"is declared in code: {where}'s EXERCISES gives each exercise's "
+                                                  "reference; remove this line")
+            if ex["id"] not in declared_exercises:
+                raise v.fail(f"{ekey}.id", f"names no exercise declared in {where} "
+                                           f"(EXERCISES: {', '.join(declared_exercises) or 'none'})")
+            ex["reference"] = declared_exercises[ex["id"]]
+            known = list(declared.get(ex["id"], {}))
+            if not known:
+                raise v.fail(f"{ekey}.id", f"names an exercise with no checks in autograder/checks/{lab['checks']}.py "
+                                           f"(exercises there: {', '.join(declared) or 'none'})")
+            drop = ex.get("drop_checks", [])
+            for name in drop:
+                if name not in known:
+                    raise v.fail(f"{ekey}.drop_checks", f"names an unknown check {name!r} for {ex['id']} in "
+                                                        f"autograder/checks/{lab['checks']}.py (known: {', '.join(known)})")
+            if len(set(drop)) >= len(known):
+                raise v.fail(f"{ekey}.drop_checks", f"drops every check of {ex['id']}: keep at least one")
+            ex["checks"] = [name for name in known if name not in drop]
             exercise = Exercise(ex["id"], ex["reference"], float(ex["points"]), tuple(ex["checks"]))
             if resolve_references:
                 try:
                     fn = exercise.load_reference()
                 except (ImportError, AttributeError) as e:
-                    raise v.fail(f"{ekey}.reference", f"names no function: {ex['reference']!r} ({e})") from None
+                    raise v.fail(f"{ekey}.id", f"has a reference that names no function: {ex['reference']!r} ({e}) "
+                                               f"(EXERCISES in {where})") from None
                 if not inspect.isfunction(fn):
-                    raise v.fail(f"{ekey}.reference", f"is not a function: {ex['reference']!r}")
-                known = getattr(checks_module, "CHECKS", {}).get(ex["id"], {})
-                for name in ex["checks"]:
-                    if name not in known:
-                        raise v.fail(
-                            f"{ekey}.checks",
-                            f"names an unknown check {name!r} for {ex['id']} in autograder/checks/{lab['checks']}.py "
-                            f"(known: {', '.join(sorted(known)) or 'none'})",
-                        )
+                    raise v.fail(f"{ekey}.id", f"has a reference that is not a function: {ex['reference']!r} "
+                                               f"(EXERCISES in {where})")
             exercises.append(exercise)
+        missing = [x for x in declared_exercises if x not in ex_ids]
+        if missing:
+            raise v.fail(f"{key}.exercises", f"gives no points to {', '.join(missing)}, declared in "
+                                             f"autograder/checks/{lab['checks']}.py: add a [[labs.exercises]] for each")
+        order = list(declared_exercises)  # the order declared in code
+        exercises.sort(key=lambda e: order.index(e.id))
         labs.append(
             Lab(lab["id"], lab["title"], lab["notebook"], lab["checks"], due, LatePolicy(**lp), tuple(exercises))
         )
     return Course(
         name=c["name"], term=c.get("term", ""), timezone=c.get("timezone", "UTC"), grading=grading,
-        labs=tuple(labs), path=path, root=path.resolve().parent,
+        labs=tuple(labs), path=path, root=path.resolve().parent, visibility=Visibility(**vis),
     )

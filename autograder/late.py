@@ -214,54 +214,105 @@ def _utc_text(when: dt.datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def apply_late_policy(results: dict, lab, submitted_at: dt.datetime) -> dict:
-    """A copy of ``results`` with the lab's late policy applied for a submission at ``submitted_at``.
+@dataclass(frozen=True)
+class LateOutcome:
+    """What the late policy decided for one submission: the multiplier and the line that says why."""
 
-    The top-level score, each test's score and each exercise's score in ``extra_data`` are
-    multiplied by ``lab.late_policy.multiplier(lab.due, submitted_at)``; ``extra_data`` gains
-    ``submitted_at``, ``due`` (ISO 8601), ``days_late``, ``multiplier``, ``score_before_late_policy``
-    and ``late_policy`` (the policy's settings); ``output`` gains one line saying what happened.
-    Applying it twice is refused (it would penalise twice).
-    """
+    submitted_at: dt.datetime
+    due: dt.datetime
+    days_late: int
+    multiplier: float
+    grace_minutes: float
+    penalty_per_day: float
+    max_days_late: int
+
+    KEYS = ("submitted_at", "due", "days_late", "multiplier", "score_before_late_policy", "late_policy")
+
+    @property
+    def policy(self):
+        from .config import LatePolicy
+
+        return LatePolicy(self.grace_minutes, self.penalty_per_day, self.max_days_late)
+
+    def line(self, score: float, max_score: float | None) -> str:
+        """One line for the student: on time, within grace, or the penalty and the score after it."""
+        late_s = (self.submitted_at - self.due).total_seconds()
+        of = f" / {max_score:g}" if isinstance(max_score, (int, float)) else ""
+        if late_s <= 0:
+            return f"Submitted on time ({_utc_text(self.submitted_at)}; due {_utc_text(self.due)})."
+        if self.days_late == 0:
+            return (f"Submitted {format_duration(late_s)} late, within the {self.grace_minutes:g} min grace period: "
+                    f"no late penalty.")
+        return (f"Submitted {format_duration(late_s)} late: score x {self.multiplier:g} = {score:g}{of} "
+                f"(late policy: {describe_policy(self.policy)}).")
+
+    def data(self, score_before: float) -> dict:
+        return {
+            "submitted_at": self.submitted_at.astimezone(UTC).isoformat(),
+            "due": self.due.astimezone(UTC).isoformat(),
+            "days_late": self.days_late,
+            "multiplier": self.multiplier,
+            "score_before_late_policy": _round(score_before),
+            "late_policy": {"grace_minutes": self.grace_minutes, "penalty_per_day": self.penalty_per_day,
+                            "max_days_late": self.max_days_late},
+        }
+
+    @classmethod
+    def from_data(cls, extra: dict) -> "LateOutcome | None":
+        if "multiplier" not in extra or "submitted_at" not in extra:
+            return None
+        p = extra.get("late_policy") or {}
+        return cls(dt.datetime.fromisoformat(extra["submitted_at"]), dt.datetime.fromisoformat(extra["due"]),
+                   int(extra["days_late"]), float(extra["multiplier"]), p.get("grace_minutes", 0.0),
+                   p.get("penalty_per_day", 0.0), p.get("max_days_late", 0))
+
+
+def late_outcome(lab, submitted_at: dt.datetime) -> LateOutcome:
+    """The lab's late policy for a submission at ``submitted_at`` (an aware datetime)."""
     if not isinstance(submitted_at, dt.datetime) or submitted_at.tzinfo is None:
         raise ValueError(f"submitted_at must be a datetime with a time zone, got {submitted_at!r}")
+    policy, due = lab.late_policy, lab.due
+    return LateOutcome(submitted_at, due, days_late(policy, due, submitted_at),
+                       float(policy.multiplier(due, submitted_at)), policy.grace_minutes, policy.penalty_per_day,
+                       policy.max_days_late)
+
+
+def apply_late(result, lab, submitted_at: dt.datetime | None = None, *, unreadable: str = ""):
+    """The one late-policy step (``course grade --late-policy`` and the Gradescope runner use it).
+
+    ``result`` is an autograder.results.SubmissionResult. With ``submitted_at`` the lab's policy is
+    applied; with ``unreadable`` (why the time is unknown) a note says it was not. Applying it twice
+    is refused (it would penalise twice).
+    """
+    if result.late is not None:
+        raise ValueError("the late policy has already been applied to these results")
+    if submitted_at is None:
+        return result.with_note(unreadable) if unreadable else result
+    return result.replace(late=late_outcome(lab, submitted_at))
+
+
+def apply_late_policy(results: dict, lab, submitted_at: dt.datetime) -> dict:
+    """A copy of a results.json dictionary with the lab's late policy applied (see :class:`LateOutcome`).
+
+    The top-level score, each test's score and each exercise's score in ``extra_data`` are
+    multiplied by the multiplier; ``extra_data`` gains :attr:`LateOutcome.KEYS`; ``output`` gains
+    one line saying what happened. Applying it twice is refused (it would penalise twice).
+    """
     extra = results.get("extra_data") or {}
     if "score_before_late_policy" in extra:
         raise ValueError("the late policy has already been applied to these results")
-    policy, due = lab.late_policy, lab.due
-    multiplier = float(policy.multiplier(due, submitted_at))
-    n_days = days_late(policy, due, submitted_at)
-
+    late = late_outcome(lab, submitted_at)
     out = copy.deepcopy(results)
     before = float(out.get("score", 0.0))
-    out["score"] = _round(before * multiplier)
+    out["score"] = _round(before * late.multiplier)
     for test in out.get("tests", []):
         if "score" in test:
-            test["score"] = _round(test["score"] * multiplier)
+            test["score"] = _round(test["score"] * late.multiplier)
     extra = out.setdefault("extra_data", {})
     for ex in (extra.get("exercises") or {}).values():
         if isinstance(ex, dict) and "score" in ex:
-            ex["score"] = _round(ex["score"] * multiplier)
-    extra.update({
-        "submitted_at": submitted_at.astimezone(UTC).isoformat(),
-        "due": due.astimezone(UTC).isoformat(),
-        "days_late": n_days,
-        "multiplier": multiplier,
-        "score_before_late_policy": _round(before),
-        "late_policy": {"grace_minutes": policy.grace_minutes, "penalty_per_day": policy.penalty_per_day,
-                        "max_days_late": policy.max_days_late},
-    })
-
-    late_s = (submitted_at - due).total_seconds()
-    max_score = out.get("max_score")
-    of = f" / {max_score:g}" if isinstance(max_score, (int, float)) else ""
-    if late_s <= 0:
-        line = f"Submitted on time ({_utc_text(submitted_at)}; due {_utc_text(due)})."
-    elif n_days == 0:
-        line = (f"Submitted {format_duration(late_s)} late, within the {policy.grace_minutes:g} min grace period: "
-                f"no late penalty.")
-    else:
-        line = (f"Submitted {format_duration(late_s)} late: score x {multiplier:g} = {out['score']:g}{of} "
-                f"(late policy: {describe_policy(policy)}).")
+            ex["score"] = _round(ex["score"] * late.multiplier)
+    extra.update(late.data(before))
+    line = late.line(out["score"], out.get("max_score"))
     out["output"] = (out.get("output") or "").rstrip("\n") + ("\n" if out.get("output") else "") + line
     return out

@@ -26,16 +26,14 @@ import html
 import itertools
 import json
 import os
-import re
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from .results import STATUS_WORDS
+from .results import STATUS_WORDS, CheckResult, SubmissionResult
 
 REPORT_NAME = "report.html"
-COUNTEREXAMPLE_HEADERS = ("Counterexample (the smallest hypothesis found):", "One failing input:")
 RESULT_WORDS = STATUS_WORDS  # one vocabulary for results.json and the reports
 FATAL_REASON = "could not be graded"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -85,29 +83,34 @@ def percent(score, max_score) -> float:
 
 
 @dataclass(frozen=True)
-class ParsedOutput:
-    """A check's feedback split into its parts (see autograder.runner.run_check for the format)."""
+class Feedback:
+    """A check's feedback, from the fields results.json keeps for it (autograder.results.CheckResult)."""
 
-    property: str  # the sentence after "Property: " ("" if the output has none)
-    counterexample: str  # the shrunk input, one "name = value" per line, without the 4-space indent
+    property: str  # the property in words ("" for a file that could not be graded)
+    counterexample: str  # the shrunk input, one "name = value" per line
     detail: str  # the rest: expected / got, the exception, or why the check did not run
 
 
-def parse_test_output(text: str) -> ParsedOutput:
-    lines = (text or "").splitlines()
-    prop = ""
-    if lines and lines[0].startswith("Property: "):
-        prop = lines.pop(0)[len("Property: "):]
-    head = next((i for i, line in enumerate(lines) if line in COUNTEREXAMPLE_HEADERS), None)
-    if head is None:
-        return ParsedOutput(prop, "", "\n".join(lines).strip("\n"))
-    before, rest = lines[:head], lines[head + 1:]
-    n = 0
-    while n < len(rest) and rest[n][:1] in (" ", "\t"):
-        n += 1
-    ce = "\n".join(line[4:] if line.startswith("    ") else line for line in rest[:n])
-    detail = "\n".join([*before, *rest[n:]]).strip("\n")
-    return ParsedOutput(prop, ce, detail)
+def feedback(test: dict, results: dict | None = None, *, visibility=None, after_due: bool = True) -> Feedback:
+    """The test's feedback as data; an ungradable file's reason stands in for every check's.
+
+    With a ``visibility`` policy (autograder.config.Visibility), what a student may not see yet
+    (``after_due``: whether the due date has passed) is left out, as on Gradescope.
+    """
+    x = test.get("extra_data") or {}
+    fatal = ((results or {}).get("extra_data") or {}).get("fatal")
+    if fatal:
+        return Feedback("", "", str(fatal))
+    check = CheckResult.from_data(x.get("exercise", ""), x.get("check", ""), x.get("result", ""),
+                                  x.get("public", False), x)
+    if test.get("status") == "passed":
+        return Feedback(check.property, "", "")
+    if visibility is not None:
+        level = visibility.of_counterexample(check.public)
+        if check.has_details and not visibility.shows(level, after_due=after_due):
+            check = check.redacted(level)
+    detail = "\n".join(part for part in (check.message, check.detail) if part)
+    return Feedback(check.property, check.counterexample_text(), detail)
 
 
 @dataclass
@@ -116,11 +119,15 @@ class Submission:
     results: dict
 
 
-def read_results(out_dir: Path, lab_id: str | None = None) -> tuple[list[Submission], list[str]]:
-    """Every out_dir/*/results.json (of the lab, if given), sorted by folder name; and the unreadable ones."""
+def read_results(out_dir: Path, lab_id: str | None = None, names: list[str] | None = None
+                 ) -> tuple[list[Submission], list[str]]:
+    """Every out_dir/*/results.json (of the lab, if given; of these submissions, if ``names`` is given),
+    sorted by folder name; and the unreadable ones."""
     subs: list[Submission] = []
     unreadable: list[str] = []
-    for f in sorted(Path(out_dir).glob("*/results.json")):
+    files = (sorted(Path(out_dir) / n / "results.json" for n in names) if names is not None
+             else sorted(Path(out_dir).glob("*/results.json")))
+    for f in files:
         try:
             data = json.loads(f.read_text(encoding="utf-8"))
             extra = data["extra_data"]
@@ -173,10 +180,8 @@ def is_fatal(results: dict) -> bool:
 
 
 def lab_title(results: dict) -> str:
-    """The lab's title, from the first line of the Gradescope output ("Title: 92.3 / 100")."""
-    first = (results.get("output") or "").split("\n", 1)[0]
-    m = re.match(r"^(.*): -?[\d.]+ / [\d.]+$", first)
-    return m.group(1) if m else str(results.get("extra_data", {}).get("lab", ""))
+    extra = results.get("extra_data", {})
+    return str(extra.get("lab_title") or extra.get("lab", ""))
 
 
 # -- charts ---------------------------------------------------------------------------------------
@@ -359,7 +364,7 @@ def _badge(passed: bool, word: str) -> str:
     return f'<span class="badge {cls}">{esc(word)}</span>'
 
 
-def _failure_block(test: dict, parsed: ParsedOutput) -> str:
+def _failure_block(test: dict, parsed: Feedback) -> str:
     result = RESULT_WORDS.get(test.get("extra_data", {}).get("result", ""), test.get("status", ""))
     parts = [f'<details open class="box" data-check="{esc(test["name"])}">',
              f"<summary>{esc(test['name'])} — {esc(result)} "
@@ -375,7 +380,8 @@ def _failure_block(test: dict, parsed: ParsedOutput) -> str:
     return "\n".join(parts)
 
 
-def submission_html(results: dict, *, class_report: str | None = None) -> str:
+def submission_html(results: dict, *, class_report: str | None = None, visibility=None, after_due: bool = True) -> str:
+    """One submission's page; with a ``visibility`` policy it shows what the student may see now."""
     extra = results.get("extra_data", {}) or {}
     name = str(extra.get("submission", "submission"))
     title = lab_title(results)
@@ -391,9 +397,11 @@ def submission_html(results: dict, *, class_report: str | None = None) -> str:
                f'<span class="muted">({pct:.1f}%)</span></p>')
     if extra.get("fatal"):
         out.append(f'<div class="box fatal" id="fatal">{esc(extra["fatal"])}</div>')
+    for note in extra.get("notes") or ():
+        out.append(f'<div class="box note">{esc(note)}</div>')
     if "multiplier" in extra:  # the late policy was applied (autograder.late)
-        late = [line for line in str(results.get("output", "")).splitlines() if line.startswith("Submitted")]
-        out.append(f'<div class="box" id="late">{esc(late[0] if late else "")} '
+        r = SubmissionResult.from_gradescope(results)
+        out.append(f'<div class="box" id="late">{esc(r.late.line(r.score, r.max_score))} '
                    f'(submitted {esc(extra.get("submitted_at", ""))}, due {esc(extra.get("due", ""))}; '
                    f'score before the late policy: {esc(extra.get("score_before_late_policy", ""))})</div>')
 
@@ -431,7 +439,9 @@ def submission_html(results: dict, *, class_report: str | None = None) -> str:
             continue
         out.append('<table class="checks"><thead><tr><th>#</th><th>check</th><th>property</th><th>result</th>'
                    '<th class="num">points</th></tr></thead><tbody>')
-        parsed = [parse_test_output(t.get("output", "")) for t in tests]
+        parsed = [feedback(t, results, visibility=visibility, after_due=after_due) for t in tests
+                  if "details_of" not in (t.get("extra_data") or {})]
+        tests = [t for t in tests if "details_of" not in (t.get("extra_data") or {})]
         for t, p in zip(tests, parsed):
             passed = t.get("status") == "passed"
             word = RESULT_WORDS.get(t.get("extra_data", {}).get("result", ""), t.get("status", ""))
@@ -476,10 +486,13 @@ def submission_html(results: dict, *, class_report: str | None = None) -> str:
     return _page(f"{name} — {title}", "\n".join(out))
 
 
-def write_submission_report(results: dict, path: Path, *, class_report: str | None = None) -> Path:
-    """Write one submission's page; ``class_report`` is an optional link back (e.g. "../report.html")."""
+def write_submission_report(results: dict, path: Path, *, class_report: str | None = None, visibility=None,
+                            after_due: bool = True) -> Path:
+    """Write one submission's page; ``class_report`` is an optional link back (e.g. "../report.html");
+    ``visibility`` and ``after_due`` as in :func:`submission_html`."""
     path = Path(path)
-    _write_atomic(path, submission_html(results, class_report=class_report))
+    _write_atomic(path, submission_html(results, class_report=class_report, visibility=visibility,
+                                        after_due=after_due))
     return path
 
 
@@ -492,7 +505,7 @@ class FailureGroup:
     counterexample: str  # "" for failures without one
     reason: str  # for failures without a counterexample: "not implemented", "not defined", ...
     submissions: list[str] = field(default_factory=list)
-    example_output: str = ""  # the full feedback of the first submission (by name)
+    example: Feedback | None = None  # the feedback of the first submission (by name)
 
     @property
     def count(self) -> int:
@@ -510,12 +523,12 @@ def failure_groups(subs: list[Submission], order: list[str] | None = None) -> li
         for t in s.results["tests"]:
             if t.get("status") == "passed":
                 continue
-            p = parse_test_output(t.get("output", ""))
+            p = feedback(t, s.results)
             reason = "" if p.counterexample else RESULT_WORDS.get(t.get("extra_data", {}).get("result", ""), "failed")
             key = (t["name"], p.counterexample, reason)
             g = groups.get(key)
             if g is None:
-                g = groups[key] = FailureGroup(t["name"], p.counterexample, reason, [], t.get("output", ""))
+                g = groups[key] = FailureGroup(t["name"], p.counterexample, reason, [], p)
             g.submissions.append(s.name)
     return sorted(groups.values(), key=lambda g: (-g.count, rank.get(g.check, len(rank)), g.check,
                                                   g.counterexample, g.reason))
@@ -536,9 +549,9 @@ class ClassStats:
     groups: list[FailureGroup]
 
 
-def class_stats(out_dir: Path, lab) -> ClassStats:
+def class_stats(out_dir: Path, lab, names: list[str] | None = None) -> ClassStats:
     lab_id = _lab_id(lab)
-    subs, unreadable = read_results(out_dir, lab_id)
+    subs, unreadable = read_results(out_dir, lab_id, names)
     order = _check_order(lab, subs)
     graded = [s for s in subs if not is_fatal(s.results)]
     rows = []
@@ -634,7 +647,7 @@ def class_html(stats: ClassStats) -> str:
         out.append(f'<div class="box group" id="group-{i}" data-check="{esc(g.check)}" data-count="{g.count}">')
         out.append(f"<h3>{esc(g.check)} — <span class=\"count\">{g.count}</span> submission"
                    f"{'s' if g.count != 1 else ''}</h3>")
-        p = parse_test_output(g.example_output)
+        p = g.example
         if p.property:
             out.append(f"<p><strong>Property:</strong> {esc(p.property)}</p>")
         out.append("<p>Counterexample:</p>")
@@ -667,17 +680,21 @@ def class_html(stats: ClassStats) -> str:
     return _page(f"{stats.lab_id}: class report", "\n".join(out))
 
 
-def write_class_report(out_dir: Path, lab) -> Path:
-    """out_dir/report.html from every out_dir/*/results.json of ``lab`` (a config.Lab or a lab id)."""
+def write_class_report(out_dir: Path, lab, names: list[str] | None = None) -> Path:
+    """out_dir/report.html from the results.json of ``lab`` (a config.Lab or a lab id) in out_dir: of the
+    submissions ``names`` (those of one `course grade` run), or of every one found."""
     path = Path(out_dir) / REPORT_NAME
-    _write_atomic(path, class_html(class_stats(out_dir, lab)))
+    _write_atomic(path, class_html(class_stats(out_dir, lab, names)))
     return path
 
 
-def write_reports(out_dir: Path, lab) -> Path:
-    """Every submission's out_dir/<name>/report.html and the class's out_dir/report.html."""
+def write_reports(out_dir: Path, lab, names: list[str] | None = None, *, visibility=None,
+                  after_due: bool = True) -> Path:
+    """Every submission's out_dir/<name>/report.html (for the student: with course.toml's ``visibility``
+    policy, what they may see now) and the class's out_dir/report.html (for the staff: everything)."""
     out_dir = Path(out_dir)
-    subs, _ = read_results(out_dir, _lab_id(lab))
+    subs, _ = read_results(out_dir, _lab_id(lab), names)
     for s in subs:
-        write_submission_report(s.results, out_dir / s.name / REPORT_NAME, class_report=f"../{REPORT_NAME}")
-    return write_class_report(out_dir, lab)
+        write_submission_report(s.results, out_dir / s.name / REPORT_NAME, class_report=f"../{REPORT_NAME}",
+                                visibility=visibility, after_due=after_due)
+    return write_class_report(out_dir, lab, names)

@@ -13,8 +13,8 @@ recorded failure is the minimal counterexample the student sees.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import traceback
-from dataclasses import dataclass, field
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
@@ -23,7 +23,9 @@ from hypothesis.internal.entropy import deterministic_PRNG
 
 from .assertions import CheckFailed, fmt
 from .checks import Check
+from .results import ONE_FAILING, CheckResult, ExerciseResult
 from .sandbox import SubmissionTimeUp, WorkerLost
+
 
 def _without_local_constants() -> None:
     """Make hypothesis draw only from the strategies, never from constants found in our own modules.
@@ -56,14 +58,10 @@ class NotImplementedSignal(BaseException):
     """The student's function raised NotImplementedError: stop this check at once."""
 
 
-@dataclass
-class CheckOutcome:
-    check: Check
-    passed: bool
-    output: str = ""
-    examples: int = 0
-    status: str = "passed"  # passed | failed | not_implemented | lost | not_defined | internal_error
-    counterexample_size: int | None = None  # numbers in the shown counterexample (None: none shown)
+def outcome(check: Check, status: str, examples: int = 0, **fields) -> CheckResult:
+    """The CheckResult of ``check`` with this status (its exercise, name, property and publicity filled in)."""
+    return CheckResult(check.exercise, check.name, check.description, status, check.public, examples=examples,
+                       **fields)
 
 
 class StudentFunction:
@@ -106,8 +104,14 @@ def count_numbers(value) -> int:
     return 1
 
 
+def counterexample_data(kwargs: dict) -> tuple[tuple[str, str], ...]:
+    """The shrunk input as (argument, value as Python text) pairs."""
+    return tuple((k, fmt(v)) for k, v in kwargs.items())
+
+
 def format_counterexample(kwargs: dict) -> str:
-    return "\n".join(f"    {k} = {fmt(v)}" for k, v in kwargs.items())
+    """An input as a student reads it: one "    name = value" line per argument (autograder.selfcheck)."""
+    return CheckResult("", "", "", "failed", counterexample=counterexample_data(kwargs)).counterexample_text(indent=4)
 
 
 def hypothesis_test(check: Check, body, *, max_examples: int, seed_value: int):
@@ -175,7 +179,7 @@ def _replay_one(check: Check, student, ref, case: dict) -> None:
         raise ReplayMismatch("fewer draws than recorded")
 
 
-def replay(check: Check, student: StudentFunction, ref, cases: list[dict]) -> CheckOutcome | None:
+def replay(check: Check, student: StudentFunction, ref, cases: list[dict]) -> CheckResult | None:
     """The check over recorded cases (see autograder.cases): its outcome if every case passes, else None.
 
     Each case runs as hypothesis would run it: on its own copy of the inputs (and of what the check
@@ -191,11 +195,11 @@ def replay(check: Check, student: StudentFunction, ref, cases: list[dict]) -> Ch
             raise
         except (Exception, NotImplementedSignal):
             return None
-    return CheckOutcome(check, True, "", len(cases), "passed")
+    return outcome(check, "passed", len(cases))
 
 
 def run_check(check: Check, student: StudentFunction, ref, *, max_examples: int, seed_value: int,
-              cases: list[dict] | None = None) -> CheckOutcome:
+              cases: list[dict] | None = None) -> CheckResult:
     """Run one property; WorkerLost and SubmissionTimeUp propagate to the caller.
 
     With ``cases`` (the inputs hypothesis draws when every example passes, recorded by
@@ -215,76 +219,72 @@ def run_check(check: Check, student: StudentFunction, ref, *, max_examples: int,
         try:
             check.fn(student, ref, **kwargs)
         except CheckFailed as e:
-            failure.update(kwargs=kwargs, message=str(e))
+            failure.update(kwargs=kwargs, message=str(e), expected=e.expected, got=e.got)
             raise
 
+    def failed(**fields) -> CheckResult:
+        if failure:
+            fields.update(counterexample=counterexample_data(failure["kwargs"]), expected=failure["expected"],
+                          got=failure["got"], counterexample_size=count_numbers(failure["kwargs"]),
+                          detail="\n".join(x for x in (failure["message"], fields.pop("detail", "")) if x))
+        return outcome(check, "failed", count[0], **fields)
+
     test = hypothesis_test(check, body, max_examples=max_examples, seed_value=seed_value)
-    header = f"Property: {check.description}"
     try:
         test()
     except NotImplementedSignal as e:
-        return CheckOutcome(check, False, f"{header}\nNot implemented: {e}", count[0], "not_implemented")
+        return outcome(check, "not_implemented", count[0], message=f"Not implemented: {e}")
     except CheckFailed:
-        text = (
-            f"{header}\nCounterexample (the smallest hypothesis found):\n"
-            f"{format_counterexample(failure['kwargs'])}\n{failure['message']}"
-        )
-        return CheckOutcome(check, False, text, count[0], "failed", count_numbers(failure["kwargs"]))
+        return failed()
     except (WorkerLost, SubmissionTimeUp):
         raise
     except Flaky as e:
-        text = f"{header}\nYour function gave different results for the same input (is it random or stateful?)."
-        if failure:
-            text += f"\nOne failing input:\n{format_counterexample(failure['kwargs'])}\n{failure['message']}"
-        return CheckOutcome(check, False, text + f"\n({type(e).__name__})", count[0], "failed")
+        r = failed(message="Your function gave different results for the same input (is it random or stateful?).",
+                   counterexample_label=ONE_FAILING, detail=f"({type(e).__name__})")
+        return dataclasses.replace(r, counterexample_size=None)  # not a shrunk example: not measured
     except (Exception, HypothesisException) as e:  # a bug in a check: never crash the batch
         tb = "".join(traceback.format_exception_only(type(e), e)).strip()
-        return CheckOutcome(check, False, f"{header}\nInternal error in this check (not your fault): {tb}",
-                            count[0], "internal_error")
-    return CheckOutcome(check, True, "", count[0], "passed")
-
-
-@dataclass
-class ExerciseOutcome:
-    exercise_id: str
-    points: float
-    checks: list[CheckOutcome] = field(default_factory=list)
-
-    @property
-    def score(self) -> float:
-        per = self.points / len(self.checks) if self.checks else 0.0
-        return sum(per for c in self.checks if c.passed)
+        return outcome(check, "internal_error", count[0], message=f"Internal error in this check (not your fault): {tb}")
+    return outcome(check, "passed", count[0])
 
 
 def grade_exercise(exercise, checks: list[Check], backend, *, defined: bool, max_examples: int,
-                   seed_value: int, not_defined_reason: str = "", cases: dict[str, list[dict]] | None = None
-                   ) -> ExerciseOutcome:
+                   seed_value: int, not_defined_reason: str = "", cases: dict[str, list[dict]] | None = None,
+                   answers: dict | None = None) -> ExerciseResult:
     """Run every check of one exercise; a lost worker costs the rest of this exercise only.
 
     ``cases`` maps a check's name to its recorded cases (autograder.cases) for these settings.
+    ``answers`` maps the names of other exercises' functions this one calls to their references: a
+    backend that can (the sandbox session's ``answering``) answers those calls with the reference's
+    result, so that a bug upstream costs only the upstream exercise.
     """
-    out = ExerciseOutcome(exercise.id, exercise.points)
+    answering = getattr(backend, "answering", None)
+    if answers and answering is not None and defined:
+        with answering(answers):
+            return grade_exercise(exercise, checks, backend, defined=defined, max_examples=max_examples,
+                                  seed_value=seed_value, not_defined_reason=not_defined_reason, cases=cases)
     if not defined:
         reason = not_defined_reason or (
             f"Your notebook does not define a function named {exercise.function_name}. "
             "Did you rename it, delete its cell, or does the cell raise an error before the definition?"
         )
-        out.checks = [CheckOutcome(c, False, f"Property: {c.description}\n{reason}", 0, "not_defined") for c in checks]
-        return out
+        return ExerciseResult(exercise.id, exercise.points, tuple(outcome(c, "not_defined", message=reason)
+                                                                  for c in checks))
     # Public checks never touch the reference, so a student's machine without it can run them.
     ref = exercise.load_reference() if any(not c.public for c in checks) else None
     student = StudentFunction(backend, exercise.function_name)
     lost: str | None = None
+    results: list[CheckResult] = []
     for c in checks:
         if lost is not None:
-            out.checks.append(CheckOutcome(c, False, f"Property: {c.description}\nNot run: {lost}", 0, "lost"))
+            results.append(outcome(c, "lost", message=f"Not run: {lost}"))
             continue
         try:
-            out.checks.append(run_check(c, student, ref, max_examples=max_examples, seed_value=seed_value,
-                                        cases=(cases or {}).get(c.name)))
+            results.append(run_check(c, student, ref, max_examples=max_examples, seed_value=seed_value,
+                                     cases=(cases or {}).get(c.name)))
         except SubmissionTimeUp:
             raise
         except WorkerLost as e:
             lost = e.reason
-            out.checks.append(CheckOutcome(c, False, f"Property: {c.description}\nThe sandbox failed: {lost}", 0, "lost"))
-    return out
+            results.append(outcome(c, "lost", message=f"The sandbox failed: {lost}"))
+    return ExerciseResult(exercise.id, exercise.points, tuple(results))

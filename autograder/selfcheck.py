@@ -130,8 +130,8 @@ def _run(lab_id: str, exercise_id: str, fn, *, public_only: bool, examples: int 
     course, lab, ex = _exercise(lab_id, exercise_id)
     checks = lab_checks(lab, public_only=public_only)[ex.id]
     g = course.grading
-    backend = TimedBackend({ex.function_name: fn}, call_seconds=call_seconds or g.time_limit_per_call_s,
-                           total_seconds=g.time_limit_per_submission_s)
+    backend = TimedBackend({ex.function_name: fn}, call_seconds=call_seconds or g.limits.call_seconds,
+                           total_seconds=g.limits.submission_seconds)
     n = examples or PROFILES["grading"] or course.grading.examples_per_property
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
@@ -150,7 +150,7 @@ def check(lab_id: str, exercise_id: str, fn, *, examples: int = SELF_CHECK_EXAMP
     print(f"{ex.id}: {passed}/{len(outcome.checks)} public checks pass "
           f"(the grader also runs hidden checks against the reference)")
     for c in outcome.checks:
-        print(f"  {'ok  ' if c.passed else 'FAIL'} {c.check.description}")
+        print(f"  {'ok  ' if c.passed else 'FAIL'} {c.property}")
         if not c.passed:
             for line in c.output.replace("The sandbox failed: ", "Stopped: ").splitlines()[1:]:
                 print(f"         {line}")

@@ -145,7 +145,7 @@ def _grade_mutant(lab: Lab, ex_id: str, mutant: Mutant, base_source: str, exampl
     first = failing[0]
     small = first.output.startswith("Property:") and (
         first.counterexample_size is None or first.counterexample_size <= SMALL_COUNTEREXAMPLE)
-    return MutantResult(mutant, True, first.check.name, first.output, small)
+    return MutantResult(mutant, True, first.name, first.output, small)
 
 
 def _task(args):

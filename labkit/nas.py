@@ -26,7 +26,6 @@ lam * (E[lat] - ref) / ref (Cai et al., ICLR 2019).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field

@@ -90,6 +90,8 @@ import numpy as np
 #
 # **Lottery tickets.** After each round, instead of continuing from the trained weights, IMP *rewinds* the surviving weights to their values at initialisation (Frankle & Carbin 2019) or at an early training step $k$ (Frankle et al., *Linear Mode Connectivity and the Lottery Ticket Hypothesis*, ICML 2020) and retrains. The claim: the sparse network so found ("winning ticket") trains to the dense network's accuracy, while the same mask with a **fresh random initialisation** does not — the mask and its initial weights belong together.
 #
+# **A note on the reading.** The lottery-ticket notes say "prune $p^{1/n}$% per round". That is right only when $p$ is the fraction of weights *kept* at the end and $p^{1/n}$ the share of the survivors *kept* each round: to keep 5% after $n = 5$ rounds, keep $0.05^{1/5} = 0.549$ of the survivors per round, i.e. prune $q = 1 - 0.05^{1/5} = 0.451$ — what `imp_rate_per_round(0.95, 5)` returns. Read with $p$ as the pruned fraction, $0.95^{1/5} = 0.990$ pruned per round would leave $(1 - 0.990)^5 \approx 1.1 \cdot 10^{-10}$ of the weights.
+#
 # **Your task.** `imp_rate_per_round(sparsity, rounds)`, a float; `ValueError` for a sparsity outside $[0, 1]$ or rounds that is not an integer $\ge 1$.
 
 # %% exercise="imp_rate_per_round"
@@ -132,6 +134,8 @@ import numpy as np
 #
 # with population variances (divide by $C$, not $C - 1$). It is blind to a common shift: a large but even change gives CEV 0.
 #
+# **Units.** Here the changes are fractions ($+1$ is $+100\%$); Blakeney's dissertation prints percentages. CEV is a squared distance: computed on percentages it is $10^4$ times the value on fractions. Compare with a paper only in one unit.
+#
 # **Your task.** `cev(d_fpr, d_fnr)` for two `(C,)` arrays, a float.
 
 # %% exercise="cev"
@@ -140,11 +144,11 @@ import numpy as np
 # %% [markdown] name="md_sde"
 # ## Exercise 10 — Symmetric Distance Error (SDE)
 #
-# CEV ignores *which* errors moved. A class whose false negatives grow faster than its false positives ($\Delta\mathrm{FNR} > \Delta\mathrm{FPR}$) is being predicted less — "forgotten"; one with $\Delta\mathrm{FPR} > \Delta\mathrm{FNR}$ absorbs other classes' samples. **SDE** is the mean distance of the points from the diagonal $\Delta\mathrm{FPR} = \Delta\mathrm{FNR}$, measured as the absolute difference:
+# CEV ignores *which* errors moved. A class whose false negatives grow faster than its false positives ($\Delta\mathrm{FNR} > \Delta\mathrm{FPR}$) is being predicted less — "forgotten"; one with $\Delta\mathrm{FPR} > \Delta\mathrm{FNR}$ absorbs other classes' samples. **SDE** is the mean Euclidean distance of the points from the diagonal $\Delta\mathrm{FPR} = \Delta\mathrm{FNR}$ (Blakeney's dissertation, ch. III, eq. III.5–III.6): the distance from $(x, y)$ to the line $y = x$ is $|y - x| / \sqrt2$, so
 #
-# $$\mathrm{SDE} = \frac1C \sum_c \left|\Delta\mathrm{FNR}_c - \Delta\mathrm{FPR}_c\right| .$$
+# $$\mathrm{SDE} = \frac1C \sum_c \frac{\left|\Delta\mathrm{FNR}_c - \Delta\mathrm{FPR}_c\right|}{\sqrt 2}.$$
 #
-# It is 0 when each class's two rates changed alike, whatever the size of the change.
+# It is 0 when each class's two rates changed alike, whatever the size of the change. **Units:** the changes are fractions and SDE comes back in the same unit (×100 for the dissertation's percentages; SDE is a distance, so it scales like its inputs, unlike CEV). *(Earlier versions of this lab dropped the $\sqrt2$; the graded function now follows the source.)*
 #
 # **Your task.** `sde(d_fpr, d_fnr)`, a float.
 
@@ -173,72 +177,23 @@ import numpy as np
 #
 # Everything below runs on the 1,797 8×8 digits that ship with the course (a stratified 60/20/20 split: 1,078 training, 359 validation, 360 test images) with an MLP 64 → 64 → 32 → 10 (6,570 parameters), three seeds per setting. The training loop is `labkit.training.train_classifier` (Adam, fixed epochs); `labkit.pruning.train_masked` trains with a mask held fixed: pruned weights stay exactly 0. The masks come from **your** functions.
 #
-# Each seed's dense network trains for 20 epochs (Adam, lr 5·10⁻³, batches of 128); pruned networks are fine-tuned for 10 epochs at lr 2·10⁻³. The whole notebook takes about a minute and a half on a laptop CPU.
+# Each seed's dense network trains for 20 epochs (Adam, lr 5·10⁻³, batches of 128); pruned networks are fine-tuned for 10 epochs at lr 2·10⁻³. The whole notebook takes about 40 seconds on one unloaded CPU core (the dissertation's protocols, run beside the lab's own, take about half of it).
 
 # %% name="exp_setup"
-import copy
-import functools
 import time
 
-import matplotlib.pyplot as plt
 import torch
 
 from datasets import digits_splits
-from datasets.imbalance import downsample_classes
-from labkit.distillation_torch import kd_loss_torch
-from labkit.pruning import (count_params, get_weights, hidden_activations, linear_layers, mlp_from_arrays,
-                            random_masks, set_weights, train_masked)
-from labkit.training import MLP, accuracy, predict_logits, set_seed, train_classifier
+from labkit.experiments import Figures, lab03, quick_mode, ready
 
 # Tiny networks: one thread is faster than several and makes results bit-for-bit repeatable.
 torch.set_num_threads(1)
 LAB_START = time.perf_counter()
-
-data = digits_splits(seed=0)
-SEEDS = (0, 1, 2)
-HIDDEN = (64, 32)
-EPOCHS, LR, BATCH = 20, 5e-3, 128    # dense training (and each IMP round)
-FT_EPOCHS, FT_LR = 10, 2e-3          # fine-tuning after pruning
-SPARSITIES = (0.3, 0.45, 0.6, 0.75, 0.9)
-KD = functools.partial(kd_loss_torch, T=4.0, alpha=0.9)  # Hinton KD, as in Lab 1
-
-
-def new_mlp(seed: int) -> MLP:
-    set_seed(seed)  # the same seed gives the same initial weights
-    return MLP(64, HIDDEN, 10)
-
-
-def train_dense(seed: int, X=data.X_train, y=data.y_train) -> MLP:
-    model = new_mlp(seed)
-    train_classifier(model, X, y, epochs=EPOCHS, lr=LR, batch_size=BATCH, seed=seed)
-    return model
-
-
-def test_acc(model) -> float:
-    return accuracy(model, data.X_test, data.y_test)
-
-
-def with_masks(model, masks):
-    """A copy of model with its weights multiplied by the masks (one-shot pruning, no retraining)."""
-    m = copy.deepcopy(model)
-    set_weights(m, [w * k for w, k in zip(get_weights(model), masks)])
-    return m
-
-
-def fine_tune(model, masks, seed, X=data.X_train, y=data.y_train, teacher=None):
-    """Prune model with masks, then fine-tune the survivors (cross-entropy, or KD from teacher)."""
-    m = with_masks(model, masks)
-    extra = {} if teacher is None else {"teacher": teacher, "loss_fn": KD}
-    train_masked(m, masks, X, y, epochs=FT_EPOCHS, lr=FT_LR, batch_size=BATCH, seed=seed, **extra)
-    return m
-
-
-t0 = time.perf_counter()
-dense = {s: train_dense(s) for s in SEEDS}
-dense_acc = np.array([test_acc(dense[s]) for s in SEEDS])
-print(f"dense MLP 64 -> {HIDDEN[0]} -> {HIDDEN[1]} -> 10: {count_params(dense[0])['dense']:,} parameters; "
-      f"test accuracy {dense_acc.mean():.3f} ± {dense_acc.std():.3f} over seeds {SEEDS} ({time.perf_counter() - t0:.1f} s)")
-
+cfg = lab03.Config.quick() if quick_mode() else lab03.Config()
+figures = Figures()  # what the experiments measured, by name: the answers quote these
+data = digits_splits(seed=0)  # stratified 60/20/20 split of the 1,797 8x8 digits, pixels in [0, 1]
+lab = lab03.setup(data, cfg, figures)  # one dense MLP per seed (needs no exercise)
 
 # %% [markdown] name="md_curves"
 # ## 1. Sparsity–accuracy curves: how to prune
@@ -254,92 +209,14 @@ print(f"dense MLP 64 -> {HIDDEN[0]} -> {HIDDEN[1]} -> 10: {count_params(dense[0]
 # then measure the test accuracy right after pruning ("one-shot") and after fine-tuning the surviving weights.
 
 # %% name="exp_curves"
-def weights_removed(model) -> float:
-    """Fraction of the dense network's weights that are gone (zero in a mask, or removed with their unit)."""
-    return 1 - count_params(model)["weights_nonzero"] / sum(w.size for w in get_weights(dense[0]))
-
-
-def structured(model, s):
-    """Remove round(s * width) units of every hidden layer with YOUR prune_filters: a smaller dense MLP."""
-    Ws = get_weights(model)
-    bs = [layer.bias.detach().double().numpy() for layer in linear_layers(model)]
-    for i in range(len(Ws) - 1):
-        Ws[i], bs[i], Ws[i + 1] = prune_filters(Ws[i], bs[i], Ws[i + 1], s)
-    return mlp_from_arrays(Ws, bs)
-
-
-def masks_for(method, model, s, seed):
-    W = get_weights(model)
-    if method == "layer-wise magnitude":
-        return [magnitude_mask(w, s) for w in W]
-    if method == "global magnitude":
-        return global_magnitude_masks(W, s)
-    if method == "random":
-        return random_masks(W, [s] * len(W), seed=1000 + seed)
-    n, m = method.split()[1].split(":")  # "N:M 2:4"
-    return [nm_mask(w, int(n), int(m)) for w in W]
-
-
-METHODS = ("layer-wise magnitude", "global magnitude", "random", "structured (L1 filters)")
-curves = {}   # (method, s) -> list over seeds of (weights removed, one-shot acc, fine-tuned acc)
-pruned = {}   # (method, s, seed) -> fine-tuned pruned model (reused below)
-t0 = time.perf_counter()
-for s in SPARSITIES:
-    for method in METHODS + (("N:M 2:4",) if s == SPARSITIES[0] else ()) + (("N:M 1:4",) if s == 0.75 else ()):
-        key_s = {"N:M 2:4": 0.5, "N:M 1:4": 0.75}.get(method, s)
-        rows = []
-        for seed in SEEDS:
-            if method.startswith("structured"):
-                small = structured(dense[seed], s)
-                one_shot = test_acc(small)
-                ft = fine_tune(small, [np.ones(w.shape, dtype=bool) for w in get_weights(small)], seed)
-            else:
-                masks = masks_for(method, dense[seed], s, seed)
-                one_shot = test_acc(with_masks(dense[seed], masks))
-                ft = fine_tune(dense[seed], masks, seed)
-            pruned[method, key_s, seed] = ft
-            rows.append((weights_removed(ft), one_shot, test_acc(ft)))
-        curves[method, key_s] = np.array(rows)
-print(f"pruned and fine-tuned {len(pruned)} networks in {time.perf_counter() - t0:.1f} s\n")
-
-print(f"dense: {dense_acc.mean():.3f} ± {dense_acc.std():.3f}")
-print(f"{'method':26}{'s':>6}{'weights removed':>17}{'one-shot acc':>18}{'fine-tuned acc':>18}")
-for (method, s), r in sorted(curves.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-    print(f"{method:26}{s:>6.2f}{r[:, 0].mean():>17.3f}{r[:, 1].mean():>11.3f} ± {r[:, 1].std():.3f}"
-          f"{r[:, 2].mean():>11.3f} ± {r[:, 2].std():.3f}")
+# Uses YOUR magnitude_mask, global_magnitude_masks, prune_filters and nm_mask (exercises 1, 2, 4 and 5).
+if ready({1: magnitude_mask, 2: global_magnitude_masks, 4: prune_filters, 5: nm_mask}):
+    lab03.curves(lab, magnitude_mask, global_magnitude_masks, prune_filters, nm_mask, figures)
 
 # %% name="exp_curves_plot"
-fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
-for ax, col, title in [(axes[0], 1, "one-shot (no retraining)"), (axes[1], 2, f"after {FT_EPOCHS} epochs of fine-tuning")]:
-    for i, method in enumerate(METHODS):
-        r = [curves[method, s] for s in SPARSITIES]
-        ax.errorbar([x[:, 0].mean() for x in r], [x[:, col].mean() for x in r], yerr=[x[:, col].std() for x in r],
-                    marker="o", capsize=3, label=method, color=f"C{i}")
-    for method, s, mk in [("N:M 2:4", 0.5, "s"), ("N:M 1:4", 0.75, "D")]:
-        r = curves[method, s]
-        ax.errorbar(r[:, 0].mean(), r[:, col].mean(), yerr=r[:, col].std(), marker=mk, color="k", ls="none",
-                    capsize=3, label=method)
-    ax.axhline(dense_acc.mean(), color="gray", ls="--", label="dense")
-    ax.set(xlabel="fraction of weights removed", title=title)
-axes[0].set_ylabel("test accuracy")
-axes[1].legend(loc="lower left", fontsize=8)
-plt.tight_layout()
-plt.show()
-
-# Where global pruning puts the zeros (mean over seeds), and the layers' mean |w|
-for s in (0.75, 0.9):
-    per_layer = np.mean([[1 - m.mean() for m in global_magnitude_masks(get_weights(dense[seed]), s)] for seed in SEEDS], axis=0)
-    print(f"global magnitude at {s:.0%}: sparsity of the layers 64->64, 64->32, 32->10 = {np.round(per_layer, 3).tolist()}")
-print("mean |w| of the dense layers:", np.round(np.mean([[np.abs(w).mean() for w in get_weights(dense[seed])] for seed in SEEDS], axis=0), 3).tolist(), "\n")
-
-# What structured pruning buys: real parameter and MAC counts of the smaller dense network
-print("structured pruning, seed 0: the networks are genuinely smaller (MACs per image = weights of a dense MLP)")
-for s in SPARSITIES:
-    m = pruned["structured (L1 filters)", s, 0]
-    shapes = " -> ".join(str(w.shape[1]) for w in get_weights(m)) + " -> 10"
-    c = count_params(m)
-    print(f"  s = {s:.2f}: {shapes:24} {c['dense']:>5,} parameters, {c['weights_nonzero']:>5,} MACs per image "
-          f"(dense: {count_params(dense[0])['dense']:,} / {count_params(dense[0])['weights_nonzero']:,})")
+if lab.curves:  # section 1 ran: plot it; where global pruning puts the zeros; what structured pruning buys
+    lab03.plot_curves(lab)
+    lab03.where_the_zeros_go(lab, global_magnitude_masks, figures)
 
 # %% [markdown] name="md_lottery"
 # ## 2. The lottery ticket in miniature
@@ -352,59 +229,28 @@ for s in SPARSITIES:
 # * **random mask** — a random mask of the same per-layer sparsity, trained from the original initialisation.
 
 # %% name="exp_lottery"
-TARGET, ROUNDS = 0.95, 3
-q = imp_rate_per_round(TARGET, ROUNDS)
-print(f"IMP to {TARGET:.0%} in {ROUNDS} rounds: prune q = {q:.3f} of the survivors per round; "
-      f"sparsity after each round: {[round(1 - (1 - q) ** r, 3) for r in range(1, ROUNDS + 1)]}")
+# Uses YOUR magnitude_mask and imp_rate_per_round (exercises 1 and 6).
+if ready({1: magnitude_mask, 6: imp_rate_per_round}):
+    ticket = lab03.lottery(lab, magnitude_mask, imp_rate_per_round, figures)
+    lab03.plot_lottery(lab, ticket)
 
+# %% [markdown] name="md_chapter2"
+# **The dissertation's protocol.** Blakeney's dissertation (ch. II) asks a different question at 30–90% sparsity: does the pruned network's *mask* matter once the weights are re-initialised? It compares the pruned net re-initialised ("reinit": the magnitude mask, fresh random weights, trained from scratch) with a **random sparse initialisation** (a random mask with the same per-layer sparsity, the same fresh weights) and finds them about equal. `labkit.pruning.sparse_init_vs_reinit` runs that protocol — one-shot, global, 20 epochs from scratch per arm — with **your** `global_magnitude_masks`, beside the one-shot rewind to the dense network's own initialisation ("rewind", a lottery ticket found in one round).
 
-def train_from(init_model, masks, seed):
-    m = copy.deepcopy(init_model)
-    train_masked(m, masks, data.X_train, data.y_train, epochs=EPOCHS, lr=LR, batch_size=BATCH, seed=seed)
-    return test_acc(m), m
+# %% name="exp_chapter2"
+# Uses YOUR global_magnitude_masks (exercise 2).
+if ready({2: global_magnitude_masks}):
+    ch2 = lab03.chapter2(lab, global_magnitude_masks, figures)
 
-
-LOTTERY = ("rewind to init", "rewind to epoch 1", "random reinit", "random mask")
-ticket = {k: np.zeros((ROUNDS, len(SEEDS))) for k in LOTTERY}
-t0 = time.perf_counter()
-for j, seed in enumerate(SEEDS):
-    init = new_mlp(seed)                                   # the initialisation dense[seed] started from
-    early = copy.deepcopy(init)
-    train_classifier(early, data.X_train, data.y_train, epochs=1, lr=LR, batch_size=BATCH, seed=seed)
-    current = dense[seed]                                  # round 0: the trained dense network
-    for r in range(ROUNDS):
-        s_r = 1 - (1 - q) ** (r + 1)
-        masks = [magnitude_mask(w, s_r) for w in get_weights(current)]
-        ticket["rewind to init"][r, j], current = train_from(init, masks, seed)
-        ticket["rewind to epoch 1"][r, j], _ = train_from(early, masks, seed)
-        ticket["random reinit"][r, j], _ = train_from(new_mlp(10_000 + seed), masks, seed)
-        rand = random_masks(get_weights(init), [1 - m.mean() for m in masks], seed=2000 + 10 * seed + r)
-        ticket["random mask"][r, j], _ = train_from(init, rand, seed)
-print(f"trained {len(LOTTERY) * ROUNDS * len(SEEDS)} sparse networks in {time.perf_counter() - t0:.1f} s\n")
-
-print(f"test accuracy, mean ± std over seeds (dense: {dense_acc.mean():.3f} ± {dense_acc.std():.3f})")
-print(f"{'round, sparsity':18}" + "".join(f"{k:>22}" for k in LOTTERY))
-for r in range(ROUNDS):
-    print(f"{r + 1}, {1 - (1 - q) ** (r + 1):.3f}".ljust(18)
-          + "".join(f"{ticket[k][r].mean():>14.3f} ± {ticket[k][r].std():.3f}" for k in LOTTERY))
-gap = ticket["rewind to init"] - ticket["random reinit"]
-print(f"\npaired gain of the ticket over random reinit (same mask, same seed), per round: "
-      f"{np.round(gap.mean(axis=1), 3).tolist()}")
-
-fig, ax = plt.subplots(figsize=(6.5, 3.8))
-xs = [1 - (1 - q) ** (r + 1) for r in range(ROUNDS)]
-for i, k in enumerate(LOTTERY):
-    ax.errorbar(xs, ticket[k].mean(axis=1), yerr=ticket[k].std(axis=1), marker="o", capsize=3, label=k, color=f"C{i}")
-ax.axhline(dense_acc.mean(), color="gray", ls="--", label="dense")
-ax.set(xlabel="sparsity", ylabel="test accuracy", title="IMP: rewinding vs random reinitialisation")
-ax.legend(fontsize=8)
-plt.tight_layout()
-plt.show()
+# %% [markdown] name="md_chapter2_discussion"
+# At 30–70% the dissertation's finding reproduces: a random sparse initialisation trains as well as the re-initialised pruned network (paired differences of −0.003, +0.002 and −0.003, each within one test image, 0.003), so at these sparsities the magnitude mask carries no information a random mask lacks — what matters is how many weights each layer keeps. At 90% the two part: the magnitude mask beats a random one by +0.115 ± 0.018 (0.873 against 0.758). That is the regime of the lottery experiment above (63–95%), which is why its answer finds that "the magnitude mask itself carries most of the value": the two conclusions are about different sparsities and different protocols (iterative with rewinding at 63–95% there, one-shot with re-initialisation at 30–90% in the dissertation), and at this scale they agree where they overlap. Why the mask matters only at high sparsity is not settled by these runs; a plausible reading is that when global pruning removes 90.2% of the first layer's weights, *which* inputs and units keep their connections starts to matter, and a random mask cannot know that. The rewind column is a lottery ticket found in one shot: above both re-initialised arms at every sparsity, 0.935 against 0.873 at 90%.
 
 # %% [markdown] name="md_bias"
 # ## 3. Whom does pruning hurt, and does distillation help?
 #
-# Chapter III of Blakeney's dissertation in miniature. Global magnitude pruning at 75% and 90%, fine-tuned either with cross-entropy (**CE**) or with Hinton's KD loss from the dense model ($T = 4$, $\alpha = 0.9$, Lab 1's `kd_loss_torch`), on
+# In the spirit of chapter III of Blakeney's dissertation, with one difference stated plainly: the dissertation prunes **filters** (structured) on a **gradual** schedule (AGP, Zhu & Gupta 2017), while the table below prunes **weights** (unstructured) **one-shot** with one global threshold, because that is what §1 built and what the KD comparison needs at this scale. The dissertation's protocol is run right after the table (gradual filter-wise pruning), and its two further analyses — pruning-identified exemplars across seeds and the correlation of SVCCA distance with CEV — in §5.
+#
+# Global magnitude pruning at 75% and 90%, fine-tuned either with cross-entropy (**CE**) or with Hinton's KD loss from the dense model ($T = 4$, $\alpha = 0.9$, Lab 1's `kd_loss_torch`), on
 #
 # * the **balanced** training set, and
 # * a **down-sampled** one in which classes 3 and 8 keep only 20% of their training images (`datasets.imbalance.downsample_classes`, deterministic): the dense baseline is trained on the same imbalanced set.
@@ -412,75 +258,21 @@ plt.show()
 # Every model is tested on the same balanced test set. Per class: FPR and FNR with **your** `per_class_fpr_fnr`, their normalised changes against the dense model with **your** `rate_change` (floors $1/\#\text{negatives}$ and $1/\#\text{positives}$ of the class in the test set), then **your** `cev` and `sde`.
 
 # %% name="exp_bias"
-DOWN_CLASSES, DOWN_KEEP = (3, 8), 0.2
-idx = downsample_classes(data.y_train, DOWN_CLASSES, DOWN_KEEP, seed=0)
-REGIMES = {"balanced": (data.X_train, data.y_train), "down-sampled": (data.X_train[idx], data.y_train[idx])}
-print("training images per class, down-sampled:", np.bincount(data.y_train[idx], minlength=10).tolist())
-dense_by = {("balanced", s): dense[s] for s in SEEDS}
-dense_by.update({("down-sampled", s): train_dense(s, *REGIMES["down-sampled"]) for s in SEEDS})
+# Uses YOUR global_magnitude_masks, per_class_fpr_fnr, rate_change, cev and sde (exercises 2, 7, 8, 9, 10).
+if ready({2: global_magnitude_masks, 7: per_class_fpr_fnr, 8: rate_change, 9: cev, 10: sde}):
+    bias = lab03.bias(lab, global_magnitude_masks, per_class_fpr_fnr, rate_change, cev, sde, figures)
+    lab03.plot_bias(lab, bias)
 
-pos = np.bincount(data.y_test, minlength=10)  # test positives per class
-neg = len(data.y_test) - pos
+# %% [markdown] name="md_agp"
+# **The dissertation's protocol: gradual filter-wise pruning.** Zhu & Gupta (*To prune, or not to prune*, 2017, eq. 1) raise the sparsity from $s_i$ to $s_f$ in $n$ pruning steps, $s_t = s_f + (s_i - s_f)\,(1 - t/n)^3$: fast at first, when much is redundant, slowly at the end. `labkit.pruning.agp_filter_prune` removes whole hidden units (a unit's row and the next layer's column, scored by **your** `l1_filter_scores`) on that schedule, training between steps — the protocol of Blakeney's dissertation, ch. III. Below: the same 12 epochs after dense training either way — AGP in 5 steps (6 pruning points, 1 epoch after each) then 6 epochs at the final sparsity, or one-shot filter pruning then 12 epochs — compared on accuracy, CEV and SDE against the dense network.
 
+# %% name="exp_agp"
+# Uses YOUR l1_filter_scores, per_class_fpr_fnr, rate_change, cev and sde (exercises 3, 7, 8, 9, 10).
+if ready({3: l1_filter_scores, 7: per_class_fpr_fnr, 8: rate_change, 9: cev, 10: sde}):
+    lab03.agp(lab, l1_filter_scores, per_class_fpr_fnr, rate_change, cev, sde, figures)
 
-def rates(model):
-    return per_class_fpr_fnr(data.y_test, predict_logits(model, data.X_test).argmax(axis=1), 10)
-
-
-BIAS_SPARSITIES = (0.75, 0.9)
-bias = {}  # (regime, s, finetune) -> dict of per-seed arrays
-t0 = time.perf_counter()
-for regime, (X, y) in REGIMES.items():
-    for s in BIAS_SPARSITIES:
-        for ft in ("CE", "KD"):
-            out = {"acc": [], "cev": [], "sde": [], "d_fpr": [], "d_fnr": []}
-            for seed in SEEDS:
-                base = dense_by[regime, seed]
-                masks = global_magnitude_masks(get_weights(base), s)
-                if regime == "balanced" and ft == "CE":
-                    model = pruned["global magnitude", s, seed]  # the same run as in section 1
-                else:
-                    model = fine_tune(base, masks, seed, X, y, teacher=base if ft == "KD" else None)
-                fpr0, fnr0 = rates(base)
-                fpr1, fnr1 = rates(model)
-                d_fpr, d_fnr = rate_change(fpr0, fpr1, 1 / neg), rate_change(fnr0, fnr1, 1 / pos)
-                for k, v in [("acc", test_acc(model)), ("cev", cev(d_fpr, d_fnr)), ("sde", sde(d_fpr, d_fnr)),
-                             ("d_fpr", d_fpr), ("d_fnr", d_fnr)]:
-                    out[k].append(v)
-            bias[regime, s, ft] = {k: np.array(v) for k, v in out.items()}
-print(f"fine-tuned {len(bias) * len(SEEDS)} pruned networks in {time.perf_counter() - t0:.1f} s\n")
-
-for regime in REGIMES:
-    base_acc = np.array([test_acc(dense_by[regime, s]) for s in SEEDS])
-    print(f"{regime}: dense test accuracy {base_acc.mean():.3f} ± {base_acc.std():.3f}")
-print(f"\n{'regime':14}{'s':>5}{'fine-tune':>10}{'test acc':>16}{'CEV':>18}{'SDE':>16}"
-      f"{'mean dFNR of 3, 8':>20}{'of the others':>15}")
-others = [c for c in range(10) if c not in DOWN_CLASSES]
-for (regime, s, ft), b in bias.items():
-    print(f"{regime:14}{s:>5.2f}{ft:>10}{b['acc'].mean():>9.3f} ± {b['acc'].std():.3f}"
-          f"{b['cev'].mean():>11.3f} ± {b['cev'].std():.3f}{b['sde'].mean():>9.3f} ± {b['sde'].std():.3f}"
-          f"{b['d_fnr'][:, list(DOWN_CLASSES)].mean():>20.2f}{b['d_fnr'][:, others].mean():>15.2f}")
-
-# %% name="exp_bias_scatter"
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharex=True, sharey=True)
-for ax, regime in zip(axes, REGIMES):
-    for ft, mk in [("CE", "o"), ("KD", "^")]:
-        b = bias[regime, 0.9, ft]
-        for c in range(10):
-            hit = regime == "down-sampled" and c in DOWN_CLASSES
-            ax.scatter(b["d_fpr"][:, c], b["d_fnr"][:, c], marker=mk, s=40 if hit else 18,
-                       color="C3" if hit else ("C0" if ft == "CE" else "C2"), alpha=0.8,
-                       label=None if c else f"{ft} fine-tuning")
-    lim = max(1.0, float(np.max(np.abs(ax.get_xlim() + ax.get_ylim()))))
-    ax.plot([-lim, lim], [-lim, lim], color="gray", ls="--", lw=1, label="dFPR = dFNR")
-    ax.axhline(0, color="k", lw=0.5)
-    ax.axvline(0, color="k", lw=0.5)
-    ax.set(xlabel="dFPR (normalised change)", title=f"{regime}, 90% sparsity: one point per class and seed"
-           + (" (red: classes 3, 8)" if regime == "down-sampled" else ""))
-    ax.legend(fontsize=8)
-axes[0].set_ylabel("dFNR (normalised change)")
-plt.tight_layout()
-plt.show()
+# %% [markdown] name="md_agp_discussion"
+# At the same 12 epochs the gradual schedule does not help here: +0.006 at half the units (0.961 against 0.955, within the spread) and −0.014 at three quarters (0.905 against 0.919), with CEV and SDE within their (large) seed spreads of each other. AGP's premise is a long training run in which the network adapts to each small step; with 6 epochs of pruning on a network this small, each step removes units the last epoch had just adapted to, and the budget left at the final sparsity is half the one-shot's. So this lab's §3 table keeps one-shot unstructured pruning, and the dissertation's filter-wise protocol is the comparison above, not a replacement. Filter-wise pruning of both hidden layers is also much harsher on bias than unstructured pruning: CEV 5.920 (AGP) and 4.756 (one-shot) at 75% of the units (which is 80.9% of the weights), against 1.254 for global magnitude pruning of 75% of the weights, which is also more accurate (0.961).
 
 # %% [markdown] name="md_svcca_exp"
 # ## 4. Is pruning compression? SVCCA per layer
@@ -488,42 +280,37 @@ plt.show()
 # If pruning only removed redundancy, the pruned network would compute the same representations with fewer weights. **Your** `svcca` compares each layer of the fine-tuned global-magnitude networks with the same layer of the dense network they came from, on the 360 test images (activations transposed to neurons × datapoints). Two references: the dense network fine-tuned for the same 10 epochs with no pruning (the change fine-tuning alone causes), and two dense networks trained from different seeds (how similar independently trained networks are).
 
 # %% name="exp_svcca"
-LAYERS = ("hidden 1 (64)", "hidden 2 (32)", "logits (10)")
-acts = {seed: hidden_activations(dense[seed], data.X_test) for seed in SEEDS}
+# Uses YOUR global_magnitude_masks and svcca (exercises 2 and 11).
+if ready({2: global_magnitude_masks, 11: svcca}):
+    lab03.plot_svcca(lab03.svcca_layers(lab, global_magnitude_masks, svcca, figures))
 
+# %% [markdown] name="md_pies"
+# ## 5. Chapter III's other analyses: pruning-identified exemplars, and representation drift against bias
+#
+# Hooker et al. (*What Do Compressed Deep Neural Networks Forget?*, 2019) call a test image a **pruning-identified exemplar** (PIE) when the most common label of a population of pruned models differs from that of a population of dense ones. `labkit.pruning.pie_experiment` trains 5 dense networks (seeds 0–4), prunes each to 90% with **your** `global_magnitude_masks` and fine-tunes it; the populations' modal labels are compared image by image.
 
-def layer_svcca(model, seed):
-    return [svcca(a.T, b.T) for a, b in zip(acts[seed], hidden_activations(model, data.X_test))]
+# %% name="exp_pies"
+# Uses YOUR global_magnitude_masks (exercise 2).
+if ready({2: global_magnitude_masks}):
+    lab03.pies(lab, global_magnitude_masks, figures)
 
+# %% [markdown] name="md_pies_discussion"
+# Hooker et al.'s two observations reproduce in miniature: pruning's losses concentrate on a small set of images (27 PIEs, 7.5% of the test set; the pruned networks' accuracy is 0.289 there against 0.906 elsewhere), and these images were already harder for the *dense* networks (0.793 against 0.972) — atypical or ambiguous digits, 1s (6 of them) and 8s (5) most often. Hooker et al. used 30 models per population; with 5 the modal label is noisier, so treat the exact count as indicative.
 
-ones = {s: [np.ones(w.shape, dtype=bool) for w in get_weights(dense[s])] for s in SEEDS}
-sv = {0.0: np.array([layer_svcca(fine_tune(dense[s], ones[s], s), s) for s in SEEDS])}
-for s in SPARSITIES:
-    sv[s] = np.array([layer_svcca(pruned["global magnitude", s, seed], seed) for seed in SEEDS])  # (seeds, layers)
-cross = np.array([[svcca(a.T, b.T) for a, b in zip(acts[i], acts[j])] for i, j in [(0, 1), (0, 2), (1, 2)]])
+# %% [markdown] name="md_drift"
+# Blakeney's ch. III also relates how far a pruned model's representation moved to how biased it became. `labkit.pruning.svcca_vs_cev` prunes each seed's dense network to 30/50/70/80/90% (global magnitude, **your** masks), fine-tunes it, and measures the SVCCA distance ($1 -$ **your** `svcca`) of the last hidden layer to the dense one and **your** `cev` of the per-class rate changes; then the Pearson and Spearman correlations of the two over all pruned models.
 
-print("SVCCA with the dense network's same layer (99% variance kept), mean ± std over seeds")
-print(f"{'':34}" + "".join(f"{name:>20}" for name in LAYERS))
-for s, v in sv.items():
-    label = "dense, fine-tuned, not pruned" if s == 0 else f"global magnitude {s:.0%}, fine-tuned"
-    print(f"{label:34}" + "".join(f"{v[:, i].mean():>13.3f} ± {v[:, i].std():.3f}" for i in range(len(LAYERS))))
-print(f"{'two dense nets, different seeds':34}"
-      + "".join(f"{cross[:, i].mean():>13.3f} ± {cross[:, i].std():.3f}" for i in range(len(LAYERS))))
+# %% name="exp_drift"
+# Uses YOUR global_magnitude_masks, per_class_fpr_fnr, rate_change, cev and svcca (exercises 2, 7, 8, 9, 11).
+if ready({2: global_magnitude_masks, 7: per_class_fpr_fnr, 8: rate_change, 9: cev, 11: svcca}):
+    lab03.drift_vs_bias(lab, global_magnitude_masks, svcca, cev, per_class_fpr_fnr, rate_change, figures)
 
-fig, ax = plt.subplots(figsize=(6.5, 3.8))
-xs = list(sv)
-for i, name in enumerate(LAYERS):
-    ax.errorbar(xs, [sv[s][:, i].mean() for s in xs], yerr=[sv[s][:, i].std() for s in xs], marker="o",
-                capsize=3, label=name, color=f"C{i}")
-    ax.axhline(cross[:, i].mean(), color=f"C{i}", ls=":", lw=1)
-ax.set(xlabel="sparsity (global magnitude, fine-tuned)", ylabel="SVCCA with the dense layer",
-       title="Dotted: two dense networks from different seeds")
-ax.legend(fontsize=8)
-plt.tight_layout()
-plt.show()
+# %% [markdown] name="md_drift_discussion"
+# The two measures move together (Pearson 0.743, Spearman 0.718 over the 15 pruned models), but almost all of that is sparsity: both grow with it, from an SVCCA distance of 0.0015 and a CEV of 0.602 at 30% to 0.087 and 12.993 at 90%. Within one sparsity the three seeds show no consistent sign (Spearman −0.5, +0.5 and +0.5 at 70, 80 and 90%). So at this scale SVCCA distance does not tell which of two equally pruned models is more biased; it tells how far pruning has gone. A claim that "representation change predicts bias" would need many models per sparsity.
 
 # %% name="exp_runtime"
-print(f"experiments ran in {time.perf_counter() - LAB_START:.0f} s")
+figures["runtime_s"] = time.perf_counter() - LAB_START  # machine-dependent: not checked
+print(f"experiments ran in {figures['runtime_s']:.0f} s; figures written to {figures.write('lab03')}")
 
 # %% [markdown] name="md_question_1"
 # ### Questions
@@ -533,7 +320,7 @@ print(f"experiments ran in {time.perf_counter() - LAB_START:.0f} s")
 # **Question 1 — how to prune.** Compare the four methods at 75% and 90% of weights removed, one-shot and after fine-tuning. Which criterion matters more: *magnitude vs random*, or *layer-wise vs global*? Why does one-shot structured pruning collapse, and what does fine-tuning recover? When would you still choose structured or 2:4 pruning over unstructured pruning that is more accurate at the same count?
 
 # %% [markdown] answer="answer_1"
-# Magnitude against random is by far the larger effect. At 75% of the weights removed, random pruning keeps 0.177 one-shot and 0.719 after fine-tuning, magnitude pruning 0.63–0.85 one-shot and 0.954–0.961 after fine-tuning (dense 0.958). At 90% random pruning falls to 0.369 while global magnitude still reaches 0.881. Layer-wise against global matters only at high sparsity: the same up to 60%, 0.954 vs 0.961 at 75%, and 0.680 ± 0.128 vs 0.881 ± 0.005 at 90%. Layer-wise pruning removes 90% of the small 32×10 output layer too. Global pruning removes only about 76% of it (its weights are the largest, mean |w| ≈ 0.19 against 0.13–0.14) and takes more from the 64→32 layer (about 92%): with 320 weights feeding 10 classes, the output layer is the least redundant.
+# Magnitude against random is by far the larger effect. At 75% of the weights removed, random pruning keeps 0.177 one-shot and 0.719 after fine-tuning, magnitude pruning 0.63–0.85 one-shot and 0.954–0.961 after fine-tuning (dense 0.958). At 90% random pruning falls to 0.369 while global magnitude still reaches 0.881. Layer-wise against global matters only at high sparsity: the same up to 60%, 0.954 vs 0.961 at 75%, and 0.680 ± 0.128 vs 0.881 ± 0.005 at 90%. Layer-wise pruning removes 90% of the small 32×10 output layer too. Global pruning removes only about 76% of it (its weights are the largest, mean |w| 0.195 against 0.130–0.145) and takes more from the 64→32 layer (about 92%): with 320 weights feeding 10 classes, the output layer is the least redundant.
 #
 # Structured pruning collapses one-shot (0.301 at s = 0.75, i.e. 81% of the weights) because removing a unit removes its whole contribution, and a unit with a small L1 norm can still carry a needed feature. Fine-tuning recovers much of it (0.906 at 81%; 0.946 at 67%), though less than unstructured pruning at the same count. Unlike the masks it buys something on any hardware: 64 → 16 → 8 → 10 has 1,266 parameters and 1,232 MACs per image instead of 6,570 / 6,464, as a dense network. 2:4 costs nothing here (0.968 after fine-tuning at 50%) and 1:4 little (0.943 at 75%, against 0.954–0.961): choose N:M when the hardware has sparse tensor cores, structured pruning when it has none, and unstructured masks only when a sparse kernel or a compressed storage format actually turns the zeros into savings.
 
@@ -551,7 +338,7 @@ print(f"experiments ran in {time.perf_counter() - LAB_START:.0f} s")
 # %% [markdown] answer="answer_3"
 # At 75% sparsity pruning barely changes accuracy, and the down-sampled classes are hit somewhat harder in the imbalanced regime with CE fine-tuning (mean ΔFNR 0.58 against 0.25 for the others). At 90% the effect is clear: with CE fine-tuning on the down-sampled data the FNR of classes 3 and 8 grows by a mean of 4.82 (+482%) against 2.17 for the other classes. The pruned network forgets the rare classes first, as Hooker et al. report. On the balanced data classes 3 and 8 are not special (1.33 against 2.00).
 #
-# KD fine-tuning lowers CEV and SDE at 75% in the down-sampled regime (CEV 1.619 → 0.767, SDE 1.248 → 0.684, with small spreads), and on the balanced data it lowers them within the noise (1.254 ± 0.220 → 1.094 ± 0.698). That is the direction Blakeney et al. report. At 90% it does not reproduce: with Lab 1's setting (T = 4, α = 0.9) and only 10 fine-tuning epochs, KD recovers far less accuracy than CE (0.762 against 0.881 balanced, 0.635 against 0.741 down-sampled), and CEV and SDE grow with the errors (CEV 65 against 13 balanced). The metrics are relative changes, so a model that is much worse overall also scatters more. I would report the 90% forgetting of the rare classes, where the effect is many test images and every seed agrees, and the 75% down-sampled KD improvement as suggestive. I would not report the balanced 75% differences: one image moves a class's FNR by 0.028, and from a zero baseline that counts as a change of +1, so CEV at low sparsity is dominated by a handful of images. The KD failure at 90% would need longer fine-tuning or other T, α before calling it a finding about KD.
+# KD fine-tuning lowers CEV and SDE at 75% in the down-sampled regime (CEV 1.619 → 0.767, SDE 0.883 → 0.484, with small spreads), and on the balanced data it lowers them within the noise (1.254 ± 0.220 → 1.094 ± 0.698). That is the direction Blakeney et al. report. At 90% it does not reproduce: with Lab 1's setting (T = 4, α = 0.9) and only 10 fine-tuning epochs, KD recovers far less accuracy than CE (0.762 against 0.881 balanced, 0.635 against 0.741 down-sampled), and CEV and SDE grow with the errors (CEV 65 against 13 balanced). The metrics are relative changes, so a model that is much worse overall also scatters more. I would report the 90% forgetting of the rare classes, where the effect is many test images and every seed agrees, and the 75% down-sampled KD improvement as suggestive. I would not report the balanced 75% differences: one image moves a class's FNR by 0.028, and from a zero baseline that counts as a change of +1, so CEV at low sparsity is dominated by a handful of images. The KD failure at 90% would need longer fine-tuning or other T, α before calling it a finding about KD.
 
 # %% [markdown] name="md_question_4"
 # **Question 4 — is pruning compression?** Read the SVCCA table: at which sparsity do the pruned network's layers stop being more similar to their dense origin than two independently trained networks are to each other? Which layer changes most? What does this say about the claim that pruning "removes redundant weights", and what would you check before deploying a pruned model in place of a dense one?
@@ -560,3 +347,11 @@ print(f"experiments ran in {time.perf_counter() - LAB_START:.0f} s")
 # Up to 60% the pruned layers stay very close to their dense origin (0.964, 0.994, 0.996), close to what fine-tuning alone does (0.997–0.999), and far above two independently trained dense networks (0.853, 0.931, 0.936): up to this sparsity the pruned network computes almost the same function with fewer weights, and pruning really is compression. At 75% the first layer (0.938) and the logits (0.990) are still closer to the origin than another seed is, while the second hidden layer (0.977) nears the cross-seed 0.931. At 90% hidden 2 (0.913) and the logits (0.898) are *less* similar to their own dense network than two unrelated dense networks are to each other (0.931, 0.936). Only the first layer (0.896 against 0.853) still resembles its origin. The layers after the first change most in the end, although the first layer loses similarity earliest in absolute terms.
 #
 # So "removing redundant weights" describes moderate sparsity. Beyond it, fine-tuning re-learns a different solution in the surviving weights — a different model that reaches a similar accuracy, with different per-class errors (question 3). Before deploying a pruned model in place of a dense one I would check more than top-1 accuracy: per-class error rates and CEV/SDE against the dense model, agreement with the dense model's predictions (Lab 1's loyalty), calibration, and behaviour on rare classes or subgroups. Those are the properties a representation change can silently alter.
+# %% [markdown] name="md_question_5"
+# **Question 5 — protocols.** Your §2 and the dissertation's chapter II seem to disagree on whether the magnitude mask matters. Using the random-sparse-init table, say at which sparsities they agree and where they part, and why §2's 95% result does not contradict the dissertation. Then: which of chapter III's analyses (gradual filter pruning, PIEs, SVCCA vs CEV) reproduced here, and which did not?
+
+# %% [markdown] answer="answer_5"
+# They agree at 30–70%: there a random sparse initialisation trains as well as the re-initialised pruned network (paired differences between −0.003 and +0.002, within one test image), which is the dissertation's chapter II finding. They part at 90%, where the magnitude mask is worth +0.115 ± 0.018 over a random one. §2's lottery experiment lives at 63–95%, mostly beyond the dissertation's range, and it compares rewinding with re-initialising the same mask rather than a magnitude mask with a random one on the same fresh weights; its conclusion that the mask carries most of the value is a statement about high sparsity, where the two protocols agree (at 90% here too the magnitude mask wins). So there is no contradiction, only two different questions asked at different sparsities.
+#
+# Of chapter III's analyses, the pruning-identified exemplars reproduce: 27 test images (7.5%) on which the pruned networks' accuracy falls to 0.289, which the dense networks already found hard (0.793 against 0.972). The SVCCA-distance–CEV correlation appears (Spearman 0.718) but is carried by sparsity: within one sparsity the sign is not consistent, so it does not reproduce as a per-model predictor. Gradual filter-wise pruning (AGP) did not beat one-shot filter pruning at the same 12 epochs (0.905 against 0.919 at 75% of the units), so the schedule's benefit does not reproduce at this scale and budget; the dissertation trains much longer between steps.
+

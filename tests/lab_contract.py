@@ -53,7 +53,7 @@ def grade_in_process(lab, source: str, ex_id: str, examples: int = 30) -> dict:
     checks = _checks_module(lab).CHECKS
     out = grade_exercise(ex, [checks[ex_id][n] for n in ex.checks], backend,
                          defined=ex.function_name in backend.functions, max_examples=examples, seed_value=1)
-    return {c.check.name: c for c in out.checks}
+    return {c.name: c for c in out.checks}
 
 
 def assert_bug_caught(lab, reference_source: str, ex_id: str, old: str, new: str, must_fail: set,
@@ -93,7 +93,7 @@ def test_contract_reference_passes_every_check(lab):
     for ex in lab.exercises:
         out = grade_exercise(ex, [checks[ex.id][n] for n in ex.checks], backend, defined=True,
                              max_examples=30, seed_value=1)
-        failed.update({f"{ex.id}: {c.check.name}": c.output for c in out.checks if not c.passed})
+        failed.update({f"{ex.id}: {c.name}": c.output for c in out.checks if not c.passed})
     assert not failed, "\n\n".join(f"[{k}]\n{v}" for k, v in failed.items())
 
 
@@ -102,8 +102,8 @@ def unhurried(course):
     10 s cell limit on a loaded 2-core machine. A test must not fail for the machine's speed; how fast
     grading is, is a benchmark (bench/)."""
     g = course.grading
-    return dataclasses.replace(course, grading=dataclasses.replace(
-        g, time_limit_per_call_s=10 * g.time_limit_per_call_s, time_limit_per_submission_s=10 * g.time_limit_per_submission_s))
+    return dataclasses.replace(course, grading=dataclasses.replace(g, limits=dataclasses.replace(
+        g.limits, call_seconds=10 * g.limits.call_seconds, submission_seconds=10 * g.limits.submission_seconds)))
 
 
 @pytest.mark.slow

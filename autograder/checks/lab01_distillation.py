@@ -21,6 +21,11 @@ from . import Registry
 registry = Registry()
 check = registry.check
 CHECKS = registry.checks
+# The lab's exercises, in the notebook's order: each is graded against the reference function of its name.
+EXERCISES = registry.exercises("reference_impl.distillation", [
+    "softmax_t", "log_softmax_t", "kl_divergence", "js_divergence", "cross_entropy", "kd_loss",
+    "hard_label_kd_loss", "label_loyalty", "probability_loyalty", "majority_vote_accuracy", "majority_vote_bounds"
+])
 
 LARGE = 1e4  # "large logits": exp(1e4) overflows float64, so only a stable implementation survives
 
@@ -45,7 +50,7 @@ def _distinct_max(z: np.ndarray) -> np.ndarray:
 
 # --- softmax_t ----------------------------------------------------------------------------------
 @check("softmax_t", logits=S.logit_arrays(), T=S.TEMPERATURES)
-def agrees_with_reference(student, ref, logits, T):
+def softmax_t__agrees_with_reference(student, ref, logits, T):
     """softmax_t(logits, T) should equal the temperature softmax along the last axis, for any shape (..., C)."""
     assert_close(student(logits, T), ref(logits, T), "softmax_t(logits, T)")
 
@@ -59,7 +64,7 @@ def sums_to_one(student, ref, logits, T):
 
 
 @check("softmax_t", public=True, logits=S.logits(), T=S.TEMPERATURES, c=st.floats(-50, 50))
-def shift_invariant(student, ref, logits, T, c):
+def softmax_t__shift_invariant(student, ref, logits, T, c):
     """softmax_t should be shift-invariant: adding the same constant c to every logit changes nothing."""
     a = as_array(student(logits, T), "softmax_t(logits, T)", shape=logits.shape)
     b = as_array(student(logits + c, T), "softmax_t(logits + c, T)", shape=logits.shape)
@@ -67,7 +72,7 @@ def shift_invariant(student, ref, logits, T, c):
 
 
 @check("softmax_t", logits=_large_logits(), T=st.sampled_from([1.0, 2.0]))
-def stable_at_large_logits(student, ref, logits, T):
+def softmax_t__stable_at_large_logits(student, ref, logits, T):
     """softmax_t should stay finite and correct for logits as large as +-1e4 (subtract the row maximum before exp)."""
     p = as_array(student(logits, T), "softmax_t(logits, T)", shape=logits.shape)
     require(bool(np.all(np.isfinite(p))), f"softmax_t returned non-finite values {fmt(p)}: exp overflowed")
@@ -92,7 +97,7 @@ def rejects_bad_temperature(student, ref, logits, T):
 
 # --- log_softmax_t ------------------------------------------------------------------------------
 @check("log_softmax_t", logits=S.logit_arrays(), T=S.TEMPERATURES)
-def agrees_with_reference(student, ref, logits, T):  # noqa: F811 - one name per exercise
+def log_softmax_t__agrees_with_reference(student, ref, logits, T):
     """log_softmax_t(logits, T) should equal log of the temperature softmax along the last axis."""
     assert_close(student(logits, T), ref(logits, T), "log_softmax_t(logits, T)")
 
@@ -107,7 +112,7 @@ def exp_sums_to_one(student, ref, logits, T):
 
 
 @check("log_softmax_t", public=True, logits=S.logits(), T=S.TEMPERATURES, c=st.floats(-50, 50))
-def shift_invariant(student, ref, logits, T, c):  # noqa: F811
+def log_softmax_t__shift_invariant(student, ref, logits, T, c):
     """log_softmax_t should be shift-invariant: adding a constant c to every logit changes nothing."""
     a = as_array(student(logits, T), "log_softmax_t(logits, T)", shape=logits.shape)
     b = as_array(student(logits + c, T), "log_softmax_t(logits + c, T)", shape=logits.shape)
@@ -125,14 +130,14 @@ def finite_at_large_logits(student, ref, logits, T):
 
 # --- kl_divergence ------------------------------------------------------------------------------
 @check("kl_divergence", pq=S.prob_pairs())
-def agrees_with_reference(student, ref, pq):  # noqa: F811
+def kl_divergence__agrees_with_reference(student, ref, pq):
     """kl_divergence(p, q) should equal sum_i p_i log(p_i / q_i) per row (0 log 0 = 0; +inf where q_i = 0 < p_i)."""
     p, q = pq
     assert_close(student(p, q), ref(p, q), "kl_divergence(p, q)")
 
 
 @check("kl_divergence", public=True, p=S.prob_vectors())
-def zero_for_identical(student, ref, p):
+def kl_divergence__zero_for_identical(student, ref, p):
     """kl_divergence(p, p) should be 0 for every row (including rows with zero probabilities)."""
     assert_close(student(p, p), np.zeros(p.shape[0]), "kl_divergence(p, p)", atol=1e-12)
 
@@ -165,7 +170,7 @@ def handles_zero_probabilities(student, ref, p, q):
 
 # --- js_divergence ------------------------------------------------------------------------------
 @check("js_divergence", pq=S.prob_pairs())
-def agrees_with_reference(student, ref, pq):  # noqa: F811
+def js_divergence__agrees_with_reference(student, ref, pq):
     """js_divergence(p, q) should equal 1/2 KL(p||m) + 1/2 KL(q||m) with m = (p + q)/2, per row."""
     p, q = pq
     assert_close(student(p, q), ref(p, q), "js_divergence(p, q)")
@@ -193,14 +198,14 @@ def bounded_by_log2(student, ref, pq):
 
 
 @check("js_divergence", public=True, p=S.prob_vectors())
-def zero_for_identical(student, ref, p):  # noqa: F811
+def js_divergence__zero_for_identical(student, ref, p):
     """js_divergence(p, p) should be 0 for every row."""
     assert_close(student(p, p), np.zeros(p.shape[0]), "js_divergence(p, p)", atol=1e-12)
 
 
 # --- cross_entropy ------------------------------------------------------------------------------
 @check("cross_entropy", zy=S.labelled_logits())
-def agrees_with_reference(student, ref, zy):  # noqa: F811
+def cross_entropy__agrees_with_reference(student, ref, zy):
     """cross_entropy(logits, labels) should equal -1/N sum_n log softmax(z_n)[y_n]."""
     z, y = zy
     assert_close(student(z, y), ref(z, y), "cross_entropy(logits, labels)")
@@ -225,7 +230,7 @@ def batch_mean(student, ref, zy):
 
 
 @check("cross_entropy", zy=S.labelled_logits(bound=1.0).map(lambda t: (np.round(t[0]) * LARGE, t[1])))
-def stable_at_large_logits(student, ref, zy):  # noqa: F811
+def cross_entropy__stable_at_large_logits(student, ref, zy):
     """cross_entropy should stay finite and correct for logits as large as +-1e4 (go through log-softmax)."""
     z, y = zy
     ce = as_float(student(z, y), "cross_entropy(logits, labels)")
@@ -235,7 +240,7 @@ def stable_at_large_logits(student, ref, zy):  # noqa: F811
 
 # --- kd_loss ------------------------------------------------------------------------------------
 @check("kd_loss", batch=S.kd_batches(), T=S.TEMPERATURES, alpha=S.ALPHAS)
-def agrees_with_reference(student, ref, batch, T, alpha):  # noqa: F811
+def kd_loss__agrees_with_reference(student, ref, batch, T, alpha):
     """kd_loss should equal (1 - alpha) CE(z_s, y) + alpha T^2 mean_n KL(softmax(z_t/T) || softmax(z_s/T))."""
     zs, zt, y = batch
     assert_close(student(zs, zt, y, T, alpha), ref(zs, zt, y, T, alpha), "kd_loss(student_logits, teacher_logits, labels, T, alpha)")
@@ -280,7 +285,7 @@ def kl_direction_teacher_first(student, ref, batch, T):
 
 # --- hard_label_kd_loss -------------------------------------------------------------------------
 @check("hard_label_kd_loss", batch=S.kd_batches(distinct_teacher_max=True), alpha=S.ALPHAS)
-def agrees_with_reference(student, ref, batch, alpha):  # noqa: F811
+def hard_label_kd_loss__agrees_with_reference(student, ref, batch, alpha):
     """hard_label_kd_loss should equal (1 - alpha) CE(z_s, y) + alpha CE(z_s, argmax z_t)."""
     zs, zt, y = batch
     assert_close(student(zs, zt, y, alpha), ref(zs, zt, y, alpha), "hard_label_kd_loss(student_logits, teacher_logits, labels, alpha)")
@@ -318,7 +323,7 @@ def _loyalty_pair():
 
 
 @check("label_loyalty", pq=_loyalty_pair())
-def agrees_with_reference(student, ref, pq):  # noqa: F811
+def label_loyalty__agrees_with_reference(student, ref, pq):
     """label_loyalty should be the fraction of samples where the student's argmax equals the teacher's."""
     s, t = pq
     assert_close(student(s, t), ref(s, t), "label_loyalty(student_probs, teacher_probs)")
@@ -334,7 +339,7 @@ def is_a_fraction(student, ref, pq):
 
 
 @check("label_loyalty", public=True, p=S.prob_vectors(zeros=False).map(_distinct_max))
-def self_loyalty_is_one(student, ref, p):
+def label_loyalty__self_loyalty_is_one(student, ref, p):
     """label_loyalty(p, p) should be 1: a model always agrees with itself."""
     assert_close(student(p, p.copy()), 1.0, "label_loyalty(p, p)")
 
@@ -354,14 +359,14 @@ def disagreement_counts(student, ref, z, n_shift):
 
 # --- probability_loyalty ------------------------------------------------------------------------
 @check("probability_loyalty", pq=S.prob_pairs())
-def agrees_with_reference(student, ref, pq):  # noqa: F811
+def probability_loyalty__agrees_with_reference(student, ref, pq):
     """probability_loyalty should be the batch mean of 1 - sqrt(JS(p_t, p_s) / log 2)."""
     s, t = pq
     assert_close(student(s, t), ref(s, t), "probability_loyalty(student_probs, teacher_probs)")
 
 
 @check("probability_loyalty", public=True, p=S.prob_vectors())
-def self_loyalty_is_one(student, ref, p):  # noqa: F811
+def probability_loyalty__self_loyalty_is_one(student, ref, p):
     """probability_loyalty(p, p) should be 1."""
     assert_close(student(p, p.copy()), 1.0, "probability_loyalty(p, p)")
 
@@ -386,7 +391,7 @@ def symmetric_and_in_unit_interval(student, ref, pq):
 
 # --- majority_vote_accuracy ---------------------------------------------------------------------
 @check("majority_vote_accuracy", p=S.PROBABILITIES, k=st.integers(1, 15))
-def agrees_with_reference(student, ref, p, k):  # noqa: F811
+def majority_vote_accuracy__agrees_with_reference(student, ref, p, k):
     """majority_vote_accuracy(p, k) should be P(more than k/2 of k independent voters are right), ties (even k) split 50/50."""
     assert_close(student(p, k), ref(p, k), f"majority_vote_accuracy({p!r}, {k})")
 
@@ -439,7 +444,7 @@ def _independent_vote(p: float, k: int) -> float:
 
 
 @check("majority_vote_bounds", p=S.PROBABILITIES, k=st.integers(1, 15))
-def agrees_with_reference(student, ref, p, k):  # noqa: F811
+def majority_vote_bounds__agrees_with_reference(student, ref, p, k):
     """majority_vote_bounds(p, k) should be (max(0, (kp - L)/(k - L)), min(1, kp/m)), m = floor(k/2) + 1, L = ceil(k/2) - 1."""
     lo, hi = _bounds(student, p, k)
     e_lo, e_hi = ref(p, k)
@@ -466,7 +471,7 @@ def brackets_the_independent_vote(student, ref, p, k):
 
 
 @check("majority_vote_bounds", public=True, p=S.PROBABILITIES, k=st.integers(1, 15))
-def complement_symmetry(student, ref, p, k):  # noqa: F811
+def majority_vote_bounds__complement_symmetry(student, ref, p, k):
     """lo(p, k) + hi(1 - p, k) should be 1: the worst case for right answers is the best case for wrong ones."""
     lo, _ = _bounds(student, p, k)
     _, hi = _bounds(student, 1 - p, k)

@@ -22,6 +22,11 @@ from . import Registry
 registry = Registry()
 check = registry.check
 CHECKS = registry.checks
+# The lab's exercises, in the notebook's order: each is graded against the reference function of its name.
+EXERCISES = registry.exercises("reference_impl.distillation_ii", [
+    "hint_loss", "attention_map", "attention_transfer_loss", "rkd_distance_loss", "rkd_angle_loss",
+    "dml_losses", "ensemble_soft_targets", "ema_update", "self_distillation_loss"
+])
 
 LARGE = 1e4  # logits this large overflow exp() unless the row maximum is subtracted first
 
@@ -128,7 +133,7 @@ def _pad(e: np.ndarray, d: int = 3) -> np.ndarray:
 
 # --- hint_loss ----------------------------------------------------------------------------------
 @check("hint_loss", batch=hint_batches(), bias=st.booleans())
-def agrees_with_reference(student, ref, batch, bias):
+def hint_loss__agrees_with_reference(student, ref, batch, bias):
     """hint_loss(u, v, W, b) should equal 1/N sum_n 1/2 ||u_n - (v_n W + b)||^2 (b = None: no bias)."""
     u, v, W, b = batch
     b = b if bias else None
@@ -171,7 +176,7 @@ P_VALUES = st.sampled_from([1.0, 2.0, 3.0, 0.5])
 
 
 @check("attention_map", f=feature_maps(), p=P_VALUES)
-def agrees_with_reference(student, ref, f, p):  # noqa: F811 - one name per exercise
+def attention_map__agrees_with_reference(student, ref, f, p):
     """attention_map(f, p) should equal mean_c |f|^p, flattened to (N, H*W), each row divided by its L2 norm."""
     assert_close(student(f, p), ref(f, p), "attention_map(features, p)")
 
@@ -212,7 +217,7 @@ def one_hot_position(student, ref, pos, p):
 
 
 @check("attention_map", public=True, bad=st.sampled_from(["3-D", "p=0", "p=-1", "p=nan"]))
-def rejects_bad_input(student, ref, bad):
+def attention_map__rejects_bad_input(student, ref, bad):
     """attention_map should raise ValueError for features that are not (N, C, H, W) or p that is not a finite number > 0."""
     f, p = (np.ones((1, 2, 2)), 2.0) if bad == "3-D" else (np.ones((1, 1, 2, 2)), float(bad[2:]))
     _raises_value_error(student, f"attention_map with {bad}", f, p)
@@ -220,7 +225,7 @@ def rejects_bad_input(student, ref, bad):
 
 # --- attention_transfer_loss --------------------------------------------------------------------
 @check("attention_transfer_loss", fs=map_pairs(), p=P_VALUES)
-def agrees_with_reference(student, ref, fs, p):  # noqa: F811
+def attention_transfer_loss__agrees_with_reference(student, ref, fs, p):
     """attention_transfer_loss should equal 1/N sum_n ||a_s,n - a_t,n||_2^2 with a = attention_map(features, p)."""
     s, t = fs
     assert_close(student(s, t, p), ref(s, t, p), "attention_transfer_loss(student_features, teacher_features, p)")
@@ -262,7 +267,7 @@ def rejects_spatial_mismatch(student, ref, f):
 
 # --- rkd_distance_loss --------------------------------------------------------------------------
 @check("rkd_distance_loss", e=embedding_pairs())
-def agrees_with_reference(student, ref, e):  # noqa: F811
+def rkd_distance_loss__agrees_with_reference(student, ref, e):
     """rkd_distance_loss should be the mean over pairs i < j of smooth_l1(|s_i - s_j| / mu_s - |t_i - t_j| / mu_t)."""
     s, t = e
     assert_close(student(s, t), ref(s, t), "rkd_distance_loss(student_embeddings, teacher_embeddings)")
@@ -276,7 +281,7 @@ def linear_beyond_one(student, ref, e):
 
 
 @check("rkd_distance_loss", public=True, e=embedding_pairs(), tr=similarity_transforms())
-def invariant_to_similarity_transforms(student, ref, e, tr):
+def rkd_distance_loss__invariant_to_similarity_transforms(student, ref, e, tr):
     """rkd_distance_loss should not change when the teacher's embedding is scaled, rotated/reflected and translated."""
     s, t = e
     c, Q, shift = tr
@@ -313,14 +318,14 @@ def rejects_degenerate_batches(student, ref, n):
 
 # --- rkd_angle_loss -----------------------------------------------------------------------------
 @check("rkd_angle_loss", e=embedding_pairs(min_n=3))
-def agrees_with_reference(student, ref, e):  # noqa: F811
+def rkd_angle_loss__agrees_with_reference(student, ref, e):
     """rkd_angle_loss should be the mean over ordered triples of distinct (i, j, k) of smooth_l1(cos angle_s(i, j, k) - cos angle_t(i, j, k)), angle at j."""
     s, t = e
     assert_close(student(s, t), ref(s, t), "rkd_angle_loss(student_embeddings, teacher_embeddings)")
 
 
 @check("rkd_angle_loss", public=True, e=embedding_pairs(min_n=3), tr=similarity_transforms())
-def invariant_to_similarity_transforms(student, ref, e, tr):  # noqa: F811
+def rkd_angle_loss__invariant_to_similarity_transforms(student, ref, e, tr):
     """rkd_angle_loss should not change when the teacher's embedding is scaled, rotated/reflected and translated, and be 0 against itself."""
     s, t = e
     c, Q, shift = tr
@@ -370,7 +375,7 @@ def rejects_fewer_than_three(student, ref, n):
 
 # --- dml_losses ---------------------------------------------------------------------------------
 @check("dml_losses", c=cohorts())
-def agrees_with_reference(student, ref, c):  # noqa: F811
+def dml_losses__agrees_with_reference(student, ref, c):
     """dml_losses should give, for each student k, CE(z_k, y) + 1/(K-1) sum_{j != k} mean_n KL(p_j || p_k)."""
     z, y = c
     assert_close(student(z, y), ref(z, y), "dml_losses(cohort_logits, labels)")
@@ -418,7 +423,7 @@ def permuting_students_permutes_losses(student, ref, c, perm):
 
 
 @check("dml_losses", c=cohorts(min_k=2, bound=1.0).map(lambda c: (np.round(c[0]) * LARGE, c[1])))
-def stable_at_large_logits(student, ref, c):
+def dml_losses__stable_at_large_logits(student, ref, c):
     """dml_losses should stay finite and correct for logits as large as +-1e4 (work with log-softmax, subtract the row maximum)."""
     z, y = c
     got = as_array(student(z, y), "dml_losses(z, y)", shape=(z.shape[0],))
@@ -431,7 +436,7 @@ WEIGHTS = hnp.arrays(np.float64, 4, elements=st.sampled_from([0.0, 0.5, 1.0, 2.0
 
 
 @check("ensemble_soft_targets", c=cohorts(), T=S.TEMPERATURES, w=st.one_of(st.none(), WEIGHTS))
-def agrees_with_reference(student, ref, c, T, w):  # noqa: F811
+def ensemble_soft_targets__agrees_with_reference(student, ref, c, T, w):
     """ensemble_soft_targets should be sum_m w_m softmax(z_m / T) with w normalised to sum 1 (uniform when weights is None)."""
     z, _ = c
     w = None if w is None else w[: z.shape[0]]
@@ -481,7 +486,7 @@ def weights_select_and_normalise(student, ref, c, T, pick, scale):
 
 
 @check("ensemble_soft_targets", c=cohorts(min_k=2, bound=1.0).map(lambda c: (np.round(c[0]) * LARGE, c[1])))
-def stable_at_large_logits(student, ref, c):  # noqa: F811
+def ensemble_soft_targets__stable_at_large_logits(student, ref, c):
     """ensemble_soft_targets should stay finite and correct for logits as large as +-1e4 (subtract each row's own maximum)."""
     z, _ = c
     got = as_array(student(z, 1.0, None), "ensemble_soft_targets(z, 1.0)", shape=z.shape[1:])
@@ -490,7 +495,7 @@ def stable_at_large_logits(student, ref, c):  # noqa: F811
 
 
 @check("ensemble_soft_targets", public=True, bad=st.sampled_from(["T=0", "T=-1", "negative weight", "zero weights", "2 weights"]))
-def rejects_bad_input(student, ref, bad):  # noqa: F811
+def ensemble_soft_targets__rejects_bad_input(student, ref, bad):
     """ensemble_soft_targets should raise ValueError for T <= 0, or weights with a negative entry, a zero sum or the wrong length."""
     z = np.zeros((3, 2, 4))
     T, w = {"T=0": (0.0, None), "T=-1": (-1.0, None), "negative weight": (1.0, np.array([1.0, -0.5, 1.0])),
@@ -506,7 +511,7 @@ def param_pairs(draw):
 
 
 @check("ema_update", ts=param_pairs(), m=S.PROBABILITIES)
-def agrees_with_reference(student, ref, ts, m):  # noqa: F811
+def ema_update__agrees_with_reference(student, ref, ts, m):
     """ema_update(teacher, student, m) should be m * teacher + (1 - m) * student, elementwise, for any shape."""
     t, s = ts
     assert_close(student(t, s, m), ref(t, s, m), "ema_update(teacher_params, student_params, momentum)")
@@ -531,7 +536,7 @@ def gap_shrinks_by_momentum(student, ref, ts, m, k):
 
 
 @check("ema_update", public=True, bad=st.sampled_from([-0.1, 1.5, "shape"]))
-def rejects_bad_input(student, ref, bad):  # noqa: F811
+def ema_update__rejects_bad_input(student, ref, bad):
     """ema_update should raise ValueError for a momentum outside [0, 1] or parameters of different shapes."""
     if bad == "shape":
         _raises_value_error(student, "ema_update with shapes (2,) and (3,)", np.zeros(2), np.zeros(3), 0.5)
@@ -549,7 +554,7 @@ def exits(draw, min_e: int = 1, max_e: int = 3):
 
 
 @check("self_distillation_loss", b=exits(), T=S.TEMPERATURES, alpha=S.ALPHAS, lam=st.sampled_from([0.0, 0.03, 1.0]))
-def agrees_with_reference(student, ref, b, T, alpha, lam):  # noqa: F811
+def self_distillation_loss__agrees_with_reference(student, ref, b, T, alpha, lam):
     """self_distillation_loss should be CE(z_E, y) + sum over shallow exits of (1-alpha) CE + alpha T^2 KL(p_E || p_i) + lam mean ||F_i - F_E||^2."""
     z, F, y = b
     assert_close(student(z, F, y, T, alpha, lam), ref(z, F, y, T, alpha, lam),
@@ -591,7 +596,7 @@ def copies_of_the_deepest_exit(student, ref, b, k, alpha):
 
 @check("self_distillation_loss", b=exits(min_e=2).map(lambda b: (np.round(b[0] / 10) * LARGE, b[1], b[2])),
        T=st.sampled_from([1.0, 2.0]))
-def stable_at_large_logits(student, ref, b, T):  # noqa: F811
+def self_distillation_loss__stable_at_large_logits(student, ref, b, T):
     """self_distillation_loss should stay finite and correct for logits as large as +-1e4 (log-softmax with each row's own maximum)."""
     z, F, y = b
     got = as_float(student(z, F, y, T, 0.5, 0.1), "self_distillation_loss with large logits")
@@ -600,7 +605,7 @@ def stable_at_large_logits(student, ref, b, T):  # noqa: F811
 
 
 @check("self_distillation_loss", public=True, bad=st.sampled_from(["alpha=1.5", "alpha=-0.1", "T=0", "lam=-1", "features"]))
-def rejects_bad_input(student, ref, bad):  # noqa: F811
+def self_distillation_loss__rejects_bad_input(student, ref, bad):
     """self_distillation_loss should raise ValueError for T <= 0, alpha outside [0, 1], lam < 0, or features of another (E, N)."""
     z, F, y = np.zeros((2, 3, 4)), np.zeros((2, 3, 5)), np.array([0, 1, 2])
     args = {"alpha=1.5": (z, F, y, 3.0, 1.5, 0.1), "alpha=-0.1": (z, F, y, 3.0, -0.1, 0.1), "T=0": (z, F, y, 0.0, 0.3, 0.1),

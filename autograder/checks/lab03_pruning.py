@@ -22,6 +22,14 @@ from . import Registry
 registry = Registry()
 check = registry.check
 CHECKS = registry.checks
+# The lab's exercises, in the notebook's order: each is graded against the reference function of its name.
+registry.exercises("reference_impl.pruning", [
+    "magnitude_mask", "global_magnitude_masks", "l1_filter_scores", "prune_filters", "nm_mask",
+    "imp_rate_per_round"
+])
+EXERCISES = registry.exercises("reference_impl.metrics", [
+    "per_class_fpr_fnr", "rate_change", "cev", "sde", "svcca"
+])
 
 SPARSITIES = st.one_of(st.sampled_from([0.0, 0.25, 0.5, 0.75, 0.9, 1.0]),
                        st.floats(0.0, 1.0, allow_subnormal=False))
@@ -65,7 +73,7 @@ def _tuple_of(got, n: int, what: str) -> tuple:
 
 # --- magnitude_mask -----------------------------------------------------------------------------
 @check("magnitude_mask", w=_weights(), s=SPARSITIES)
-def agrees_with_reference(student, ref, w, s):
+def magnitude_mask__agrees_with_reference(student, ref, w, s):
     """magnitude_mask(w, s) should prune the round(s * n) weights that come first by (|w|, flat index)."""
     assert_close(_mask(student(w, s), "magnitude_mask(w, s)", w.shape), ref(w, s).astype(float), "magnitude_mask(w, s)")
 
@@ -116,7 +124,7 @@ def _masks(got, ws, what):
 
 
 @check("global_magnitude_masks", ws=_LAYERS, s=SPARSITIES)
-def agrees_with_reference(student, ref, ws, s):  # noqa: F811 - one name per exercise
+def global_magnitude_masks__agrees_with_reference(student, ref, ws, s):
     """global_magnitude_masks(ws, s) should prune the round(s * n_total) weights first by (|w|, position in the concatenation)."""
     got = _masks(student(ws, s), ws, "global_magnitude_masks(ws, s)")
     for i, (g, e) in enumerate(zip(got, ref(ws, s))):
@@ -164,7 +172,7 @@ def ties_across_layers_go_to_the_earlier_layer(student, ref, w, s):
 
 # --- l1_filter_scores ---------------------------------------------------------------------------
 @check("l1_filter_scores", W=_weights(min_dims=2, max_dims=4, max_side=3))
-def agrees_with_reference(student, ref, W):  # noqa: F811
+def l1_filter_scores__agrees_with_reference(student, ref, W):
     """l1_filter_scores(W) should be the sum of |W[i, ...]| over every axis but the first, one score per filter."""
     assert_close(student(W), ref(W), "l1_filter_scores(W)")
 
@@ -213,7 +221,7 @@ def _pruned(student, W, b, W_next, s):
 
 
 @check("prune_filters", layers=_layer_pair(), s=SPARSITIES)
-def agrees_with_reference(student, ref, layers, s):  # noqa: F811
+def prune_filters__agrees_with_reference(student, ref, layers, s):
     """prune_filters should drop the round(s * c_out) filters with the smallest L1 norm (ties: lower index), their biases and the next layer's matching input channels."""
     got = _pruned(student, *layers, s)
     for name, g, e in zip(("W", "b", "W_next"), got, ref(*layers, s)):
@@ -258,7 +266,7 @@ _W2 = _weights(min_dims=2, max_dims=2, max_side=6)
 
 
 @check("nm_mask", w=_W2, nm=_NM)
-def agrees_with_reference(student, ref, w, nm):  # noqa: F811
+def nm_mask__agrees_with_reference(student, ref, w, nm):
     """nm_mask(w, n, m) should keep the n largest |w| of every m consecutive inputs of each row (ties: lower index pruned)."""
     n, m = nm
     assert_close(_mask(student(w, n, m), f"nm_mask(w, {n}, {m})", w.shape), ref(w, n, m).astype(float), f"nm_mask(w, {n}, {m})")
@@ -301,7 +309,7 @@ _TARGETS = st.one_of(st.sampled_from([0.0, 0.5, 0.8, 0.9, 0.99]), st.floats(0.0,
 
 
 @check("imp_rate_per_round", s=_TARGETS, rounds=st.integers(1, 20))
-def agrees_with_reference(student, ref, s, rounds):  # noqa: F811
+def imp_rate_per_round__agrees_with_reference(student, ref, s, rounds):
     """imp_rate_per_round(s, n) should be 1 - (1 - s)^(1/n)."""
     assert_close(student(s, rounds), ref(s, rounds), f"imp_rate_per_round({s!r}, {rounds})")
 
@@ -343,7 +351,7 @@ def _rates(student, y, p, C):
 
 
 @check("per_class_fpr_fnr", ypc=_labels())
-def agrees_with_reference(student, ref, ypc):  # noqa: F811
+def per_class_fpr_fnr__agrees_with_reference(student, ref, ypc):
     """per_class_fpr_fnr should give FPR_c = FP/(FP + TN) and FNR_c = FN/(FN + TP) per class (0 when a denominator is 0)."""
     fpr, fnr = _rates(student, *ypc)
     efpr, efnr = ref(*ypc)
@@ -394,7 +402,7 @@ def _rate_pairs(draw):
 
 
 @check("rate_change", rates=_rate_pairs(), floor=_FLOORS)
-def agrees_with_reference(student, ref, rates, floor):  # noqa: F811
+def rate_change__agrees_with_reference(student, ref, rates, floor):
     """rate_change(base, new, floor) should be (new - base) / max(base, floor) per class."""
     base, new = rates
     assert_close(student(base, new, floor), ref(base, new, floor), "rate_change(base, new, floor)")
@@ -436,7 +444,7 @@ def _deltas(draw):
 
 
 @check("cev", d=_deltas())
-def agrees_with_reference(student, ref, d):  # noqa: F811
+def cev__agrees_with_reference(student, ref, d):
     """cev(dFPR, dFNR) should be 1/C sum_c [(dFPR_c - mean dFPR)^2 + (dFNR_c - mean dFNR)^2]."""
     assert_close(student(*d), ref(*d), "cev(d_fpr, d_fnr)", atol=1e-12)
 
@@ -463,7 +471,7 @@ def two_classes_by_hand(student, ref, a, b):
 
 
 @check("sde", d=_deltas())
-def agrees_with_reference(student, ref, d):  # noqa: F811
+def sde__agrees_with_reference(student, ref, d):
     """sde(dFPR, dFNR) should be 1/C sum_c |dFNR_c - dFPR_c| / sqrt(2), the mean distance to the diagonal."""
     assert_close(student(*d), ref(*d), "sde(d_fpr, d_fnr)", atol=1e-12)
 
@@ -530,7 +538,7 @@ def agrees_with_reference_top_k(student, ref, ABk):
 
 
 @check("svcca", AB=_activations(variance=0.99))
-def agrees_with_reference(student, ref, AB):  # noqa: F811
+def svcca__agrees_with_reference(student, ref, AB):
     """svcca(A, B) should keep the fewest top directions that explain >= 99% of each layer's variance, then average the canonical correlations."""
     assert_close(student(*AB), ref(*AB), "svcca(A, B)", atol=1e-6, rtol=1e-6)
 

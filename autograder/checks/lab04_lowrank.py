@@ -27,6 +27,11 @@ from . import Registry
 registry = Registry()
 check = registry.check
 CHECKS = registry.checks
+# The lab's exercises, in the notebook's order: each is graded against the reference function of its name.
+EXERCISES = registry.exercises("reference_impl.lowrank", [
+    "truncated_svd", "low_rank_factors", "rank_for_energy", "factorised_params", "break_even_rank",
+    "conv_lowrank_factors", "data_aware_low_rank", "tucker2_hosvd"
+])
 
 MAX_SIDE = 4  # a 4 x 4 matrix is 16 numbers: a counterexample a student can follow
 GAP = 1e-6  # relative gap between singular values for a factor to be unique enough to compare
@@ -231,7 +236,7 @@ def _conv_same(x: np.ndarray, K: np.ndarray) -> np.ndarray:
 
 # --- truncated_svd ---------------------------------------------------------------------------------
 @check("truncated_svd", case=matrix_and_rank().filter(_unique_case))
-def agrees_with_reference(student, ref, case):
+def truncated_svd__agrees_with_reference(student, ref, case):
     """truncated_svd(W, rank) should return the r largest singular values and their singular vectors (each up to sign)."""
     W, rank = case
     U, S, Vt = _svd_parts(student, W, rank)
@@ -302,7 +307,7 @@ def rejects_bad_rank(student, ref, W, bad):
 
 # --- low_rank_factors ------------------------------------------------------------------------------
 @check("low_rank_factors", case=matrix_and_rank().filter(_unique_case))
-def agrees_with_reference(student, ref, case):  # noqa: F811 - one name per exercise
+def low_rank_factors__agrees_with_reference(student, ref, case):
     """low_rank_factors(W, rank) should return W1 = U_r diag(S_r) and W2 = Vt_r (each column/row pair up to a common sign)."""
     W, rank = case
     m, n = W.shape
@@ -351,7 +356,7 @@ def _energy_case():
 
 
 @check("rank_for_energy", case=_energy_case())
-def agrees_with_reference(student, ref, case):  # noqa: F811
+def rank_for_energy__agrees_with_reference(student, ref, case):
     """rank_for_energy(S, energy) should be the smallest r with sum_{i<=r} sigma_i^2 / sum_i sigma_i^2 >= energy."""
     S, energy = case
     got = _as_int(student(S, energy), f"rank_for_energy(S, {energy!r})")
@@ -395,7 +400,7 @@ def rejects_bad_energy(student, ref, S, energy):
 
 # --- factorised_params -----------------------------------------------------------------------------
 @check("factorised_params", case=layer_and_rank())
-def agrees_with_reference(student, ref, case):  # noqa: F811
+def factorised_params__agrees_with_reference(student, ref, case):
     """factorised_params(m, n, r) should count the weights of W1 (m, r) and W2 (r, n): r (m + n)."""
     m, n, r = case
     got = _as_int(student(m, n, r), f"factorised_params({m}, {n}, {r})")
@@ -428,7 +433,7 @@ def rejects_rank_above_min(student, ref, m, n):
 
 # --- break_even_rank -------------------------------------------------------------------------------
 @check("break_even_rank", m=SIZES, n=SIZES)
-def agrees_with_reference(student, ref, m, n):  # noqa: F811
+def break_even_rank__agrees_with_reference(student, ref, m, n):
     """break_even_rank(m, n) should be the largest r with r (m + n) < m n, i.e. floor((m n - 1) / (m + n))."""
     got = _as_int(student(m, n), f"break_even_rank({m}, {n})")
     require(got == ref(m, n), f"break_even_rank({m}, {n})\n  expected: {ref(m, n)}\n  got:      {got}")
@@ -470,7 +475,7 @@ def _unique_kernel_case(case) -> bool:
 
 
 @check("conv_lowrank_factors", case=kernel_and_rank().filter(_unique_kernel_case))
-def agrees_with_reference(student, ref, case):  # noqa: F811
+def conv_lowrank_factors__agrees_with_reference(student, ref, case):
     """conv_lowrank_factors(K, rank) should return K1 = Vt_r reshaped to (r, c_in, k, k) and K2 = U_r diag(S_r) reshaped to (c_out, r, 1, 1) (each pair up to sign)."""
     K, rank = case
     K1, K2 = _conv_factors(student, K, rank)
@@ -524,7 +529,7 @@ def _unique_on_data(case) -> bool:
 
 
 @check("data_aware_low_rank", case=calibration_problems().filter(_unique_on_data))
-def agrees_with_reference(student, ref, case):  # noqa: F811
+def data_aware_low_rank__agrees_with_reference(student, ref, case):
     """data_aware_low_rank(X, W, rank) should return W1 = W Q_r and W2 = Q_r^T, Q_r the top-r right singular vectors of X W (each up to sign)."""
     X, W, rank = case
     W1, W2 = _data_aware(student, X, W, rank)
@@ -604,7 +609,7 @@ def _unique_tucker(case) -> bool:
 
 
 @check("tucker2_hosvd", case=kernel_and_ranks().filter(_unique_tucker))
-def agrees_with_reference(student, ref, case):  # noqa: F811
+def tucker2_hosvd__agrees_with_reference(student, ref, case):
     """tucker2_hosvd(K, r_out, r_in) should return U_out, U_in = the top singular vectors of the mode-0 and mode-1 unfoldings (up to sign) and the core K x_0 U_out^T x_1 U_in^T."""
     K, r_out, r_in = case
     core, U_out, U_in = _tucker(student, K, r_out, r_in)

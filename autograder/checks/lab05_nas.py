@@ -20,6 +20,11 @@ from . import Registry
 registry = Registry()
 check = registry.check
 CHECKS = registry.checks
+# The lab's exercises, in the notebook's order: each is graded against the reference function of its name.
+EXERCISES = registry.exercises("reference_impl.nas", [
+    "mixed_op_weights", "mixed_op", "derive_genotype", "expected_latency", "expected_latency_grad",
+    "latency_loss_additive", "latency_loss_multiplicative", "pareto_front"
+])
 
 LARGE = 1e4  # exp(1e4) overflows float64: only a max-shifted softmax survives
 OP_POOL = ("skip", "conv3", "conv5", "pool")
@@ -121,7 +126,7 @@ def _as_genotype(got, what: str) -> list:
 
 # --- mixed_op_weights ---------------------------------------------------------------------------
 @check("mixed_op_weights", alpha=S.logit_arrays(bound=20.0))
-def agrees_with_reference(student, ref, alpha):
+def mixed_op_weights__agrees_with_reference(student, ref, alpha):
     """mixed_op_weights(alpha) should equal softmax(alpha) along the last (op) axis, for any shape (..., K)."""
     assert_close(student(alpha), ref(alpha), "mixed_op_weights(alpha)")
 
@@ -143,7 +148,7 @@ def shift_invariant(student, ref, alpha, c):
 
 
 @check("mixed_op_weights", alpha=_alphas(bound=1.0).map(lambda a: np.round(a) * LARGE))
-def stable_at_large_alpha(student, ref, alpha):
+def mixed_op_weights__stable_at_large_alpha(student, ref, alpha):
     """mixed_op_weights should stay finite and correct for alpha as large as +-1e4 (subtract the row maximum before exp)."""
     w = as_array(student(alpha), "mixed_op_weights(alpha)", shape=alpha.shape)
     require(bool(np.all(np.isfinite(w))), f"mixed_op_weights returned non-finite values {fmt(w)}: exp overflowed")
@@ -159,7 +164,7 @@ def uniform_at_equal_alpha(student, ref, K, value):
 
 # --- mixed_op -----------------------------------------------------------------------------------
 @check("mixed_op", oa=_op_outputs())
-def agrees_with_reference(student, ref, oa):  # noqa: F811 - one name per exercise
+def mixed_op__agrees_with_reference(student, ref, oa):
     """mixed_op(op_outputs, alpha) should equal sum_i softmax(alpha)_i * op_outputs[i], of the shape of one op's output."""
     o, a = oa
     assert_close(student(o, a), ref(o, a), "mixed_op(op_outputs, alpha)")
@@ -192,7 +197,7 @@ def matches_own_weights(student, ref, oa):
 
 
 @check("mixed_op", oa=_op_outputs().map(lambda t: (t[0], np.round(t[1] / 10) * LARGE)))
-def stable_at_large_alpha(student, ref, oa):  # noqa: F811
+def mixed_op__stable_at_large_alpha(student, ref, oa):
     """mixed_op should stay finite and correct for alpha as large as +-1e4 (a stable softmax)."""
     o, a = oa
     got = as_array(student(o, a), "mixed_op(op_outputs, alpha)", shape=o.shape[1:])
@@ -210,7 +215,7 @@ def rejects_mismatched_alpha(student, ref, K):
 
 # --- derive_genotype ----------------------------------------------------------------------------
 @check("derive_genotype", inp=_genotype_inputs_untied())
-def agrees_with_reference(student, ref, inp):  # noqa: F811
+def derive_genotype__agrees_with_reference(student, ref, inp):
     """derive_genotype should keep, per node, the k edges with the strongest non-'none' softmax weight (strongest first, ties to the lower state) and give each its strongest non-'none' op."""
     a, names, k, n_inputs = inp
     got = _as_genotype(student(a, names, k=k, n_inputs=n_inputs), "derive_genotype(alpha, op_names, k, n_inputs)")
@@ -305,7 +310,7 @@ def default_is_darts_two_inputs_two_edges(student, ref, inp):
 
 
 @check("derive_genotype", public=True, K=st.integers(2, 4))
-def rejects_bad_arguments(student, ref, K):
+def derive_genotype__rejects_bad_arguments(student, ref, K):
     """derive_genotype should raise ValueError for k < 1, for op_names of the wrong length, and for alpha that is not a whole number of nodes."""
     names = ["none"] + list(OP_POOL[: K - 1])
     a = np.zeros((2, K))
@@ -317,7 +322,7 @@ def rejects_bad_arguments(student, ref, K):
 
 # --- expected_latency ---------------------------------------------------------------------------
 @check("expected_latency", al=_alpha_latency(), fixed=st.floats(0, 50))
-def agrees_with_reference(student, ref, al, fixed):  # noqa: F811
+def expected_latency__agrees_with_reference(student, ref, al, fixed):
     """expected_latency should equal sum over layers and ops of softmax(alpha)_i * lat_i, plus fixed."""
     a, lat = al
     assert_close(student(a, lat, fixed), ref(a, lat, fixed), "expected_latency(alpha, op_latency, fixed)")
@@ -352,7 +357,7 @@ def fixed_adds_once(student, ref, al, fixed):
 
 
 @check("expected_latency", al=_alpha_latency().map(lambda t: (np.round(t[0] / 10) * LARGE, t[1])))
-def stable_at_large_alpha(student, ref, al):  # noqa: F811
+def expected_latency__stable_at_large_alpha(student, ref, al):
     """expected_latency should stay finite and correct for alpha as large as +-1e4 (a stable softmax)."""
     a, lat = al
     e = as_float(student(a, lat), "expected_latency(alpha, op_latency)")
@@ -374,7 +379,7 @@ def rejects_bad_latencies(student, ref, one_d, K):
 
 # --- expected_latency_grad ----------------------------------------------------------------------
 @check("expected_latency_grad", al=_alpha_latency())
-def agrees_with_reference(student, ref, al):  # noqa: F811
+def expected_latency_grad__agrees_with_reference(student, ref, al):
     """expected_latency_grad should equal p_j (lat_j - E_l) per layer, with p = softmax(alpha_l) and E_l = sum_i p_i lat_i."""
     a, lat = al
     assert_close(student(a, lat), ref(a, lat), "expected_latency_grad(alpha, op_latency)", atol=1e-9)
@@ -414,7 +419,7 @@ def uniform_alpha_closed_form(student, ref, K, one_d):
 
 
 @check("expected_latency_grad", public=True, one_d=st.booleans(), K=st.integers(1, 3))
-def rejects_mismatched_shapes(student, ref, one_d, K):
+def expected_latency_grad__rejects_mismatched_shapes(student, ref, one_d, K):
     """expected_latency_grad should raise ValueError when op_latency's shape differs from alpha's."""
     shape = (K,) if one_d else (2, K)
     a, lat = np.zeros(shape), np.full(shape, 5.0)
@@ -429,7 +434,7 @@ LAM = st.one_of(st.sampled_from([0.0, 0.1, 1.0]), st.floats(0.0, 3.0, allow_subn
 
 
 @check("latency_loss_additive", ce=CE, al=_alpha_latency(), ref_latency=REF, lam=LAM, fixed=st.floats(0, 20))
-def agrees_with_reference(student, ref, ce, al, ref_latency, lam, fixed):  # noqa: F811
+def latency_loss_additive__agrees_with_reference(student, ref, ce, al, ref_latency, lam, fixed):
     """latency_loss_additive should equal CE + lam * (E[lat] - ref) / ref, E[lat] = expected_latency(alpha, op_latency, fixed)."""
     a, lat = al
     assert_close(student(ce, a, lat, ref_latency, lam, fixed), ref(ce, a, lat, ref_latency, lam, fixed),
@@ -437,7 +442,7 @@ def agrees_with_reference(student, ref, ce, al, ref_latency, lam, fixed):  # noq
 
 
 @check("latency_loss_additive", public=True, ce=CE, al=_alpha_latency(low=1.0), lam=LAM)
-def equals_ce_at_reference_latency(student, ref, ce, al, lam):
+def latency_loss_additive__equals_ce_at_reference_latency(student, ref, ce, al, lam):
     """When the expected latency equals the reference latency the penalty vanishes: the loss is CE."""
     a, lat = al
     e = float((_softmax(a) * lat).sum())
@@ -474,7 +479,7 @@ BETA = st.one_of(st.sampled_from([0.0, 0.3, 1.0]), st.floats(0.0, 2.0, allow_sub
 
 @check("latency_loss_multiplicative", ce=CE, al=_alpha_latency(low=2.0), ref_latency=REF, beta=BETA,
        fixed=st.floats(0, 20))
-def agrees_with_reference(student, ref, ce, al, ref_latency, beta, fixed):  # noqa: F811
+def latency_loss_multiplicative__agrees_with_reference(student, ref, ce, al, ref_latency, beta, fixed):
     """latency_loss_multiplicative should equal CE * (log E[lat] / log ref)^beta, E[lat] = expected_latency(alpha, op_latency, fixed)."""
     a, lat = al
     assert_close(student(ce, a, lat, ref_latency, beta, fixed), ref(ce, a, lat, ref_latency, beta, fixed),
@@ -482,7 +487,7 @@ def agrees_with_reference(student, ref, ce, al, ref_latency, beta, fixed):  # no
 
 
 @check("latency_loss_multiplicative", public=True, ce=CE, al=_alpha_latency(low=2.0), beta=BETA)
-def equals_ce_at_reference_latency(student, ref, ce, al, beta):  # noqa: F811
+def latency_loss_multiplicative__equals_ce_at_reference_latency(student, ref, ce, al, beta):
     """When the expected latency equals the reference latency the factor is 1: the loss is CE."""
     a, lat = al
     e = float((_softmax(a) * lat).sum())
@@ -507,7 +512,7 @@ def factor_is_log_ratio_power(student, ref, ce, al, ref_latency, beta):
 
 
 @check("latency_loss_multiplicative", public=True, ce=st.sampled_from([0.0, 1.0]), K=st.integers(1, 3))
-def rejects_bad_arguments(student, ref, ce, K):  # noqa: F811
+def latency_loss_multiplicative__rejects_bad_arguments(student, ref, ce, K):
     """latency_loss_multiplicative should raise ValueError for ref_latency <= 1, beta < 0, or an expected latency <= 1 (log not positive)."""
     a, lat = np.zeros(K), np.full(K, 5.0)
     _raises_value_error(student, "latency_loss_multiplicative(..., ref_latency=1.0, beta=1.0)", ce, a, lat, 1.0, 1.0)
@@ -545,7 +550,7 @@ def _front_is(student, lat, acc, expected) -> None:
 
 
 @check("pareto_front", pts=_points())
-def agrees_with_reference(student, ref, pts):  # noqa: F811
+def pareto_front__agrees_with_reference(student, ref, pts):
     """pareto_front(latency, accuracy) should mark exactly the architectures no other one dominates (no slower and no less accurate, better in one)."""
     _front_is(student, *pts, ref(*pts))
 
@@ -581,6 +586,6 @@ def strict_tradeoff_is_all_front(student, ref, n):
 
 
 @check("pareto_front", public=True, n=st.integers(1, 4))
-def rejects_mismatched_shapes(student, ref, n):  # noqa: F811
+def pareto_front__rejects_mismatched_shapes(student, ref, n):
     """pareto_front should raise ValueError when latency and accuracy differ in length."""
     _raises_value_error(student, f"pareto_front(latency of {n}, accuracy of {n + 1})", np.zeros(n), np.zeros(n + 1))

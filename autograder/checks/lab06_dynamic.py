@@ -21,6 +21,11 @@ from . import Registry
 registry = Registry()
 check = registry.check
 CHECKS = registry.checks
+# The lab's exercises, in the notebook's order: each is graded against the reference function of its name.
+EXERCISES = registry.exercises("reference_impl.dynamic", [
+    "entropy", "exit_decisions", "confidence_exit_decisions", "expected_cost", "branchy_loss",
+    "skip_gate_forward", "skip_block_output", "ste_gate_grad", "switch_route", "load_balancing_loss"
+])
 
 MAX_EXITS = 3
 MAX_TOKENS = 8
@@ -161,7 +166,7 @@ def _raises_value_error(student, what: str, *args) -> None:
 
 # --- entropy ------------------------------------------------------------------------------------
 @check("entropy", p=prob_arrays())
-def agrees_with_reference(student, ref, p):
+def entropy__agrees_with_reference(student, ref, p):
     """entropy(p) should equal -sum_i p_i log p_i along the last axis, in nats, with 0 log 0 = 0."""
     assert_close(student(p), ref(p), "entropy(p)")
 
@@ -202,7 +207,7 @@ def rejects_negative_probabilities(student, ref, p):
 
 # --- exit_decisions ----------------------------------------------------------------------------
 @check("exit_decisions", problem=exit_problems())
-def agrees_with_reference(student, ref, problem):  # noqa: F811 - one name per exercise
+def exit_decisions__agrees_with_reference(student, ref, problem):
     """exit_decisions should send each sample to the first exit e < E-1 with entropy(probs[e, n]) < thresholds[e], else to E-1."""
     probs, thr = problem
     assert_close(student(probs, thr), ref(probs, thr), "exit_decisions(probs, thresholds)")
@@ -227,7 +232,7 @@ def open_first_exit_takes_everything(student, ref, probs):
 
 
 @check("exit_decisions", public=True, problem=exit_problems(full=False), last=st.floats(0.0, 5.0))
-def last_threshold_is_ignored(student, ref, problem, last):
+def exit_decisions__last_threshold_is_ignored(student, ref, problem, last):
     """thresholds of length E should give the same exits as the first E-1 of them: the last exit takes everything left."""
     probs, thr = problem
     a = _exits(student(probs, thr), probs.shape[1], "exit_decisions(probs, thresholds[:E-1])")
@@ -256,7 +261,7 @@ def rejects_wrong_threshold_count(student, ref, probs):
 
 # --- confidence_exit_decisions -----------------------------------------------------------------
 @check("confidence_exit_decisions", problem=exit_problems(CONFIDENCE_THRESHOLDS))
-def agrees_with_reference(student, ref, problem):  # noqa: F811
+def confidence_exit_decisions__agrees_with_reference(student, ref, problem):
     """confidence_exit_decisions should send each sample to the first exit e < E-1 with max_c probs[e, n, c] >= thresholds[e], else to E-1."""
     probs, thr = problem
     assert_close(student(probs, thr), ref(probs, thr), "confidence_exit_decisions(probs, thresholds)")
@@ -282,7 +287,7 @@ def thresholds_above_one_use_last_exit(student, ref, probs):
 
 @check("confidence_exit_decisions", public=True, problem=exit_problems(CONFIDENCE_THRESHOLDS, full=False),
        last=st.floats(0.0, 2.0))
-def last_threshold_is_ignored(student, ref, problem, last):  # noqa: F811
+def confidence_exit_decisions__last_threshold_is_ignored(student, ref, problem, last):
     """thresholds of length E should give the same exits as the first E-1 of them: the last exit takes everything left."""
     probs, thr = problem
     N = probs.shape[1]
@@ -306,7 +311,7 @@ def lower_thresholds_exit_no_later(student, ref, problem, lower_by):
 
 # --- expected_cost -----------------------------------------------------------------------------
 @check("expected_cost", problem=exit_costs())
-def agrees_with_reference(student, ref, problem):  # noqa: F811
+def expected_cost__agrees_with_reference(student, ref, problem):
     """expected_cost(exits, cost_per_exit) should be the mean over samples of cost_per_exit[exit_n]."""
     exits, cost = problem
     assert_close(student(exits, cost), ref(exits, cost), "expected_cost(exits, cost_per_exit)")
@@ -343,7 +348,7 @@ def rejects_exit_out_of_range(student, ref, problem):
 
 # --- branchy_loss ------------------------------------------------------------------------------
 @check("branchy_loss", problem=exit_logits())
-def agrees_with_reference(student, ref, problem):  # noqa: F811
+def branchy_loss__agrees_with_reference(student, ref, problem):
     """branchy_loss should equal sum_e w_e CE(logits[e], labels), each CE a batch mean."""
     z, y, w = problem
     assert_close(student(z, y, w), ref(z, y, w), "branchy_loss(logits, labels, weights)")
@@ -369,7 +374,7 @@ def linear_in_weights(student, ref, problem, scale):
 
 
 @check("branchy_loss", problem=exit_logits(bound=1.0).map(lambda t: (np.round(t[0]) * LARGE, t[1], t[2])))
-def stable_at_large_logits(student, ref, problem):
+def branchy_loss__stable_at_large_logits(student, ref, problem):
     """branchy_loss should stay finite and correct for logits as large as +-1e4 (use log-sum-exp)."""
     z, y, w = problem
     got = as_float(student(z, y, w), "branchy_loss(logits, labels, weights)")
@@ -379,7 +384,7 @@ def stable_at_large_logits(student, ref, problem):
 
 # --- skip_gate_forward -------------------------------------------------------------------------
 @check("skip_gate_forward", z=_gate_logits())
-def agrees_with_reference(student, ref, z):  # noqa: F811
+def skip_gate_forward__agrees_with_reference(student, ref, z):
     """skip_gate_forward(z) should be 1.0 where sigmoid(z) >= 1/2 and 0.0 elsewhere, elementwise."""
     assert_close(student(z), ref(z), "skip_gate_forward(gate_logits)")
 
@@ -403,7 +408,7 @@ def zero_logit_executes(student, ref, n):
 
 # --- skip_block_output -------------------------------------------------------------------------
 @check("skip_block_output", block=gated_blocks())
-def agrees_with_reference(student, ref, block):  # noqa: F811
+def skip_block_output__agrees_with_reference(student, ref, block):
     """skip_block_output should equal m_n * f(x)_n + (1 - m_n) * x_n, one gate per sample broadcast over its features."""
     x, fx, m = block
     assert_close(student(x, fx, m), ref(x, fx, m), "skip_block_output(x, fx, m)")
@@ -436,7 +441,7 @@ def rejects_gate_outside_unit_interval(student, ref, block, bad):
 
 # --- ste_gate_grad -----------------------------------------------------------------------------
 @check("ste_gate_grad", zg=gate_grads())
-def agrees_with_reference(student, ref, zg):  # noqa: F811
+def ste_gate_grad__agrees_with_reference(student, ref, zg):
     """ste_gate_grad(z, upstream) should be sigmoid(z) (1 - sigmoid(z)) * upstream, elementwise."""
     z, g = zg
     assert_close(student(z, g), ref(z, g), "ste_gate_grad(gate_logits, upstream)")
@@ -477,7 +482,7 @@ def _assignment(got, T: int, what: str) -> np.ndarray:
 
 
 @check("switch_route", z=router_logits(), cf=CAPACITY_FACTORS)
-def agrees_with_reference(student, ref, z, cf):  # noqa: F811
+def switch_route__agrees_with_reference(student, ref, z, cf):
     """switch_route should send each token to its argmax expert unless that expert already holds ceil(cf T / E) earlier tokens (then -1)."""
     assert_close(student(z, cf), ref(z, cf), f"switch_route(router_logits, capacity_factor={cf})")
 
@@ -527,7 +532,7 @@ def rejects_bad_capacity_factor(student, ref, z, cf):
 
 # --- load_balancing_loss -----------------------------------------------------------------------
 @check("load_balancing_loss", z=router_logits(distinct_max=True))
-def agrees_with_reference(student, ref, z):  # noqa: F811
+def load_balancing_loss__agrees_with_reference(student, ref, z):
     """load_balancing_loss should equal E * sum_i f_i P_i (f_i: share of tokens whose argmax is i; P_i: mean softmax probability of i)."""
     assert_close(student(z), ref(z), "load_balancing_loss(router_logits)")
 
@@ -563,7 +568,7 @@ def invariant_to_token_and_expert_order(student, ref, z, data):
 
 
 @check("load_balancing_loss", z=router_logits(tied=True).map(lambda z: z * LARGE))
-def stable_at_large_logits(student, ref, z):
+def load_balancing_loss__stable_at_large_logits(student, ref, z):
     """load_balancing_loss should stay finite and correct for router logits as large as +-2e4 (subtract each token's maximum before exp)."""
     for row in z:  # a unique top expert per token, so f does not depend on how ties are broken
         top = np.flatnonzero(row == row.max())

@@ -21,6 +21,13 @@ from . import Registry
 registry = Registry()
 check = registry.check
 CHECKS = registry.checks
+# The lab's exercises, in the notebook's order: each is graded against the reference function of its name.
+registry.exercises("reference_impl.secret_sharing", [
+    "encode_fixed", "decode_fixed", "share", "reconstruct", "beaver_mul", "beaver_matmul", "truncate_shares"
+])
+EXERCISES = registry.exercises("reference_impl.autorep", [
+    "dapa_gaussian_fit", "hysteresis_update", "ste_backward"
+])
 
 MOD = 2**64
 FRAC_BITS = st.sampled_from([0, 1, 8, 16, 20])
@@ -163,7 +170,7 @@ def _raises_value_error(student, what: str, *args) -> None:
 
 # --- encode_fixed -------------------------------------------------------------------------------
 @check("encode_fixed", xf=reals_and_bits())
-def agrees_with_reference(student, ref, xf):
+def encode_fixed__agrees_with_reference(student, ref, xf):
     """encode_fixed(x, f) should equal round(x * 2^f) mod 2^64 (two's complement for negatives, ties to even), as uint64."""
     x, f = xf
     ring_equal(as_ring(student(x, f), f"encode_fixed(x, {f})", x.shape), ref(x, f), f"encode_fixed(x, {f})")
@@ -199,7 +206,7 @@ def negation_is_ring_negation(student, ref, xf):
 
 @check("encode_fixed", public=True, f=FRAC_BITS,
        bad=st.sampled_from(["nan", "inf", "too large", "negative too large", "frac_bits -1", "frac_bits 63"]))
-def rejects_bad_input(student, ref, f, bad):
+def encode_fixed__rejects_bad_input(student, ref, f, bad):
     """encode_fixed should raise ValueError for NaN/inf, for |x| * 2^f >= 2^63, and for frac_bits outside [0, 62]."""
     x = np.array([1.0, 2.0])
     if bad == "nan":
@@ -217,7 +224,7 @@ def rejects_bad_input(student, ref, f, bad):
 
 # --- decode_fixed -------------------------------------------------------------------------------
 @check("decode_fixed", u=ring_arrays(), f=FRAC_BITS)
-def agrees_with_reference(student, ref, u, f):  # noqa: F811 - one name per exercise
+def decode_fixed__agrees_with_reference(student, ref, u, f):
     """decode_fixed(u, f) should read u as a signed (two's complement) integer and divide by 2^f."""
     assert_close(student(u, f), ref(u, f), f"decode_fixed(u, {f})", rtol=0, atol=0)
 
@@ -237,7 +244,7 @@ def inverts_the_encoding(student, ref, k, f):
 
 
 @check("decode_fixed", public=True, f=FRAC_BITS, bad=st.sampled_from(["int64", "float64", "frac_bits -1", "frac_bits 63"]))
-def rejects_bad_input(student, ref, f, bad):  # noqa: F811
+def decode_fixed__rejects_bad_input(student, ref, f, bad):
     """decode_fixed should raise ValueError when x_ring is not a uint64 array or frac_bits is outside [0, 62]."""
     u = np.array([1, 2**40], dtype=np.uint64)
     if bad in ("int64", "float64"):
@@ -249,7 +256,7 @@ def rejects_bad_input(student, ref, f, bad):  # noqa: F811
 
 # --- share --------------------------------------------------------------------------------------
 @check("share", xr=ring_arrays(2))
-def agrees_with_reference(student, ref, xr):  # noqa: F811
+def share__agrees_with_reference(student, ref, xr):
     """share(x, r) should return (x0, x1) = (r, x - r mod 2^64)."""
     x, r = xr
     got = as_pair(student(x, r), "share(x, r)", x.shape)
@@ -288,7 +295,7 @@ def second_share_alone_is_uniform(student, ref, secret):
 
 
 @check("share", public=True, x=ring_arrays())
-def rejects_bad_input(student, ref, x):  # noqa: F811
+def share__rejects_bad_input(student, ref, x):
     """share should raise ValueError when r has another shape than x, or x or r is not uint64."""
     _raises_value_error(student, f"share(x of shape {x.shape}, r of shape {x.shape + (2,)})", x, np.zeros(x.shape + (2,), np.uint64))
     _raises_value_error(student, "share(x as int64, r)", x.view(np.int64), x.copy())
@@ -296,7 +303,7 @@ def rejects_bad_input(student, ref, x):  # noqa: F811
 
 # --- reconstruct --------------------------------------------------------------------------------
 @check("reconstruct", xs=ring_arrays(2))
-def agrees_with_reference(student, ref, xs):  # noqa: F811
+def reconstruct__agrees_with_reference(student, ref, xs):
     """reconstruct(x0, x1) should equal x0 + x1 mod 2^64."""
     x0, x1 = xs
     ring_equal(as_ring(student(x0, x1), "reconstruct(x0, x1)", x0.shape), ref(x0, x1), "reconstruct(x0, x1)")
@@ -319,7 +326,7 @@ def wraps_around(student, ref, pair):
 
 
 @check("reconstruct", public=True, x=ring_arrays())
-def rejects_bad_input(student, ref, x):  # noqa: F811
+def reconstruct__rejects_bad_input(student, ref, x):
     """reconstruct should raise ValueError when the shares have different shapes or are not uint64."""
     _raises_value_error(student, "reconstruct(x0, x1 of another shape)", x, np.zeros(x.shape + (2,), np.uint64))
     _raises_value_error(student, "reconstruct(x0 as float64, x1)", x.astype(np.float64), x)
@@ -327,7 +334,7 @@ def rejects_bad_input(student, ref, x):  # noqa: F811
 
 # --- beaver_mul ---------------------------------------------------------------------------------
 @check("beaver_mul", xy=ring_arrays(2), seed=SEEDS)
-def agrees_with_reference(student, ref, xy, seed):  # noqa: F811
+def beaver_mul__agrees_with_reference(student, ref, xy, seed):
     """beaver_mul should open e = x - a, f = y - b and return z_i = c_i + e b_i + a_i f, with e f added to party 0's share only."""
     x, y = xy
     xs, ys, triple, _, _ = mul_setup(x, y, seed)
@@ -341,7 +348,7 @@ def agrees_with_reference(student, ref, xy, seed):  # noqa: F811
 
 
 @check("beaver_mul", public=True, xy=ring_arrays(2), seed=SEEDS)
-def product_reconstructs(student, ref, xy, seed):
+def beaver_mul__product_reconstructs(student, ref, xy, seed):
     """The shares returned by beaver_mul should reconstruct to x * y mod 2^64, for any consistent triple (c = a b)."""
     x, y = xy
     xs, ys, triple, _, _ = mul_setup(x, y, seed)
@@ -351,7 +358,7 @@ def product_reconstructs(student, ref, xy, seed):
 
 
 @check("beaver_mul", public=True, xy=ring_arrays(2), seed=SEEDS)
-def opened_values_are_masked(student, ref, xy, seed):
+def beaver_mul__opened_values_are_masked(student, ref, xy, seed):
     """The values beaver_mul opens should be e = x - a and f = y - b: masked by the uniform triple, they reveal nothing about x and y."""
     x, y = xy
     xs, ys, triple, a, b = mul_setup(x, y, seed)
@@ -380,7 +387,7 @@ def fixed_point_product_within_error_bound(student, ref, vals, seed):
 
 
 @check("beaver_mul", public=True, seed=SEEDS)
-def rejects_bad_input(student, ref, seed):  # noqa: F811
+def beaver_mul__rejects_bad_input(student, ref, seed):
     """beaver_mul should raise ValueError when the shares and triple parts do not all have one shape."""
     x = np.array([1, 2], dtype=np.uint64)
     xs, ys, triple, _, _ = mul_setup(x, x, seed)
@@ -396,7 +403,7 @@ def _matmul_result(student, Xs, Ys, triple, X, Y):
 
 
 @check("beaver_matmul", XY=matmul_operands(), seed=SEEDS)
-def agrees_with_reference(student, ref, XY, seed):  # noqa: F811
+def beaver_matmul__agrees_with_reference(student, ref, XY, seed):
     """beaver_matmul should open E = X - A, F = Y - B and return Z_i = C_i + E @ B_i + A_i @ F, with E @ F added to party 0's share only."""
     X, Y = XY
     Xs, Ys, triple, _, _ = matmul_setup(X, Y, seed)
@@ -409,7 +416,7 @@ def agrees_with_reference(student, ref, XY, seed):  # noqa: F811
 
 
 @check("beaver_matmul", public=True, XY=matmul_operands(), seed=SEEDS)
-def product_reconstructs(student, ref, XY, seed):  # noqa: F811
+def beaver_matmul__product_reconstructs(student, ref, XY, seed):
     """The shares returned by beaver_matmul should reconstruct to X @ Y mod 2^64 (every sum of products wraps around)."""
     X, Y = XY
     Xs, Ys, triple, _, _ = matmul_setup(X, Y, seed)
@@ -418,7 +425,7 @@ def product_reconstructs(student, ref, XY, seed):  # noqa: F811
 
 
 @check("beaver_matmul", public=True, XY=matmul_operands(), seed=SEEDS)
-def opened_values_are_masked(student, ref, XY, seed):  # noqa: F811
+def beaver_matmul__opened_values_are_masked(student, ref, XY, seed):
     """The matrices beaver_matmul opens should be E = X - A and F = Y - B (uniform masks: they reveal nothing)."""
     X, Y = XY
     Xs, Ys, triple, A, B = matmul_setup(X, Y, seed)
@@ -444,7 +451,7 @@ def fixed_point_matmul_within_error_bound(student, ref, m, k, n, seed):
 
 
 @check("beaver_matmul", public=True, XY=matmul_operands(), seed=SEEDS)
-def rejects_bad_input(student, ref, XY, seed):  # noqa: F811
+def beaver_matmul__rejects_bad_input(student, ref, XY, seed):
     """beaver_matmul should raise ValueError when the shapes do not chain (X and A (m, k), Y and B (k, n), C (m, n))."""
     X, Y = XY
     Xs, Ys, triple, _, _ = matmul_setup(X, Y, seed)
@@ -454,7 +461,7 @@ def rejects_bad_input(student, ref, XY, seed):  # noqa: F811
 
 # --- truncate_shares ----------------------------------------------------------------------------
 @check("truncate_shares", xs=ring_arrays(2), f=FRAC_BITS)
-def agrees_with_reference(student, ref, xs, f):  # noqa: F811
+def truncate_shares__agrees_with_reference(student, ref, xs, f):
     """truncate_shares should return y0 = floor(x0 / 2^f) and y1 = -floor(((-x1) mod 2^64) / 2^f) mod 2^64, exactly."""
     x0, x1 = xs
     got = as_pair(student(x0, x1, f), f"truncate_shares(x0, x1, {f})", x0.shape)
@@ -500,7 +507,7 @@ def zero_bits_is_identity(student, ref, xs):
 
 
 @check("truncate_shares", public=True, bad=st.sampled_from(["frac_bits -1", "frac_bits 63", "shapes", "float64"]))
-def rejects_bad_input(student, ref, bad):  # noqa: F811
+def truncate_shares__rejects_bad_input(student, ref, bad):
     """truncate_shares should raise ValueError for frac_bits outside [0, 62], shares of different shapes, or non-uint64 shares."""
     x0, x1, f = np.array([1, 2], np.uint64), np.array([3, 4], np.uint64), 16
     if bad.startswith("frac_bits"):
@@ -524,7 +531,7 @@ def _coefs(got, what: str, degree: int) -> np.ndarray:
 
 
 @check("dapa_gaussian_fit", mu=MUS, sigma=SIGMAS, degree=DEGREES)
-def agrees_with_reference(student, ref, mu, sigma, degree):  # noqa: F811
+def dapa_gaussian_fit__agrees_with_reference(student, ref, mu, sigma, degree):
     """dapa_gaussian_fit(mu, sigma, d) should be the least-squares coefficients of ReLU under N(mu, sigma^2), lowest degree first."""
     assert_close(student(mu, sigma, degree), ref(mu, sigma, degree), f"dapa_gaussian_fit({mu!r}, {sigma!r}, {degree})",
                  rtol=1e-6, atol=1e-9)  # solving the normal equations: any correct order of operations agrees to ~1e-10
@@ -566,7 +573,7 @@ def one_sided_inputs(student, ref, sign, sigma, degree):
 
 
 @check("dapa_gaussian_fit", public=True, bad=st.sampled_from(["sigma 0", "sigma -1", "degree -1", "degree 5", "mu nan"]))
-def rejects_bad_input(student, ref, bad):  # noqa: F811
+def dapa_gaussian_fit__rejects_bad_input(student, ref, bad):
     """dapa_gaussian_fit should raise ValueError for sigma <= 0, a non-finite mu or sigma, or a degree outside [0, 4]."""
     mu, sigma, degree = 0.0, 1.0, 2
     what, value = bad.split()
@@ -600,7 +607,7 @@ def _mask(got, what: str, shape) -> np.ndarray:
 
 
 @check("hysteresis_update", t=TS, data=st.data())
-def agrees_with_reference(student, ref, t, data):  # noqa: F811
+def hysteresis_update__agrees_with_reference(student, ref, t, data):
     """hysteresis_update(mask, aux, t) should be old [aux > -t] + (1 - old) [aux > t], elementwise."""
     mask, aux = data.draw(mask_aux(t))
     got = _mask(student(mask, aux, t), f"hysteresis_update({fmt(mask)}, {fmt(aux)}, {t})", aux.shape)
@@ -650,7 +657,7 @@ def accepts_float_masks(student, ref, t, data):
 
 
 @check("hysteresis_update", public=True, bad=st.sampled_from(["t -0.5", "t nan", "shapes", "mask 2"]))
-def rejects_bad_input(student, ref, bad):  # noqa: F811
+def hysteresis_update__rejects_bad_input(student, ref, bad):
     """hysteresis_update should raise ValueError for t < 0 or NaN, mask and aux of different shapes, or a mask value other than 0/1."""
     mask, aux, t = np.array([True, False]), np.array([0.5, -0.5]), 0.1
     if bad.startswith("t"):
@@ -675,7 +682,7 @@ def _softplus(a: float) -> float:
 
 
 @check("ste_backward", ga=grad_aux())
-def agrees_with_reference(student, ref, ga):  # noqa: F811
+def ste_backward__agrees_with_reference(student, ref, ga):
     """ste_backward(grad_out, aux) should equal grad_out * softplus(aux), softplus(a) = log(1 + e^a)."""
     g, a = ga
     assert_close(student(g, a), ref(g, a), "ste_backward(grad_out, aux)")
@@ -711,6 +718,6 @@ def precise_at_very_negative_aux(student, ref, a, g):
 
 
 @check("ste_backward", public=True, n=st.integers(1, 3))
-def rejects_bad_input(student, ref, n):  # noqa: F811
+def ste_backward__rejects_bad_input(student, ref, n):
     """ste_backward should raise ValueError when grad_out and aux have different shapes."""
     _raises_value_error(student, f"ste_backward(grad_out of shape ({n},), aux of shape ({n + 1},))", np.ones(n), np.zeros(n + 1))

@@ -38,7 +38,7 @@ import zipfile
 from pathlib import Path
 
 from ..config import Course, CourseConfigError, Lab, load_course
-from ..late import TimestampError, apply_late_policy, read_gradescope_metadata
+from ..late import TimestampError, read_gradescope_metadata
 
 SCHEMA_PATH = Path(__file__).with_name("gradescope_results.schema.json")
 DEFAULT_ROOT = "/autograder"
@@ -254,15 +254,10 @@ def find_submission(submission_dir: Path) -> tuple[Path | None, str]:
 
 def not_graded(course: Course, lab: Lab, reason: str, seconds: float = 0.0) -> dict:
     """A results.json with 0 points on every check and ``reason`` as the explanation."""
-    from ..grade import examples_for, fingerprint, lab_checks
-    from ..results import build_results
-    from ..runner import ExerciseOutcome
+    from ..grade import prepare_run
 
-    meta = {"submission": "", "lab": lab.id, "sha256": "", "profile": "grading",
-            "examples_per_property": examples_for(course, "grading"), "seed": course.grading.seed,
-            "fingerprint": fingerprint(course, lab, "grading"), "sandbox": "", "cells": []}
-    outcomes = [ExerciseOutcome(ex.id, ex.points, []) for ex in lab.exercises]
-    return build_results(lab, outcomes, lab_checks(lab), meta, seconds, fatal=reason)
+    run = prepare_run(course, lab)
+    return run.not_graded(run.blank(""), reason).replace(seconds=seconds).to_gradescope(course.visibility)
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
@@ -277,19 +272,21 @@ def run(root: Path | str, lab_id: str, *, log=print) -> dict:
 
     ``log`` lines go to run_autograder's stdout, which Gradescope shows to instructors only.
     """
-    from ..grade import grade_submission
+    from ..grade import grade_one, prepare_run
+    from ..late import apply_late
 
     root = Path(root)
     start = time.monotonic()
     course = load_course(root / "source" / "course.toml")
     lab = _lab(course, lab_id)
+    grading = prepare_run(course, lab)
     notebook, problem = find_submission(root / "submission")
     if notebook is None:
         log(f"not graded: {problem}")
-        results = not_graded(course, lab, problem, time.monotonic() - start)
+        result = grading.not_graded(grading.blank(""), problem).replace(seconds=time.monotonic() - start)
     else:
         log(f"grading {notebook.relative_to(root)} for {lab.id}")
-        results = grade_submission(course, lab, notebook, name=notebook.stem)
+        result = grade_one(grading, notebook, notebook.stem)
 
     metadata = root / "submission_metadata.json"
     if metadata.is_file():
@@ -297,21 +294,24 @@ def run(root: Path | str, lab_id: str, *, log=print) -> dict:
             md = read_gradescope_metadata(metadata)
         except TimestampError as e:
             log(f"late policy NOT applied: {e}")
-            results["output"] = results["output"].rstrip("\n") + (
-                "\nThe late policy was not applied: the submission time could not be read; the course staff can see why.")
+            result = apply_late(result, lab, unreadable="The late policy was not applied: the submission time "
+                                                        "could not be read; the course staff can see why.")
         else:
-            results = apply_late_policy(results, lab, md.submitted_at)
-            extra = results["extra_data"]
+            result = apply_late(result, lab, md.submitted_at)
+            dates = {}
             if md.due_date is not None:
-                extra["gradescope_due_date"] = md.due_date.isoformat()
+                dates["gradescope_due_date"] = md.due_date.isoformat()
                 if abs((md.due_date - lab.due).total_seconds()) >= 60:
                     log(f"note: Gradescope's due date {md.due_date.isoformat()} differs from course.toml's "
                         f"{lab.due.isoformat()} for {lab.id}; course.toml's decides lateness")
             if md.late_due_date is not None:
-                extra["gradescope_late_due_date"] = md.late_due_date.isoformat()
-            log(f"submitted at {extra['submitted_at']}, {extra['days_late']} day(s) late, multiplier {extra['multiplier']:g}")
+                dates["gradescope_late_due_date"] = md.late_due_date.isoformat()
+            result = result.with_extra(**dates)
+            log(f"submitted at {md.submitted_at.isoformat()}, {result.late.days_late} day(s) late, "
+                f"multiplier {result.multiplier:g}")
     else:
         log(f"no {metadata.name}: late policy not applied")
+    results = result.to_gradescope(course.visibility)
 
     errors = schema_errors(results)
     if errors:  # a grader bug; Gradescope may still take the file, so write it and say so loudly

@@ -11,8 +11,14 @@ Protocol (one frame per message, see wire.py):
     -> {"op": "load", "cells": [{"index": i, "source": "..."}]}
     <- {"event": "cell_start", "index": i}            before each cell (so a hang can be located)
     <- {"event": "loaded", "cells": [{"index", "ok", "error"}], "functions": [names]}
-    -> {"op": "call", "fn": name, "args": [...], "kwargs": {...}}
+    -> {"op": "call", "fn": name, "args": [...], "kwargs": {...}, "answered": [names]}
+    <- {"event": "ask", "fn": name, "args": [...], "kwargs": {...}}   a call of an "answered" function
+    -> {"op": "answer", "ok": true, "value": ...} | {"op": "answer", "ok": false, "error_type", "error"}
     <- {"ok": true, "value": ...} | {"ok": false, "error_type": "...", "error": "...", "traceback": "..."}
+
+"answered" names other exercises' functions: while this call runs, the student's code calling one
+of them gets the grader's answer (the reference's result, as data) instead of running the
+student's own, so a bug in one exercise does not cost the exercises that call it.
     -> {"op": "exit"}
 
 Student code's stdout and stderr go to files the grader reads afterwards; the protocol has its own
@@ -28,6 +34,28 @@ import traceback
 BLOCKED_PACKAGES = ("reference_impl", "autograder", "datasets")
 _getpid, _exit = os.getpid, os._exit  # bound now: the student's code may patch the os module
 MAX_ERROR_CHARS = 2000
+
+
+class AnswerError(Exception):
+    """The grader's answer to an answered call was an error (its type's name is in the message)."""
+
+
+def _asking(name: str, fd_in: int, fd_out: int, wire):
+    """A stand-in for the student's ``name`` that asks the grader for the value (data in, data out)."""
+    import builtins
+
+    def ask(*args, **kwargs):
+        wire.write_frame(fd_out, {"event": "ask", "fn": name, "args": list(args), "kwargs": kwargs})
+        reply = wire.read_frame(fd_in)
+        if reply.get("ok") is True:
+            return reply.get("value")
+        kind = getattr(builtins, str(reply.get("error_type", "")), None)
+        if not (isinstance(kind, type) and issubclass(kind, Exception)):
+            kind = AnswerError
+        raise kind(f"{name}: {reply.get('error', '')}")
+
+    ask.__name__ = ask.__qualname__ = name
+    return ask
 
 
 class _BlockRepository:
@@ -117,6 +145,9 @@ def main(fd_in: int, fd_out: int) -> None:
             wire.write_frame(fd_out, {"event": "loaded", "cells": results, "functions": functions})
         elif op == "call":
             fn = namespace.get(msg["fn"])
+            answered = [n for n in msg.get("answered") or () if n != msg["fn"]]
+            saved = {n: namespace[n] for n in answered if n in namespace}
+            namespace.update({n: _asking(n, fd_in, fd_out, wire) for n in answered})
             try:
                 if fn is None or not callable(fn):
                     raise NameError(f"name '{msg['fn']}' is not defined")
@@ -132,6 +163,12 @@ def main(fd_in: int, fd_out: int) -> None:
                     frame = wire.encode(
                         {"ok": False, "error_type": "UnsupportedReturnValue", "error": str(exc)[:MAX_ERROR_CHARS], "traceback": ""}
                     )
+            finally:
+                for n in answered:
+                    if n in saved:
+                        namespace[n] = saved[n]
+                    else:
+                        namespace.pop(n, None)
             sys.stdout.flush()
             wire.write_bytes(fd_out, frame)
         else:

@@ -214,11 +214,13 @@ def _one_cell_lab(tmp_path, course, header: str, body: str = "# x"):
     ('answer="answer_9"', "an answer is a markdown cell"),
 ])
 def test_bad_sources_get_errors_that_name_the_cell_and_the_fix(tmp_path, course, header, message):
+    n_cells = source_path(course.root, course.lab("lab01")).read_text().count("\n# %%") + 1  # the source's own cells
     copy, lab = _one_cell_lab(tmp_path, course, header)
     with pytest.raises(SourceError, match=message) as err:
         build_lab(copy, lab, check=True)
     n_lines = len(source_path(tmp_path, lab).read_text().split("\n"))
-    assert f"lab01_distillation.py, line {n_lines - 2}, cell 55:" in str(err.value)
+    # the appended cell is the last line but two, and its 1-based number is one past the source's cells
+    assert f"lab01_distillation.py, line {n_lines - 2}, cell {n_cells + 1}:" in str(err.value)
 
 
 def test_a_bug_whose_anchor_is_not_unique_is_an_error(tmp_path, course):

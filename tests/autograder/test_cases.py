@@ -66,7 +66,7 @@ def _outcomes(source: str, ex_id: str, lab, cases):
     ex = lab.exercise(ex_id)
     out = grade_exercise(ex, [CHECKS[ex_id][n] for n in ex.checks], InProcessBackend.from_source(source),
                          defined=True, max_examples=50, seed_value=SEED, cases=cases)
-    return [(c.check.name, c.passed, c.status, c.examples, c.output, c.counterexample_size) for c in out.checks]
+    return [(c.name, c.passed, c.status, c.examples, c.output, c.counterexample_size) for c in out.checks]
 
 
 BUGS = {

@@ -24,7 +24,7 @@ def _grade(lab, source: str, ex_id: str, examples: int = 30):
     checks = [CHECKS[ex_id][n] for n in ex.checks]
     out = grade_exercise(ex, checks, backend, defined=ex.function_name in backend.functions,
                          max_examples=examples, seed_value=1)
-    return {c.check.name: c for c in out.checks}
+    return {c.name: c for c in out.checks}
 
 
 def test_every_exercise_in_course_toml_lists_every_check_of_its_module(lab01):

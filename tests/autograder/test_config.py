@@ -148,32 +148,66 @@ def test_zero_points_are_allowed(tmp_path):
     assert load_text(tmp_path, text).labs[0].exercises[EX].points == 0
 
 
-def test_unknown_reference_function(tmp_path):
-    text = edit_exercise(EX, "reference", 'reference = "reference_impl.distillation:nope"')
+def _declare(monkeypatch, reference: str) -> int:
+    """Declare exercise EX's reference as ``reference`` in Lab 1's checks module; the line of its id."""
+    from autograder.checks import lab01_distillation
+
+    monkeypatch.setitem(lab01_distillation.EXERCISES, exercise_id(EX), reference)
+    return exercise_key_line(REAL_TEXT, EX, "id")
+
+
+def test_unknown_reference_function(tmp_path, monkeypatch):
+    line = _declare(monkeypatch, "reference_impl.distillation:nope")
+    msg = error_for(tmp_path, REAL_TEXT)
+    assert f"line {line}: labs[0].exercises[{EX}].id has a reference that names no function" in msg
+    assert "reference_impl.distillation:nope" in msg and "lab01_distillation.py" in msg
+
+
+def test_reference_module_that_does_not_exist(tmp_path, monkeypatch):
+    line = _declare(monkeypatch, "reference_impl.no_such_module:softmax_t")
+    msg = error_for(tmp_path, REAL_TEXT)
+    assert f"line {line}: labs[0].exercises[{EX}].id has a reference" in msg and "no_such_module" in msg
+
+
+def test_bad_declarations_are_refused_where_they_are_made():
+    from autograder.checks import Registry
+
+    with pytest.raises(ValueError, match="must be a dotted module name, got 'reference_impl.distillation:x'"):
+        Registry().exercises("reference_impl.distillation:x", ["softmax_t"])
+    with pytest.raises(ValueError, match="'soft max' is not a function name"):
+        Registry().exercises("reference_impl.distillation", ["soft max"])
+    with pytest.raises(ValueError, match="exercise softmax_t declared twice"):
+        Registry().exercises("reference_impl.distillation", ["softmax_t", "softmax_t"])
+
+
+def test_reference_that_is_not_a_function(tmp_path, monkeypatch):
+    line = _declare(monkeypatch, "reference_impl.distillation:np")
+    msg = error_for(tmp_path, REAL_TEXT)
+    assert f"line {line}: labs[0].exercises[{EX}].id has a reference that is not a function" in msg
+
+
+def test_a_reference_in_course_toml_is_an_error_naming_its_line(tmp_path):
+    """Exercises and their references are declared once, in code: course.toml does not repeat them."""
+    points = exercise_key_line(REAL_TEXT, EX, "points")
+    lines = REAL_TEXT.splitlines()
+    lines.insert(points, 'reference = "reference_impl.distillation:softmax_t"')
+    msg = error_for(tmp_path, "\n".join(lines) + "\n")
+    assert f"line {points + 1}: labs[0].exercises[{EX}].reference is declared in code" in msg
+
+
+def test_an_exercise_not_declared_in_code_names_its_line(tmp_path):
+    text = edit_exercise(EX, "id", 'id = "no_such_exercise"')
     msg = error_for(tmp_path, text)
-    assert f"line {exercise_key_line(text, EX, 'reference')}: labs[0].exercises[{EX}].reference" in msg
-    assert "reference_impl.distillation:nope" in msg
+    line = exercise_key_line(text, EX, "id")
+    assert f"line {line}: labs[0].exercises[{EX}].id names no exercise declared in " in msg
 
 
-def test_reference_module_that_does_not_exist(tmp_path):
-    text = edit_exercise(EX, "reference", 'reference = "reference_impl.no_such_module:softmax_t"')
-    msg = error_for(tmp_path, text)
-    assert f"line {exercise_key_line(text, EX, 'reference')}: labs[0].exercises[{EX}].reference" in msg
-    assert "no_such_module" in msg
-
-
-def test_reference_without_colon(tmp_path):
-    text = edit_exercise(EX, "reference", 'reference = "reference_impl.distillation.softmax_t"')
-    msg = error_for(tmp_path, text)
-    line = exercise_key_line(text, EX, "reference")
-    assert f"line {line}: labs[0].exercises[{EX}].reference must be 'module:function'" in msg
-
-
-def test_reference_that_is_not_a_function(tmp_path):
-    text = edit_exercise(EX, "reference", 'reference = "reference_impl.distillation:np"')
-    msg = error_for(tmp_path, text)
-    line = exercise_key_line(text, EX, "reference")
-    assert f"line {line}: labs[0].exercises[{EX}].reference is not a function" in msg
+def test_an_exercise_declared_in_code_needs_its_points(tmp_path):
+    lines = REAL_TEXT.splitlines()
+    start = header_line(REAL_TEXT, EX, "[[labs.exercises]]") - 1
+    del lines[start:exercise_key_line(REAL_TEXT, EX, "points")]
+    msg = error_for(tmp_path, "\n".join(lines) + "\n")
+    assert f"gives no points to {exercise_id(EX)}, declared in autograder/checks/lab01_distillation.py" in msg
 
 
 def test_checks_module_that_does_not_exist(tmp_path):
@@ -183,9 +217,9 @@ def test_checks_module_that_does_not_exist(tmp_path):
     assert f"line {line}: labs[0].checks names no module" in msg
 
 
-def test_references_are_not_resolved_when_asked_not_to(tmp_path):
-    text = edit_exercise(EX, "reference", 'reference = "reference_impl.distillation:nope"')
-    course = load_text(tmp_path, text, resolve_references=False)
+def test_references_are_not_resolved_when_asked_not_to(tmp_path, monkeypatch):
+    _declare(monkeypatch, "reference_impl.distillation:nope")
+    course = load_text(tmp_path, REAL_TEXT, resolve_references=False)
     assert course.labs[0].exercises[EX].reference == "reference_impl.distillation:nope"
 
 
@@ -207,12 +241,37 @@ def test_duplicate_lab_id(tmp_path):
     assert f"line {key_line(text, 'id', after=second)}: labs[{len(starts)}].id duplicates the lab id 'lab01'" in msg
 
 
-def test_unknown_check_name(tmp_path):
-    line = exercise_key_line(REAL_TEXT, 0, "checks")
-    assert "sums_to_one" in REAL_TEXT.splitlines()[line - 1]
-    text = replace_line(REAL_TEXT, line, REAL_TEXT.splitlines()[line - 1].replace("sums_to_one", "sums_to_two"))
+def _with_override(override: str) -> tuple[str, int]:
+    """course.toml with ``override`` added to the first exercise (after its points), and its line."""
+    points = exercise_key_line(REAL_TEXT, 0, "points")
+    lines = REAL_TEXT.splitlines()
+    lines.insert(points, override)
+    return "\n".join(lines) + "\n", points + 1
+
+
+def test_unknown_dropped_check_names_its_line(tmp_path):
+    text, line = _with_override('drop_checks = ["sums_to_two"]')
     msg = error_for(tmp_path, text)
-    assert f"line {line}: labs[0].exercises[0].checks names an unknown check 'sums_to_two'" in msg
+    assert f"line {line}: labs[0].exercises[0].drop_checks names an unknown check 'sums_to_two'" in msg
+    assert "sums_to_one" in msg  # the known ones are listed
+
+
+def test_dropping_a_check_and_the_declared_order(tmp_path):
+    from autograder.checks.lab01_distillation import CHECKS
+
+    path = tmp_path / "course.toml"
+    path.write_text(_with_override('drop_checks = ["sums_to_one"]')[0])
+    ex = load_course(path).labs[0].exercises[0]
+    assert ex.checks == tuple(n for n in CHECKS[ex.id] if n != "sums_to_one")
+    assert load_course().labs[0].exercises[0].checks == tuple(CHECKS[ex.id])  # declared once, in order
+
+
+def test_dropping_every_check_is_an_error(tmp_path):
+    from autograder.checks.lab01_distillation import CHECKS
+
+    names = ", ".join(f'"{n}"' for n in CHECKS["softmax_t"])
+    text, line = _with_override(f"drop_checks = [{names}]")
+    assert f"line {line}: labs[0].exercises[0].drop_checks drops every check" in error_for(tmp_path, text)
 
 
 def test_unknown_key_typo(tmp_path):

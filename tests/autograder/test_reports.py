@@ -46,7 +46,7 @@ def kl_divergence(p, q):
     raise ValueError("{SCRIPT} & <b>bold</b> \\"quoted\\"")
 '''
 HOSTILE_CELLS = [
-    f'print("</pre><script>alert(\'stdout\')</script><img src=x onerror=alert(2)>")',
+    'print("</pre><script>alert(\'stdout\')</script><img src=x onerror=alert(2)>")',
     'raise RuntimeError("</td></pre><script>alert(3)</script>")',
 ]
 

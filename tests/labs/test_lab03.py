@@ -76,7 +76,7 @@ def test_classic_bug_fails_the_named_checks(lab, bug):
     backend = InProcessBackend.from_source(source.replace(old, new))
     ex = lab.exercise(ex_id)
     out = grade_exercise(ex, [CHECKS[ex_id][n] for n in ex.checks], backend, defined=True, max_examples=30, seed_value=1)
-    failed = {c.check.name: c.output for c in out.checks if not c.passed}
+    failed = {c.name: c.output for c in out.checks if not c.passed}
     assert must_fail <= set(failed), f"{bug}: expected {sorted(must_fail)} to fail, failed {sorted(failed)}"
     for name in must_fail:
         assert failed[name].startswith("Property:") and "Counterexample" in failed[name], failed[name]

@@ -12,7 +12,6 @@ from lab_contract import grade_in_process  # noqa: E402
 
 import pytest  # noqa: E402
 
-from autograder.checks.lab07_private_inference import CHECKS  # noqa: E402
 from autograder.validate import lab_source  # noqa: E402
 
 
