@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import matplotlib
 import numpy as np
@@ -124,3 +125,22 @@ def test_quick_is_smaller_than_the_full_size():
     full = lab02.Config()
     assert CFG.steps < full.steps and len(CFG.seeds) <= len(full.seeds) and CFG.cnn_steps < full.cnn_steps
     assert full.seeds == (0, 1, 2) and full.steps == 400 and full.teacher_sizes[-1] == (512, 512)
+
+
+def test_editing_a_quoted_number_fails_the_claims(tmp_path):
+    """Lab 2's answer cells are checked: the attention-transfer result edited by one unit no longer matches."""
+    import shutil
+
+    from autograder.config import REPO_ROOT
+    from labkit.experiments.claims import check
+
+    for suffix in (".py", ".claims.toml"):
+        shutil.copy(REPO_ROOT / "labsrc" / f"lab02_distillation_ii{suffix}", tmp_path / f"lab02_distillation_ii{suffix}")
+    source = tmp_path / "lab02_distillation_ii.py"
+    figures = json.loads((REPO_ROOT / "labsrc" / "lab02_distillation_ii.figures.json").read_text())["figures"]
+    assert check(source, figures) == []
+    (problem,) = check(source, dict(figures, at_kd_dist4=0.2556))  # a run that measured something else
+    assert "quotes 0.25 for at_kd_dist4" in problem
+    source.write_text(source.read_text().replace("**0.657 ± 0.009**", "**0.658 ± 0.009**"))
+    problems = check(source, figures)
+    assert problems and all("occurs 0 times" in p for p in problems)
