@@ -156,7 +156,7 @@ import numpy as np
 # %% [markdown] name="md_experiments"
 # # Experiments
 #
-# Nothing from here on is graded. The cells train small PyTorch MLPs (and, in section 8, small CNNs) with `labkit.training` (Adam, mini-batches of 64, deterministic for a seed), Lab 1's `kd_loss_torch`, and `labkit.distillation_ii` — the torch twins of your exercises and a training loop for losses that need hidden features or several networks at once.
+# Nothing from here on is graded. The cells train small PyTorch MLPs (and, in section 8, small CNNs) with `labkit.training` (Adam, mini-batches of 64, deterministic for a seed), Lab 1's `kd_loss_torch`, and `labkit.distillation_ii` — the torch twins of your exercises and a training loop for losses that need hidden features or several networks at once. Each section's procedure, called with your functions, is in `labkit/experiments/lab02.py`.
 #
 # **Set-up.**
 #
@@ -165,100 +165,19 @@ import numpy as np
 # * **Seeds:** 3 per setting (5 for the TAKD comparison, whose differences are small). A seed fixes the student's initial weights and which 50 images it sees, so methods are compared *paired*: the "gain" columns are means over seeds of (method − baseline) for the same seed. ± is the standard deviation over seeds (ddof = 0). One test image is 1/360 ≈ 0.003 of accuracy.
 
 # %% name="exp_setup"
-import functools
-import math
 import time
 
-import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 
 from datasets import digits_splits
-from labkit.distillation_ii import (MultiExitMLP, SmallCNN, attention_transfer_loss_torch, born_again_chain,
-                                    dml_losses_torch, exit_accuracies, fitnet_hint_stage, hidden_features,
-                                    hint_loss_torch, rkd_angle_loss_torch, rkd_distance_loss_torch,
-                                    self_distillation_loss_torch, train_attention_transfer, train_cohort,
-                                    train_self_distillation, train_with_loss)
-from labkit.distillation_torch import kd_loss_torch
-from labkit.training import MLP, accuracy, predict_logits, set_seed, train_classifier
+from labkit.experiments import Figures, lab02, quick_mode, ready
 
 torch.set_num_threads(1)  # tiny networks: threads cost more than they save (and results repeat bit for bit)
-LAB_START, CPU_START = time.perf_counter(), time.process_time()
-
+LAB_START = time.perf_counter()
+cfg = lab02.Config.quick() if quick_mode() else lab02.Config()  # COURSE_QUICK=1: a tiny size (the tests)
+figures = Figures()  # what the experiments measured, by name: the answers quote these
 data = digits_splits(seed=0)
-SEEDS, SEEDS_TAKD = (0, 1, 2), (0, 1, 2, 3, 4)
-BATCH, LR, STEPS = 64, 1e-2, 400   # every student: 400 Adam steps at lr 1e-2
-T_KD, ALPHA_KD = 4.0, 0.9
-N_SCARCE = 5                        # labelled images per class for the students
-STUDENT, THIN = (16,), (8,)         # hidden widths: the student of most experiments, and a thinner one
-
-
-def n_params(model) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def scarce_set(seed: int):
-    """N_SCARCE random training images per class (which ones depends on the seed)."""
-    rng = np.random.default_rng(seed)
-    idx = np.concatenate([rng.choice(np.flatnonzero(data.y_train == c), N_SCARCE, replace=False) for c in range(10)])
-    return data.X_train[idx], data.y_train[idx]
-
-
-def epochs_for(n_images: int) -> int:
-    return math.ceil(STEPS / math.ceil(n_images / BATCH))
-
-
-teachers: dict = {}  # hidden widths -> trained teacher (trained once per run, then cached)
-
-
-def teacher(hidden: tuple) -> torch.nn.Module:
-    if hidden not in teachers:
-        set_seed(0)
-        model = MLP(64, hidden, 10)
-        train_classifier(model, data.X_train, data.y_train, epochs=30, lr=1e-3, batch_size=BATCH, seed=0)
-        teachers[hidden] = model
-    return teachers[hidden]
-
-
-KD = functools.partial(kd_loss_torch, T=T_KD, alpha=ALPHA_KD)
-
-
-def train_student(hidden: tuple, seed: int, by=None) -> torch.nn.Module:
-    """A student on the seed's 50 images: cross-entropy if by is None, else KD from the teacher `by`."""
-    X, y = scarce_set(seed)
-    set_seed(seed)  # same seed, same initial weights for every method: paired comparisons
-    model = MLP(64, hidden, 10)
-    train_classifier(model, X, y, epochs=epochs_for(len(X)), lr=LR, batch_size=BATCH, seed=seed,
-                     loss_fn=None if by is None else KD, teacher=by)
-    return model
-
-
-def test_acc(model) -> float:
-    return accuracy(model, data.X_test, data.y_test)
-
-
-def probs(model) -> np.ndarray:
-    z = predict_logits(model, data.X_test).astype(np.float64)  # (360, 10)
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def loyalty(student_model, teacher_model) -> tuple[float, float]:
-    """Label and probability loyalty (Lab 1, Xu et al. 2021) of a student to a teacher on the test set."""
-    ps, pt = probs(student_model), probs(teacher_model)
-    label = float((ps.argmax(1) == pt.argmax(1)).mean())
-    m = (ps + pt) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kl = lambda p: np.where(p > 0, p * np.log(p / m), 0.0).sum(1)  # noqa: E731
-    js_bits = (kl(ps) + kl(pt)) / 2 / np.log(2)
-    return label, float((1 - np.sqrt(np.clip(js_bits, 0, 1))).mean())
-
-
-def ms(values) -> str:
-    v = np.asarray(values)
-    return f"{v.mean():.3f} ± {v.std():.3f}"
-
-
+lab = lab02.Lab(data, cfg)  # the students' recipe and the teachers (each trained once, then cached)
 print({name: arr.shape for name, arr in data._asdict().items()})
 
 # %% [markdown] name="md_sanity"
@@ -268,25 +187,8 @@ print({name: arr.shape for name, arr in data._asdict().items()})
 
 # %% name="exp_sanity"
 # Uses YOUR hint_loss, rkd_distance_loss, rkd_angle_loss and dml_losses.
-t_model = teacher((128,))
-set_seed(0)
-s_model = MLP(64, STUDENT, 10)
-xb = torch.from_numpy(data.X_train[:32].astype(np.float32))
-yb = data.y_train[:32]
-with torch.no_grad():
-    u = hidden_features(t_model, xb).double().numpy()   # (32, 128) teacher hint
-    v = hidden_features(s_model, xb).double().numpy()   # (32, 16)  student guided layer
-W = np.random.default_rng(0).normal(size=(16, 128)) / 4
-rows = [
-    ("hint_loss", hint_loss(u, v, W), hint_loss_torch(torch.from_numpy(u), torch.from_numpy(v @ W)).item()),
-    ("rkd_distance_loss", rkd_distance_loss(v, u), rkd_distance_loss_torch(torch.from_numpy(v), torch.from_numpy(u)).item()),
-    ("rkd_angle_loss", rkd_angle_loss(v, u), rkd_angle_loss_torch(torch.from_numpy(v), torch.from_numpy(u)).item()),
-]
-cohort = np.stack([predict_logits(m, data.X_train[:32]) for m in (t_model, s_model)]).astype(np.float64)  # (2, 32, 10)
-torch_dml = dml_losses_torch(list(torch.from_numpy(cohort)), torch.from_numpy(yb)).numpy()
-rows += [(f"dml_losses[{k}]", dml_losses(cohort, yb)[k], torch_dml[k]) for k in range(2)]
-for name, ours, theirs in rows:
-    print(f"{name:20} numpy {ours:.12f}  torch {theirs:.12f}  |diff| {abs(ours - theirs):.1e}")
+if ready({1: hint_loss, 4: rkd_distance_loss, 5: rkd_angle_loss, 6: dml_losses}):
+    lab02.sanity(hint_loss, rkd_distance_loss, rkd_angle_loss, dml_losses, lab)
 
 # %% [markdown] name="md_teacher_size"
 # ## 1. Does a bigger teacher make a better student?
@@ -295,55 +197,9 @@ for name, ours, theirs in rows:
 
 # %% name="exp_teacher_size"
 # Uses YOUR ensemble_soft_targets (for the ensemble teacher).
-TEACHER_SIZES = [(8,), (32,), (128,), (512, 512)]
-
-
-class EnsembleTeacher(torch.nn.Module):
-    """Logits T log p whose temperature-T softmax is the ensemble's averaged soft targets p."""
-
-    def __init__(self, members, T):
-        super().__init__()
-        self.members, self.T = torch.nn.ModuleList(members), T  # registered: n_params counts them all
-
-    def forward(self, x):
-        z = np.stack([m(x).detach().double().numpy() for m in self.members])  # (M, B, 10)
-        p = ensemble_soft_targets(z, self.T)  # (B, 10)
-        return torch.from_numpy(self.T * np.log(np.maximum(p, 1e-300))).float()
-
-
-t0 = time.perf_counter()
-baseline = {s: train_student(STUDENT, s) for s in SEEDS}
-base_acc = np.array([test_acc(baseline[s]) for s in SEEDS])
-size_rows = []
-# (name, the teacher distilled from, the same teacher at T = 1 for accuracy and loyalty)
-teacher_list = [(f"MLP {h}", teacher(h), teacher(h)) for h in TEACHER_SIZES]
-members = [teacher(h) for h in TEACHER_SIZES[1:]]
-teacher_list.append(("ensemble of the 3 largest", EnsembleTeacher(members, T_KD), EnsembleTeacher(members, 1.0)))
-for name, t_model, judge in teacher_list:
-    students = [train_student(STUDENT, s, by=t_model) for s in SEEDS]
-    acc = np.array([test_acc(m) for m in students])
-    loy = np.array([loyalty(m, judge) for m in students])  # (seeds, 2)
-    size_rows.append((name, n_params(judge), test_acc(judge), acc, acc - base_acc, loy.mean(0)))
-print(f"trained in {time.perf_counter() - t0:.0f} s; student: MLP {STUDENT}, {n_params(baseline[0]):,} parameters, "
-      f"{N_SCARCE} images per class\n")
-print(f"{'teacher':28}{'params':>9}{'teacher acc':>13}{'student acc':>16}{'gain':>8}{'label loy.':>12}{'prob. loy.':>12}")
-bl = np.array([loyalty(baseline[s], teacher((512, 512))) for s in SEEDS]).mean(0)
-print(f"{'none (no KD)':28}{'':>9}{'':>13}{ms(base_acc):>16}{'':>8}{bl[0]:>12.3f}{bl[1]:>12.3f}  (loyalty to the largest)")
-for name, n, t_acc, acc, gain, loy in size_rows:
-    print(f"{name:28}{n:>9,}{t_acc:>13.3f}{ms(acc):>16}{gain.mean():>+8.3f}{loy[0]:>12.3f}{loy[1]:>12.3f}")
-
-fig, ax = plt.subplots(figsize=(6.5, 3.8))
-sizes = [r[1] for r in size_rows[:-1]]
-ax.axhspan(base_acc.mean() - base_acc.std(), base_acc.mean() + base_acc.std(), color="gray", alpha=0.2)
-ax.axhline(base_acc.mean(), color="gray", ls="--", label="student, no KD (mean ± std)")
-ax.errorbar(sizes, [r[3].mean() for r in size_rows[:-1]], yerr=[r[3].std() for r in size_rows[:-1]], marker="o",
-            capsize=4, label="student, KD from the teacher")
-ax.plot(sizes, [r[2] for r in size_rows[:-1]], "k:", marker="s", label="teacher")
-ax.set_xscale("log")
-ax.set(xlabel="teacher parameters (log scale)", ylabel="test accuracy", title="Teacher size against student accuracy")
-ax.legend()
-plt.tight_layout()
-plt.show()
+if ready({7: ensemble_soft_targets}):
+    sizes = lab02.teacher_size(ensemble_soft_targets, lab, figures)
+    lab02.plot_teacher_size(sizes)
 
 # %% [markdown] name="md_takd"
 # ## 2. A teacher assistant for a large capacity gap
@@ -351,33 +207,7 @@ plt.show()
 # Mirzadeh et al. bridge a large gap with an intermediate **teacher assistant** (TA): teacher → TA by KD, then TA → student by KD. Their Table 1 has the shape NOKD < BLKD (baseline KD from the teacher) < TAKD. Here: teacher MLP (512, 512) (301k parameters), TA MLP (32,) (2.4k, distilled from the teacher on the full training set, one per seed), student MLP (8,) (610 parameters), 5 seeds. The student sees its 50 images; the TA, like the teacher, all 1,078.
 
 # %% name="exp_takd"
-t0 = time.perf_counter()
-big = teacher((512, 512))
-takd = {"NOKD": [], "BLKD": [], "TAKD": []}
-loy = {"BLKD": [], "TAKD": []}
-ta_acc = []
-for s in SEEDS_TAKD:
-    set_seed(100 + s)
-    ta = MLP(64, (32,), 10)
-    train_classifier(ta, data.X_train, data.y_train, epochs=epochs_for(len(data.X_train)), lr=LR, batch_size=BATCH,
-                     seed=s, loss_fn=KD, teacher=big)
-    ta_acc.append(test_acc(ta))
-    for method, by in [("NOKD", None), ("BLKD", big), ("TAKD", ta)]:
-        m = train_student(THIN, s, by=by)
-        takd[method].append(test_acc(m))
-        if by is not None:
-            loy[method].append(loyalty(m, big) + loyalty(m, ta))
-print(f"trained in {time.perf_counter() - t0:.0f} s; teacher {test_acc(big):.3f}, TA {ms(ta_acc)} test accuracy\n")
-for method, acc in takd.items():
-    extra = ""
-    if method in loy:
-        l = np.mean(loy[method], axis=0)
-        extra = f"   loyalty to teacher {l[0]:.3f} / {l[1]:.3f}, to TA {l[2]:.3f} / {l[3]:.3f} (label / prob.)"
-    print(f"{method}: student MLP {THIN} test accuracy {ms(acc)}{extra}")
-acc = {k: np.array(v) for k, v in takd.items()}
-for a, b in [("BLKD", "NOKD"), ("TAKD", "NOKD"), ("TAKD", "BLKD")]:
-    d = acc[a] - acc[b]
-    print(f"paired {a} - {b}: mean {d.mean():+.3f}, per seed {np.round(d, 3).tolist()}, {int((d > 0).sum())} of {len(d)} seeds > 0")
+takd = lab02.takd(lab, figures)
 
 # %% [markdown] name="md_features"
 # ## 3. Hints and relations for a thin student
@@ -389,46 +219,8 @@ for a, b in [("BLKD", "NOKD"), ("TAKD", "NOKD"), ("TAKD", "BLKD")]:
 # * **RKD + KD** — KD plus $1 \cdot \mathcal{L}_{RKD\text{-}D} + 2 \cdot \mathcal{L}_{RKD\text{-}A}$ on the hidden layers (8 against 128 dimensions: relations need no regressor).
 
 # %% name="exp_features"
-t0 = time.perf_counter()
-mid = teacher((128,))
-feat = {"no KD": [], "KD": [], "FitNets + KD": [], "RKD + KD": []}
-for s in SEEDS:
-    X, y = scarce_set(s)
-    feat["no KD"].append(test_acc(train_student(THIN, s)))
-    feat["KD"].append(test_acc(train_student(THIN, s, by=mid)))
-
-    set_seed(s)
-    m = MLP(64, THIN, 10)
-    fitnet_hint_stage(m, mid, X, epochs=epochs_for(len(X)) // 2, lr=LR, batch_size=BATCH, seed=s)
-    train_classifier(m, X, y, epochs=epochs_for(len(X)), lr=LR, batch_size=BATCH, seed=s, loss_fn=KD, teacher=mid)
-    feat["FitNets + KD"].append(test_acc(m))
-
-    set_seed(s)
-    m = MLP(64, THIN, 10)
-
-    def rkd_kd(xb, yb, m=m):
-        with torch.no_grad():
-            h_t = hidden_features(mid, xb)
-            z_t = mid.net[-1](h_t)
-        h_s = hidden_features(m, xb)
-        return KD(m.net[-1](h_s), z_t, yb) + rkd_distance_loss_torch(h_s, h_t) + 2 * rkd_angle_loss_torch(h_s, h_t)
-
-    train_with_loss([m], X, y, rkd_kd, epochs=epochs_for(len(X)), lr=LR, batch_size=BATCH, seed=s)
-    feat["RKD + KD"].append(test_acc(m))
-print(f"trained in {time.perf_counter() - t0:.0f} s; teacher MLP (128,) test accuracy {test_acc(mid):.3f}\n")
-base = np.array(feat["no KD"])
-for method, acc in feat.items():
-    acc = np.array(acc)
-    print(f"{method:14} {ms(acc)}   paired gain over no KD {(acc - base).mean():+.3f}   per seed {np.round(acc, 3).tolist()}")
-
-fig, ax = plt.subplots(figsize=(6.5, 3.5))
-names = list(feat)
-ax.bar(names, [np.mean(feat[k]) for k in names], yerr=[np.std(feat[k]) for k in names], capsize=4, color="C0")
-for i, k in enumerate(names):
-    ax.plot([i] * len(SEEDS), feat[k], "k.", ms=8)
-ax.set(ylabel="test accuracy", ylim=(0.5, 1), title=f"Thin student MLP {THIN}: mean ± std, dots = seeds")
-plt.tight_layout()
-plt.show()
+feat = lab02.features(lab, figures)
+lab02.plot_features(feat, cfg)
 
 # %% [markdown] name="md_dml"
 # ## 4. Mutual learning: cohorts of 2 and 4
@@ -436,26 +228,7 @@ plt.show()
 # No teacher: $K$ students MLP (16,) with different initial weights train together on the same images with your DML loss (torch twin: `dml_losses_torch`, peers detached), $K = 1$ being independent training. Reported: the mean test accuracy of the cohort's members, mean ± std over 3 seeds — in the scarce regime and, for comparison, on the full training set (1,078 images).
 
 # %% name="exp_dml"
-t0 = time.perf_counter()
-dml = {}
-for regime in ("5/class", "full"):
-    for K in (1, 2, 4):
-        accs = []
-        for s in SEEDS:
-            X, y = scarce_set(s) if regime == "5/class" else (data.X_train, data.y_train)
-            cohort = []
-            for k in range(K):
-                set_seed(s if k == 0 else 1000 * k + s)  # member 0 starts like the independent student
-                cohort.append(MLP(64, STUDENT, 10))
-            train_cohort(cohort, X, y, epochs=epochs_for(len(X)), lr=LR, batch_size=BATCH, seed=s)
-            accs.append(np.mean([test_acc(m) for m in cohort]))
-        dml[regime, K] = np.array(accs)
-print(f"trained in {time.perf_counter() - t0:.0f} s\n")
-for regime in ("5/class", "full"):
-    for K in (1, 2, 4):
-        gain = (dml[regime, K] - dml[regime, 1]).mean()
-        label = "independent" if K == 1 else f"DML cohort of {K}"
-        print(f"{regime:>8} {label:18} mean member accuracy {ms(dml[regime, K])}" + (f"   paired gain {gain:+.3f}" if K > 1 else ""))
+dml = lab02.dml(lab, figures)
 
 # %% [markdown] name="md_ema"
 # ## 5. A momentum teacher for free
@@ -464,27 +237,8 @@ for regime in ("5/class", "full"):
 
 # %% name="exp_ema"
 # Uses YOUR ema_update, on every parameter tensor after every optimiser step.
-t0 = time.perf_counter()
-ema_rows = []
-for s in SEEDS:
-    X, y = scarce_set(s)
-    set_seed(s)
-    model = MLP(64, STUDENT, 10)
-    ema_model = MLP(64, STUDENT, 10)
-    ema_model.load_state_dict(model.state_dict())
-
-    def ema_step():
-        with torch.no_grad():
-            for p_t, p_s in zip(ema_model.parameters(), model.parameters()):
-                p_t.copy_(torch.from_numpy(ema_update(p_t.numpy(), p_s.numpy(), 0.99)))
-
-    train_with_loss([model], X, y, lambda xb, yb: F.cross_entropy(model(xb), yb), epochs=epochs_for(len(X)),
-                    lr=LR, batch_size=BATCH, seed=s, on_step=ema_step)
-    ema_rows.append((test_acc(model), test_acc(ema_model)))
-ema_rows = np.array(ema_rows)
-print(f"trained in {time.perf_counter() - t0:.0f} s")
-print(f"student {ms(ema_rows[:, 0])}, its EMA (m = 0.99) {ms(ema_rows[:, 1])}, "
-      f"paired gain {(ema_rows[:, 1] - ema_rows[:, 0]).mean():+.3f}")
+if ready({8: ema_update}):
+    ema = lab02.ema(ema_update, lab, figures)
 
 # %% [markdown] name="md_born_again"
 # ## 6. Born-again networks: the same architecture, generation after generation
@@ -495,32 +249,8 @@ print(f"student {ms(ema_rows[:, 0])}, its EMA (m = 0.99) {ms(ema_rows[:, 1])}, "
 
 # %% name="exp_born_again"
 # Uses YOUR ensemble_soft_targets (for the BAN ensemble).
-t0 = time.perf_counter()
-GENERATIONS = 3
-X, y = data.X_train, data.y_train  # the paper's setting; try scarce_set(s) for the students' 50 images
-
-
-def ensemble_acc(models) -> float:
-    z = np.stack([predict_logits(m, data.X_test) for m in models]).astype(np.float64)  # (M, 360, 10)
-    return float((ensemble_soft_targets(z, 1.0).argmax(1) == data.y_test).mean())
-
-
-ban = []
-for s in SEEDS:
-    chain = born_again_chain(lambda: MLP(64, STUDENT, 10), X, y, generations=GENERATIONS, epochs=epochs_for(len(X)),
-                             lr=LR, batch_size=BATCH, seed=s)  # T = 1, alpha = 1: the teacher's outputs only
-    ban.append([test_acc(m) for m in chain] + [ensemble_acc(chain)])
-ban = np.array(ban)  # (seeds, generations + 1 + 1)
-print(f"trained in {time.perf_counter() - t0:.0f} s; MLP {STUDENT} in every generation, full training set, "
-      f"{len(SEEDS)} seeds\n")
-cols = [f"gen {k}" for k in range(GENERATIONS + 1)] + ["BAN ensemble"]
-print("".join(f"{c:>17}" for c in cols))
-print("".join(f"{ms(ban[:, j]):>17}" for j in range(ban.shape[1])) + "\n")
-for k in range(1, GENERATIONS + 1):
-    d = ban[:, k] - ban[:, 0]
-    print(f"paired gen {k} - gen 0: {d.mean():+.3f}  per seed {np.round(d, 3).tolist()}, {int((d > 0).sum())} of {len(d)} > 0")
-d = ban[:, -1] - ban[:, 0]
-print(f"paired BAN ensemble - gen 0: {d.mean():+.3f}  per seed {np.round(d, 3).tolist()}, {int((d > 0).sum())} of {len(d)} > 0")
+if ready({7: ensemble_soft_targets}):
+    ban = lab02.born_again(ensemble_soft_targets, lab, figures)
 
 # %% [markdown] name="md_self_distillation"
 # ## 7. Self-distillation: the deepest exit teaches the shallow ones
@@ -536,57 +266,9 @@ print(f"paired BAN ensemble - gen 0: {d.mean():+.3f}  per seed {np.round(d, 3).t
 
 # %% name="exp_self_distillation"
 # Uses YOUR self_distillation_loss (checked against the torch loss the training uses, then to split the loss).
-t0 = time.perf_counter()
-EXIT_WIDTHS = (32, 32, 32)
-SD_T, SD_ALPHA, SD_LAM = 3.0, 0.3, 0.03
-SD_METHODS = {"CE only": (0.0, 0.0), "self-distillation": (SD_ALPHA, SD_LAM)}
-sd = {}
-for name, (alpha, lam) in SD_METHODS.items():
-    rows = []
-    for s in SEEDS:
-        set_seed(s)  # the same initial weights for both methods
-        net = MultiExitMLP(64, EXIT_WIDTHS, 10)
-        train_self_distillation(net, data.X_train, data.y_train, epochs=epochs_for(len(data.X_train)), lr=LR,
-                                batch_size=BATCH, seed=s, T=SD_T, alpha=alpha, lam=lam)
-        rows.append(exit_accuracies(net, data.X_test, data.y_test))
-    sd[name] = np.array(rows)  # (seeds, exits)
-print(f"trained in {time.perf_counter() - t0:.0f} s; MultiExitMLP {EXIT_WIDTHS}, {n_params(net):,} parameters, "
-      f"full training set, {len(SEEDS)} seeds\n")
-
-print(f"{'test accuracy':20}" + "".join(f"{f'exit {i + 1}':>17}" for i in range(len(EXIT_WIDTHS))))
-for name, r in sd.items():
-    print(f"{name:20}" + "".join(f"{ms(r[:, i]):>17}" for i in range(r.shape[1])))
-d = sd["self-distillation"] - sd["CE only"]  # (seeds, exits)
-print(f"{'paired gain':20}" + "".join(f"{f'{d[:, i].mean():+.3f} ({int((d[:, i] > 0).sum())} of {len(d)} > 0)':>17}"
-                                      for i in range(d.shape[1])))
-
-# The last self-distilled network on the training set: your loss against the torch twin, then split into parts.
-with torch.no_grad():
-    z_e, f_e = net.exits(torch.from_numpy(data.X_train.astype(np.float32)))
-z_e, f_e = torch.stack(z_e).double(), torch.stack(f_e).double()  # (3, 1078, 10), (3, 1078, 32)
-z_np, f_np = z_e.numpy(), f_e.numpy()
-total = self_distillation_loss(z_np, f_np, data.y_train, T=SD_T, alpha=SD_ALPHA, lam=SD_LAM)
-theirs = self_distillation_loss_torch(z_e, f_e, torch.from_numpy(data.y_train), T=SD_T, alpha=SD_ALPHA, lam=SD_LAM).item()
-print(f"\nself_distillation_loss on the training set: numpy {total:.12f}  torch {theirs:.12f}  |diff| {abs(total - theirs):.1e}")
-no_hint = self_distillation_loss(z_np, f_np, data.y_train, T=SD_T, alpha=SD_ALPHA, lam=0.0)
-labels_only = self_distillation_loss(z_np, f_np, data.y_train, T=SD_T, alpha=0.0, lam=0.0)  # sum of the CEs
-ce_deepest = self_distillation_loss(z_np[-1:], f_np[-1:], data.y_train)  # E = 1: the deepest exit's CE
-ce_part = ce_deepest + (1 - SD_ALPHA) * (labels_only - ce_deepest)  # CE_E + (1 - alpha) * sum of the shallow CEs
-print(f"its parts: cross-entropies {ce_part:.3f}, KD terms {no_hint - ce_part:.3f}, feature hints {total - no_hint:.3f} "
-      f"(lambda = {SD_LAM} times squared distances {(total - no_hint) / SD_LAM:.1f}, summed over the shallow exits)")
-
-fig, ax = plt.subplots(figsize=(6.5, 3.3))
-for j, (name, r) in enumerate(sd.items()):
-    xs = np.arange(r.shape[1]) + (j - 0.5) * 0.35
-    ax.bar(xs, r.mean(0), width=0.35, yerr=r.std(0), capsize=3, label=name)
-    for i in range(r.shape[1]):
-        ax.plot([xs[i]] * len(r), r[:, i], "k.", ms=6)
-ax.set_xticks(range(len(EXIT_WIDTHS)), [f"exit {i + 1}" for i in range(len(EXIT_WIDTHS))])
-lo = min((r.mean(0) - r.std(0)).min() for r in sd.values())
-ax.set(ylabel="test accuracy", ylim=(max(0.0, lo - 0.03), 1.0), title="One network, three exits: mean ± std, dots = seeds")
-ax.legend(loc="lower right")
-plt.tight_layout()
-plt.show()
+if ready({9: self_distillation_loss}):
+    sd = lab02.self_distillation(self_distillation_loss, lab, figures)
+    lab02.plot_self_distillation(sd, cfg)
 
 # %% [markdown] name="md_attention_transfer"
 # ## 8. Attention transfer between small CNNs
@@ -602,81 +284,14 @@ plt.show()
 
 # %% name="exp_attention_transfer"
 # Uses YOUR attention_map and attention_transfer_loss (distances to the teacher, the picture, a check against torch).
-t0 = time.perf_counter()
-set_seed(0)
-cnn_teacher = SmallCNN((16, 32), convs_per_stage=2)
-train_classifier(cnn_teacher, data.X_train, data.y_train, epochs=20, lr=LR, batch_size=BATCH, seed=0)
-CNN_STUDENT, BETA = (8, 16), 10.0
-CNN_STEPS = STEPS // 2  # a CNN step costs several MLP steps: half the steps keeps this section within budget
-AT_METHODS = {
-    "student alone": dict(beta=0.0, alpha=0.0),
-    "KD": dict(beta=0.0, alpha=ALPHA_KD),
-    "AT (8x8 + 4x4) + KD": dict(beta=BETA, alpha=ALPHA_KD),
-    "AT (4x4) + KD": dict(beta=BETA, alpha=ALPHA_KD, stages=[1]),
-}
-x_test = torch.from_numpy(data.X_test.astype(np.float32))
-
-
-def stage_maps(model) -> list:
-    with torch.no_grad():
-        return [f.double().numpy() for f in model.feature_maps(x_test)]  # [(360, C, 8, 8), (360, C, 4, 4)]
-
-
-maps_teacher = stage_maps(cnn_teacher)
-at_acc, at_dist, at_student = {}, {}, {}
-for name, kw in AT_METHODS.items():
-    accs, dists = [], []
-    for s in SEEDS:
-        X, y = scarce_set(s)
-        set_seed(s)  # the same initial weights for every method
-        student = SmallCNN(CNN_STUDENT)
-        train_attention_transfer(student, cnn_teacher, X, y, epochs=math.ceil(CNN_STEPS / math.ceil(len(X) / BATCH)),
-                                 lr=LR, batch_size=BATCH, seed=s, T=T_KD, **kw)
-        accs.append(test_acc(student))
-        dists.append([attention_transfer_loss(a, b) for a, b in zip(stage_maps(student), maps_teacher)])
-    at_acc[name], at_dist[name], at_student[name] = np.array(accs), np.array(dists), student
-print(f"trained in {time.perf_counter() - t0:.0f} s; teacher SmallCNN (16, 32) x2 convs, {n_params(cnn_teacher):,} "
-      f"parameters, test accuracy {test_acc(cnn_teacher):.3f}; student SmallCNN {CNN_STUDENT}, "
-      f"{n_params(student):,} parameters, {N_SCARCE} images per class, {CNN_STEPS} steps\n")
-
-ms_student = stage_maps(student)  # your loss against the torch twin, on the last student's test maps
-for k in range(2):
-    ours = attention_transfer_loss(ms_student[k], maps_teacher[k])
-    theirs = attention_transfer_loss_torch(torch.from_numpy(ms_student[k]), torch.from_numpy(maps_teacher[k])).item()
-    print(f"attention_transfer_loss, stage {k + 1}: numpy {ours:.12f}  torch {theirs:.12f}  |diff| {abs(ours - theirs):.1e}")
-print()
-print(f"{'':22}{'test acc.':>16}{'gain over KD':>14}{'':12}{'AT distance to the teacher (test)':>36}")
-for name in AT_METHODS:
-    d = at_acc[name] - at_acc["KD"]
-    gain = "" if name == "KD" else f"{d.mean():>+12.3f} ({int((d > 0).sum())} of {len(d)} > 0)"
-    dist = at_dist[name].mean(0)
-    print(f"{name:22}{ms(at_acc[name]):>16}{gain:26}{f'8x8 {dist[0]:.3f}   4x4 {dist[1]:.3f}':>36}")
-for name in AT_METHODS:
-    if name != "KD":
-        print(f"paired {name} - KD per seed: {np.round(at_acc[name] - at_acc['KD'], 3).tolist()}")
-
-# Where the networks look, for one test image: YOUR attention_map of each stage.
-i = 0
-rows = [("teacher", cnn_teacher), ("student, KD", at_student["KD"]), ("student, AT (4x4) + KD", at_student["AT (4x4) + KD"])]
-fig, axes = plt.subplots(len(rows), 3, figsize=(6.0, 6.2))
-for r, (label, model) in enumerate(rows):
-    maps = stage_maps(model)
-    axes[r, 0].imshow(data.X_test[i].reshape(8, 8), cmap="gray_r")
-    axes[r, 0].set_ylabel(label, fontsize=9)
-    for k, side in enumerate((8, 4)):
-        axes[r, k + 1].imshow(attention_map(maps[k][i:i + 1], 2.0).reshape(side, side), cmap="viridis")
-        if r == 0:
-            axes[r, k + 1].set_title(f"attention, {side}x{side} stage", fontsize=9)
-for ax in axes.ravel():
-    ax.set_xticks([])
-    ax.set_yticks([])
-axes[0, 0].set_title(f"test image (a {data.y_test[i]})", fontsize=9)
-plt.tight_layout()
-plt.show()
+if ready({2: attention_map, 3: attention_transfer_loss}):
+    at = lab02.attention_transfer(attention_map, attention_transfer_loss, lab, figures)
+    lab02.plot_attention(attention_map, at, data)  # where the networks look, for one test image
 
 # %% name="exp_runtime"
-print(f"experiments ran in {time.perf_counter() - LAB_START:.0f} s wall, {time.process_time() - CPU_START:.0f} s CPU "
-      f"({len(teachers)} teachers trained once and cached)")
+figures["runtime_s"] = time.perf_counter() - LAB_START  # machine-dependent: not checked
+print(f"experiments ran in {figures['runtime_s']:.0f} s ({len(lab.teachers)} teachers trained once and cached); "
+      f"figures written to {figures.write('lab02')}")
 
 # %% [markdown] name="md_results"
 # ## Results (as measured by the course authors)
@@ -695,9 +310,9 @@ print(f"experiments ran in {time.perf_counter() - LAB_START:.0f} s wall, {time.p
 #
 # The best teacher does not make the best student: the most accurate teacher (0.978) gives a student 0.016 *worse* than the 9.6k-parameter one (0.967), about six test images, with seed spreads of 0.003–0.007 — the lecture's claim, reproduced at this scale. The students are also least loyal to the largest teacher. Averaging three teachers' soft targets recovers most of the loss (0.947) without beating the best single mid-size teacher. Even a teacher *less accurate than the student it teaches* (MLP (8,), 0.858 against 0.865) helps, by +0.020.
 #
-# **2. TAKD** (teacher MLP (512, 512) 0.978, TA MLP (32,) 0.966 ± 0.003, student MLP (8,), 5 seeds): NOKD **0.774 ± 0.085** < BLKD **0.859 ± 0.055** < TAKD **0.873 ± 0.053**. Paired: BLKD − NOKD +0.084 (5 of 5 seeds), TAKD − NOKD +0.099 (5 of 5), TAKD − BLKD **+0.014** (per seed +0.028, −0.003, +0.008, +0.017, +0.022: 4 of 5). The *shape* of Mirzadeh et al.'s Table 1 appears, but the TAKD − BLKD step is small: four of five seeds is what a fair coin gives 19% of the time, so this is suggestive, not established. The huge ± is the 8-unit student's sensitivity to its seed (no KD ranges from 0.631 to 0.878).
+# **2. TAKD** (teacher MLP (512, 512) 0.978, TA MLP (32,) 0.966 ± 0.003, student MLP (8,), 5 seeds): NOKD **0.774 ± 0.085** < BLKD **0.859 ± 0.054** < TAKD **0.873 ± 0.053**. Paired: BLKD − NOKD +0.085 (5 of 5 seeds), TAKD − NOKD +0.099 (5 of 5), TAKD − BLKD **+0.014** (per seed +0.028, −0.003, +0.006, +0.017, +0.022: 4 of 5). The *shape* of Mirzadeh et al.'s Table 1 appears, but the TAKD − BLKD step is small: four of five seeds is what a fair coin gives 19% of the time, so this is suggestive, not established. The huge ± is the 8-unit student's sensitivity to its seed (no KD ranges from 0.631 to 0.878).
 #
-# **3. Hints and relations** (student MLP (8,), teacher MLP (128,), 3 seeds): no KD 0.759 ± 0.101; KD 0.880 ± 0.065 (+0.120); **FitNets + KD 0.787 ± 0.064 (+0.028)**; **RKD + KD 0.931 ± 0.020 (+0.171)**. The FitNets hint stage *hurts* here: FitNets + KD is below plain KD on all three seeds (by 0.08–0.12). RKD + KD is at least as good as KD on every seed (+0.045, 0.000, +0.109) and has a third of its spread. We ran FitNets' two-stage recipe untuned (200 hint epochs, last hidden layers, a linear regressor), so the finding is about this setting, not about hints in general.
+# **3. Hints and relations** (student MLP (8,), teacher MLP (128,), 3 seeds): no KD 0.759 ± 0.101; KD 0.880 ± 0.065 (+0.120); **FitNets + KD 0.787 ± 0.064 (+0.028)**; **RKD + KD 0.931 ± 0.020 (+0.171)**. The FitNets hint stage *hurts* here: FitNets + KD is below plain KD on all three seeds (by 0.08–0.12). RKD + KD is at least as good as KD on every seed (+0.044, 0.000, +0.108) and has a third of its spread. We ran FitNets' two-stage recipe untuned (200 hint epochs, last hidden layers, a linear regressor), so the finding is about this setting, not about hints in general.
 #
 # **4. DML** (student MLP (16,), 3 seeds): 5 per class — independent 0.865 ± 0.006, cohort of 2 0.865 ± 0.008 (+0.000), cohort of 4 0.866 ± 0.010 (+0.001); full training set — independent 0.962 ± 0.003, cohort of 2 0.957 ± 0.008 (−0.005), cohort of 4 0.959 ± 0.002 (−0.003). **Zhang et al.'s gains do not reproduce here**: mutual learning changes nothing beyond noise in either regime.
 #
@@ -706,9 +321,9 @@ print(f"experiments ran in {time.perf_counter() - LAB_START:.0f} s wall, {time.p
 #
 # **6. Born-again networks** (MLP (16,) in every generation, full training set, $T = 1$, $\alpha = 1$, 3 seeds): generation 0 **0.962 ± 0.003**, generations 1–3 0.954 ± 0.007, 0.955 ± 0.005, 0.958 ± 0.006 (paired −0.008, −0.007, −0.004; 0, 0 and 1 of 3 seeds above generation 0); BAN ensemble of generations 0–3 0.960 ± 0.005 (paired −0.002, on no seed above generation 0). **Furlanello et al.'s gains do not reproduce here**: no generation beats its ancestor and the ensemble of the four does not beat generation 0 — differences of one to three test images, inside the noise.
 #
-# **7. Self-distillation** (MultiExitMLP (32, 32, 32), full training set, 3 seeds; exits 1 / 2 / 3): CE only 0.950 ± 0.004 / 0.949 ± 0.001 / 0.954 ± 0.003; self-distillation ($T = 3$, $\alpha = 0.3$, $\lambda = 0.03$) 0.942 ± 0.026 / 0.928 ± 0.018 / 0.926 ± 0.015, paired −0.008 / −0.021 / −0.028 (below CE only on 1, 2 and 3 of 3 seeds). **Self-distillation hurts here, the deepest exit most.** The split of the loss points at the feature hint: at the end of training it is 1.10 of the total 1.40 (cross-entropies 0.22, KD terms 0.08) — $\lambda = 0.03$ is far too strong for these unnormalised ReLU features, and since the deepest features are a fixed target that keeps growing while the shared blocks are pulled towards it, the whole network pays. The paper's $\lambda$ was set for ResNet features; we did not tune it.
+# **7. Self-distillation** (MultiExitMLP (32, 32, 32), full training set, 3 seeds; exits 1 / 2 / 3): CE only 0.950 ± 0.004 / 0.949 ± 0.001 / 0.954 ± 0.003; self-distillation ($T = 3$, $\alpha = 0.3$, $\lambda = 0.03$) 0.938 ± 0.024 / 0.940 ± 0.016 / 0.939 ± 0.016, paired −0.012 / −0.009 / −0.015 (below CE only on 1, 1 and 2 of 3 seeds). **Self-distillation does not help here, and costs the deepest exit most.** The split of the loss points at the feature hint: at the end of training it is 1.10 of the total 1.40 (cross-entropies 0.22, KD terms 0.08) — $\lambda = 0.03$ is far too strong for these unnormalised ReLU features, and since the deepest features are a fixed target that keeps growing while the shared blocks are pulled towards it, the whole network pays. The paper's $\lambda$ was set for ResNet features; we did not tune it.
 #
-# **8. Attention transfer** (CNN teacher 16,698 parameters, 0.981; student CNN 1,418 parameters, 5 images per class, 200 steps, 3 seeds): student alone 0.766 ± 0.035; KD 0.809 ± 0.008; AT at both stages + KD **0.708 ± 0.032** (−0.101 against KD, below it on all 3 seeds); AT at the 4×4 stage + KD **0.812 ± 0.013** (+0.003; per seed 0.000, +0.022, −0.014). Both AT variants move the student's maps towards the teacher's (4×4 distance 0.07–0.08, against 0.26 for KD), but that buys no accuracy: matching the 8×8 maps as well costs ten points on every seed, and matching only the 4×4 maps changes nothing measurable. **Zagoruyko & Komodakis's gains do not reproduce at this scale**, and since $\beta$ and the stages were picked on these seeds' test accuracy, even the +0.003 is an optimistic estimate.
+# **8. Attention transfer** (CNN teacher 16,698 parameters, 0.986; student CNN 1,418 parameters, 5 images per class, 200 steps, 3 seeds): student alone 0.767 ± 0.034; KD 0.812 ± 0.008; AT at both stages + KD **0.657 ± 0.009** (−0.155 against KD, below it on all 3 seeds); AT at the 4×4 stage + KD **0.781 ± 0.003** (−0.031; per seed −0.031, −0.044, −0.017). Both AT variants move the student's maps towards the teacher's (4×4 distance 0.07–0.08, against 0.25 for KD), but that buys no accuracy: matching the 8×8 maps as well costs fifteen points on every seed, and matching only the 4×4 maps costs three, also on every seed. **Zagoruyko & Komodakis's gains do not reproduce at this scale**, and since $\beta$ and the stages were picked on these seeds' test accuracy, even these numbers flatter AT.
 #
 
 # %% [markdown] name="md_question_1"
@@ -759,12 +374,12 @@ print(f"experiments ran in {time.perf_counter() - LAB_START:.0f} s wall, {time.p
 #
 # (b) Four models of different initial weights average away part of each other's errors whatever the training, so "BAN ensemble > generation 0" would not show that born-again training did anything. The control is an ensemble of 4 MLPs (16,) trained *independently* on the labels, with the same initial weights, batches and compute as the 4 generations: only the KD chain differs. (If anything the chain should make its members more alike — each copies the last — which an ensemble does not want.) Here the question does not arise: the BAN ensemble (0.960) is not above generation 0 (0.962).
 #
-# (c) The feature hint: 1.10 of a total loss of 1.40 (cross-entropies 0.22, KD 0.08). The squared distance between a shallow exit's features and the deepest exit's (summed over 32 ReLU units, which are unnormalised and keep growing during training) is in the tens, so $\lambda = 0.03$ makes the hint, not the labels, the main objective of the shallow blocks — which are also the deepest exit's blocks; that is why even exit 3 loses 0.028. A smaller $\lambda$ (or $\lambda = 0$, KD only), or normalised features, is the obvious change. To choose: hold out the validation split (359 images, unused so far), try a small grid ($\lambda \in \{0, 10^{-3}, 10^{-2}, 0.03\}$, $\alpha \in \{0.1, 0.3, 0.5\}$), pick by validation accuracy of the exit you care about, and report test accuracy once, over several seeds.
+# (c) The feature hint: 1.10 of a total loss of 1.40 (cross-entropies 0.22, KD 0.08). The squared distance between a shallow exit's features and the deepest exit's (summed over 32 ReLU units, which are unnormalised and keep growing during training) is in the tens, so $\lambda = 0.03$ makes the hint, not the labels, the main objective of the shallow blocks — which are also the deepest exit's blocks; that is why even exit 3 loses accuracy (−0.015). A smaller $\lambda$ (or $\lambda = 0$, KD only), or normalised features, is the obvious change. To choose: hold out the validation split (359 images, unused so far), try a small grid ($\lambda \in \{0, 10^{-3}, 10^{-2}, 0.03\}$, $\alpha \in \{0.1, 0.3, 0.5\}$), pick by validation accuracy of the exit you care about, and report test accuracy once, over several seeds.
 
 # %% [markdown] name="md_question_6"
-# **Question 6 — where to transfer attention.** (a) Matching the teacher's attention at both stages hurt the CNN student on every seed; matching only the 4×4 stage changed nothing measurable, although it brought the student's 4×4 maps close to the teacher's. Use the distances in the table and the picture: how does the teacher's 8×8 attention differ from the student's, and why could a first stage of 8 channels and *one* convolution be hurt by being made to reproduce it? (b) Section 8's caveat says $\beta$ and the stages were chosen on test accuracy. Describe a protocol that would give an honest estimate of AT's gain at the same cost.
+# **Question 6 — where to transfer attention.** (a) Matching the teacher's attention at both stages hurt the CNN student on every seed; matching only the 4×4 stage hurt less but also on every seed, although it brought the student's 4×4 maps close to the teacher's. Use the distances in the table and the picture: how does the teacher's 8×8 attention differ from the student's, and why could a first stage of 8 channels and *one* convolution be hurt by being made to reproduce it? (b) Section 8's caveat says $\beta$ and the stages were chosen on test accuracy. Describe a protocol that would give an honest estimate of AT's gain at the same cost.
 
 # %% [markdown] answer="answer_6"
-# (a) The teacher's 8×8 map comes after two convolutions of 16 channels and is *peaked*: with $p = 2$ a few positions where many channels fire strongly dominate. The student's first stage is a single 3×3 convolution of the raw image: its map follows the digit's strokes (edges and ink), and its distance to the teacher's is large (about 1.25 of a possible 2 for the KD and the lone student alike). Reproducing those peaks with 8 filters of one layer means giving up the stroke detectors the rest of the network builds on; the AT term then fights the KD term, and the student ends far below KD alone (−0.101, all seeds) even though its 8×8 maps did move to the teacher's (distance 0.50). At 4×4 teacher and student roughly agree already — both show where the digit's mass is — so matching them is an easy constraint: the student's 4×4 maps get close to the teacher's (0.08), but an attention map says only *where* the network looks, not what it sees there, and with 50 images that bought nothing (+0.003). Zagoruyko & Komodakis match maps at the end of each residual *group* of teacher and student of comparable depth and train for far longer on CIFAR/ImageNet; a one-layer stage against a two-layer stage is not that setting.
+# (a) The teacher's 8×8 map comes after two convolutions of 16 channels and is *peaked*: with $p = 2$ a few positions where many channels fire strongly dominate. The student's first stage is a single 3×3 convolution of the raw image: its map follows the digit's strokes (edges and ink), and its distance to the teacher's is large (1.22 and 1.26 of a possible 2 for the KD and the lone student). Reproducing those peaks with 8 filters of one layer means giving up the stroke detectors the rest of the network builds on; the AT term then fights the KD term, and the student ends far below KD alone (−0.155, all seeds) even though its 8×8 maps did move to the teacher's (distance 0.51). At 4×4 teacher and student roughly agree already — both show where the digit's mass is — so matching them is an easy constraint: the student's 4×4 maps get close to the teacher's (0.08), but an attention map says only *where* the network looks, not what it sees there, and with 50 images the extra constraint cost accuracy instead (−0.031, below KD on every seed). Zagoruyko & Komodakis match maps at the end of each residual *group* of teacher and student of comparable depth and train for far longer on CIFAR/ImageNet; a one-layer stage against a two-layer stage is not that setting.
 #
 # (b) Split the roles of the data: choose $\beta$ (and the stages, and $p$) on the validation split — e.g. $\beta \in \{2, 10, 30, 100\}$, stages {4×4}, {8×8, 4×4}, with a few seeds — and only then run the chosen setting and KD on *fresh* seeds (new initial weights and new 50-image draws), reporting paired test differences with their spread or a confidence interval. The cost is the same few student trainings per setting; what changes is that the test set is looked at once.
