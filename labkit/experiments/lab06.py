@@ -66,11 +66,13 @@ def easy_hard(entropy, exit_decisions, cfg: Config, figures: Figures | None = No
         print(f"{name:>6}{mask.sum():>6}" + "".join(f"{s:>9.3f}" for s in share) + f"{acc:>10.3f}"
               f"{entropy(p[0][mask]).mean():>25.3f}")
         if figures is not None:
-            figures[f"easy_hard_{name}_exit0_share"], figures[f"easy_hard_{name}_acc"] = share[0], acc
-            figures[f"easy_hard_{name}_n"], figures[f"easy_hard_{name}_entropy0"] = mask.sum(), entropy(p[0][mask]).mean()
+            figures[f"easy_hard_{name}_acc"] = acc
+            figures[f"easy_hard_{name}_n"] = mask.sum()
+            figures[f"easy_hard_{name}_entropy0"] = entropy(p[0][mask]).mean()
             figures[f"easy_hard_{name}_exit0_n"] = np.sum(exits[mask] == 0)
             for e in range(3):
-                figures[f"easy_hard_{name}_exit{e}_share"], figures[f"easy_hard_{name}_exit{e}_percent"] = share[e], 100 * share[e]
+                figures[f"easy_hard_{name}_exit{e}_share"] = share[e]
+                figures[f"easy_hard_{name}_exit{e}_percent"] = 100 * share[e]
     if figures is not None:
         for e in range(3):
             figures[f"easy_hard_exit{e}_acc_all"] = (p[e].argmax(1) == y_te).mean()
@@ -266,7 +268,8 @@ def routing(switch_route, load_balancing_loss, data, cfg: Config, figures: Figur
             figures[f"switch_alpha{alpha:g}_acc"] = (logits.argmax(1) == data.y_test).mean()
             figures[f"switch_alpha{alpha:g}_balance_loss"] = load_balancing_loss(r)
             for k, v in enumerate(share):
-                figures[f"switch_alpha{alpha:g}_expert{k}_share"], figures[f"switch_alpha{alpha:g}_expert{k}_percent"] = v, 100 * v
+                figures[f"switch_alpha{alpha:g}_expert{k}_share"] = v
+                figures[f"switch_alpha{alpha:g}_expert{k}_percent"] = 100 * v
         for cf in cfg.capacity_factors:
             sw.capacity_factor = cf
             logits_cf, r_cf = predict(sw, data.X_test, batch_size=cfg.batch_size)
