@@ -182,11 +182,13 @@ results = {}  # (method, rank, fine-tuned?) -> accuracies over the seeds
 # $$A = \begin{pmatrix} 3 & 2 \\ 2 & 3 \\ 1 & 0 \end{pmatrix}$$
 #
 # and print $\sigma_1 = 5.24$, $\sigma_2 = 1.31$. The cell computes the singular values with **your** `truncated_svd`, the rank-1 approximation with your `low_rank_factors`, and two identities every pair of singular values of $A$ must satisfy: $\sigma_1^2 + \sigma_2^2 = \lVert A \rVert_F^2 = \operatorname{tr}(A^\top A)$ and $\sigma_1^2\sigma_2^2 = \det(A^\top A)$.
+#
+# The slide's rank-1 approximation is wrong too. It prints $\begin{pmatrix} 2.9 & 2.7 \\ 2.7 & 2.9 \\ 1.3 & 1.2 \end{pmatrix}$, which is not even rank 1: a rank-1 matrix has every $2 \times 2$ minor 0, and $2.9 \cdot 2.9 - 2.7 \cdot 2.7 = 1.12$ (its singular values are 5.8724 and 0.2111). The true $A_1 = \sigma_1 u_1 v_1^\top$ is $\begin{pmatrix} 2.5616 & 2.4571 \\ 2.5403 & 2.4367 \\ 0.5208 & 0.4996 \end{pmatrix}$, at Frobenius distance $\sigma_2 = 1.2205$ from $A$; the slide's matrix is at 1.5906, farther than Eckart–Young allows for the best rank-1 approximation. The cell's last line checks the slide's matrix.
 
 # %% name="exp_lecture_example"
 # Uses YOUR truncated_svd and low_rank_factors (exercises 1 and 2).
 if ready({1: truncated_svd, 2: low_rank_factors}):
-    lab04.lecture_example(truncated_svd, low_rank_factors)
+    lab04.lecture_example(truncated_svd, low_rank_factors, figures)
 
 # %% [markdown] name="md_spectra"
 # ## 1. The singular value spectra of a trained network
@@ -259,19 +261,17 @@ print(f"experiments ran in {figures['runtime_s']:.0f} s; figures written to {fig
 #
 # | rank | weights | ratio | SVD, no fine-tuning | SVD + 3 epochs | data-aware, no fine-tuning | pruning, no fine-tuning | pruning + 3 epochs |
 # |---|---|---|---|---|---|---|---|
-# | 1 | 3,392 | 24.9× | 0.202 ± 0.001 | 0.256 ± 0.012 | 0.097 ± 0.000 | 0.213 ± 0.006 | 0.604 ± 0.060 |
-# | 2 | 4,224 | 20.0× | 0.214 ± 0.004 | 0.485 ± 0.029 | 0.290 ± 0.023 | 0.290 ± 0.023 | 0.803 ± 0.029 |
-# | 4 | 5,888 | 14.3× | 0.700 ± 0.047 | 0.891 ± 0.006 | 0.706 ± 0.008 | 0.630 ± 0.068 | 0.935 ± 0.010 |
-# | 8 | 9,216 | 9.2× | 0.934 ± 0.018 | 0.965 ± 0.007 | 0.946 ± 0.001 | 0.894 ± 0.023 | 0.961 ± 0.004 |
-# | 16 | 15,872 | 5.3× | 0.964 ± 0.004 | 0.968 ± 0.005 | 0.968 ± 0.003 | 0.956 ± 0.007 | 0.972 ± 0.002 |
-# | 32 | 29,184 | 2.9× | 0.962 ± 0.005 | 0.969 ± 0.008 | 0.969 ± 0.003 | 0.964 ± 0.004 | 0.976 ± 0.001 |
+# | 1 | 3,392 | 24.9× | 0.202 ± 0.001 | 0.256 ± 0.012 | 0.097 ± 0.000 | 0.219 ± 0.010 | 0.603 ± 0.059 |
+# | 2 | 4,224 | 20.0× | 0.214 ± 0.004 | 0.485 ± 0.029 | 0.289 ± 0.024 | 0.288 ± 0.024 | 0.802 ± 0.030 |
+# | 4 | 5,888 | 14.3× | 0.700 ± 0.047 | 0.892 ± 0.006 | 0.706 ± 0.008 | 0.638 ± 0.064 | 0.932 ± 0.007 |
+# | 8 | 9,216 | 9.2× | 0.934 ± 0.018 | 0.965 ± 0.007 | 0.946 ± 0.001 | 0.895 ± 0.021 | 0.961 ± 0.004 |
+# | 16 | 15,872 | 5.3× | 0.965 ± 0.005 | 0.968 ± 0.005 | 0.968 ± 0.003 | 0.956 ± 0.006 | 0.972 ± 0.002 |
+# | 32 | 29,184 | 2.9× | 0.961 ± 0.004 | 0.969 ± 0.008 | 0.969 ± 0.003 | 0.963 ± 0.003 | 0.976 ± 0.001 |
 # | 48 | 42,496 | 2.0× | 0.969 ± 0.002 | 0.970 ± 0.009 | 0.969 ± 0.003 | 0.968 ± 0.003 | 0.971 ± 0.005 |
-#
-# (That data-aware at rank 2 and pruning at rank 2 print the same 0.290 ± 0.023 is a coincidence of 3 × 360 images; the per-seed accuracies differ.)
 #
 # **Energy rule** (no fine-tuning): keeping 50% of each layer's energy (ranks 8 and 6 for seed 0) compresses 10.3× at 0.920 ± 0.001; 80% (28, 42): 2.6× at 0.963; 90% (41, 82): 1.5× at 0.967; 95% (50, 117): 1.1× at 0.969.
 #
-# **Data-aware vs plain, layer 2's relative output error on the test images:** 0.937 → 0.646 at rank 1, 0.205 → 0.087 at rank 8, 0.046 → 0.011 at rank 48: always smaller, on images the calibration never saw. Accuracy gains are paired and small (+0.004 to +0.012 for ranks 4–32, +0.076 at rank 2) — and at rank 1 the data-aware network is at chance (0.097), below plain SVD's 0.202.
+# **Data-aware vs plain, layer 2's relative output error on the test images:** 0.937 → 0.646 at rank 1, 0.204 → 0.087 at rank 8, 0.046 → 0.011 at rank 48: always smaller, on images the calibration never saw. Accuracy gains are paired and small (+0.003 to +0.012 for ranks 4–32, +0.075 at rank 2) — and at rank 1 the data-aware network is at chance (0.097), below plain SVD's 0.202.
 #
 # **Convolution** (SmallCNN, one seed, 0.983; conv2 (32, 16, 3, 3), 4,608 weights, break-even rank 26; no fine-tuning): channel factorisation at $r$ = 1, 2, 4, 8, 16 stores 176, 352, 704, 1,408, 2,816 weights and reaches 0.747, 0.833, 0.944, 0.975, 0.983; Tucker-2 at about the same or fewer weights — (2, 2) 132, (4, 4) 336, (6, 6) 612, (10, 10) 1,380, (15, 15) 2,745 — reaches 0.900, 0.953, 0.975, 0.978, 0.983.
 #
@@ -305,15 +305,15 @@ print(f"experiments ran in {figures['runtime_s']:.0f} s; figures written to {fig
 # **Question 3 — truncation and fine-tuning.** Where does accuracy without fine-tuning collapse, and how much do three epochs of fine-tuning recover there? Use the energy table: is "keep 90% of the energy" a good rule for accuracy on this network? Why can a small weight-space error (in Frobenius norm) still cost accuracy, and what does fine-tuning change?
 
 # %% [markdown] answer="answer_3"
-# Without fine-tuning accuracy holds down to rank 16 (5.3×: 0.964 against 0.969 dense), dips at rank 8 (9.2×: 0.934) and collapses below: 0.700 at rank 4, about 0.2 at ranks 1–2. Three epochs of fine-tuning recover almost all of it at rank 8 (0.965) and most at rank 4 (0.891 from 0.700), some at rank 2 (0.485 from 0.214), little at rank 1 (0.256): with one or two directions per hidden layer the network has too little capacity left, not just a bad starting point.
+# Without fine-tuning accuracy holds down to rank 16 (5.3×: 0.965 against 0.969 dense), dips at rank 8 (9.2×: 0.934) and collapses below: 0.700 at rank 4, about 0.2 at ranks 1–2. Three epochs of fine-tuning recover almost all of it at rank 8 (0.965) and most at rank 4 (0.892 from 0.700), some at rank 2 (0.485 from 0.214), little at rank 1 (0.256): with one or two directions per hidden layer the network has too little capacity left, not just a bad starting point.
 #
-# The energy rule is far too conservative for accuracy here: 90% energy costs ranks 41 and 82 and gives only 1.5× compression at 0.967, while a common rank of 16 — more than the 50%-energy ranks (8 and 6), far fewer than the 90% ones — already gives 5.3× at 0.964; even 50% energy keeps 0.920 at 10.3×. The Frobenius error weights every input direction alike, but the layer only sees its inputs, which occupy few directions (digits' pixels are correlated; ReLU activations more so); an error in a direction the data never excites costs nothing, and one in a direction it uses heavily can flip decisions — and errors in two layers compound. Accuracy depends on the margin of the decisions, not on the weight error. Fine-tuning lets the kept factors and the dense head re-fit the training data *through* the compressed layers: it corrects the composition of errors that the layer-by-layer truncation cannot see.
+# The energy rule is far too conservative for accuracy here: 90% energy costs ranks 41 and 82 and gives only 1.5× compression at 0.967, while a common rank of 16 — more than the 50%-energy ranks (8 and 6), far fewer than the 90% ones — already gives 5.3× at 0.965; even 50% energy keeps 0.920 at 10.3×. The Frobenius error weights every input direction alike, but the layer only sees its inputs, which occupy few directions (digits' pixels are correlated; ReLU activations more so); an error in a direction the data never excites costs nothing, and one in a direction it uses heavily can flip decisions — and errors in two layers compound. Accuracy depends on the margin of the decisions, not on the weight error. Fine-tuning lets the kept factors and the dense head re-fit the training data *through* the compressed layers: it corrects the composition of errors that the layer-by-layer truncation cannot see.
 
 # %% [markdown] name="md_question_4"
 # **Question 4 — data-aware factorisation.** At which ranks does the data-aware factorisation beat plain truncation, and by how much? It minimises the output error of each layer on the calibration data — is it guaranteed to give a better *network*? Use the layer-2 output errors and the smallest ranks in your table.
 
 # %% [markdown] answer="answer_4"
-# The data-aware factors win at ranks 2 to 32 (paired gains +0.076 at rank 2, +0.006 at 4, +0.012 at 8, +0.004 at 16, +0.006 at 32), tie at 48 (−0.001) — small next to the seed spread except at ranks 2 and 8 — and lose badly at rank 1 (0.097 against 0.202). Their layer-2 output errors are always much smaller, on the test images too (0.087 against 0.205 at rank 8, 0.011 against 0.046 at rank 48), so the per-layer objective generalises beyond the calibration images.
+# The data-aware factors win at ranks 2 to 32 (paired gains +0.075 at rank 2, +0.006 at 4, +0.012 at 8, +0.003 at 16, +0.007 at 32), tie at 48 (−0.001) — small next to the seed spread except at ranks 2 and 8 — and lose badly at rank 1 (0.097 against 0.202). Their layer-2 output errors are always much smaller, on the test images too (0.087 against 0.204 at rank 8, 0.011 against 0.046 at rank 48), so the per-layer objective generalises beyond the calibration images.
 #
 # A better network is not guaranteed: (1) each layer is fitted on the inputs of the *original* network, while after compression it receives the compressed previous layer's outputs; (2) the objective is the Frobenius output error, not the classification loss — all output directions are weighted by their energy, not by their effect on the decision. Rank 1 shows (2) at its extreme: the ReLU activations are non-negative, so the direction of largest output energy is close to the common "mean activation" shared by every image; keeping only it preserves the most output energy but almost no class information, and the network predicts nearly one class (0.097 ≈ 1/10). Plain SVD's top direction of the weights happens to keep a little more. Beyond a few directions the energy-optimal directions do carry the class information, and data-aware wins.
 
@@ -321,7 +321,7 @@ print(f"experiments ran in {figures['runtime_s']:.0f} s; figures written to {fig
 # **Question 5 — low rank against pruning, and the convolution.** At the same number of weights, which method keeps more accuracy, before and after fine-tuning? Give a reason in terms of what each method can represent. Then say why a deployment might still choose low rank. For the convolution: how do the channel factorisation and Tucker-2 compare at about the same weight count here?
 
 # %% [markdown] answer="answer_5"
-# Without fine-tuning the two are close and neither dominates: low rank is ahead at ranks 4 and 8 (0.700 vs 0.630, 0.934 vs 0.894), pruning at ranks 1–2, and they tie from rank 16 on. After fine-tuning pruning wins clearly when few weights are left — 0.604 vs 0.256 at 1% density (rank 1), 0.803 vs 0.485 (rank 2), 0.935 vs 0.891 (rank 4) — ties at rank 8 (0.961 vs 0.965) and is slightly ahead at 16–32 (0.972 and 0.976 vs 0.968 and 0.969), by about one seed standard deviation of the low-rank runs. A sparse matrix with $r(m+n)$ non-zeros can still have full rank and keeps the individually important connections (pixel → unit); a rank-$r$ layer forces all 256 units to be combinations of $r$ numbers, so at $r = 1$ each hidden layer passes a single scalar on, which no fine-tuning can undo.
+# Without fine-tuning the two are close and neither dominates: low rank is ahead at ranks 4 and 8 (0.700 vs 0.638, 0.934 vs 0.895), pruning at ranks 1–2, and from rank 16 on they are within 0.01 of each other (0.965 vs 0.956 at rank 16, the largest gap). After fine-tuning pruning wins clearly when few weights are left — 0.603 vs 0.256 at 1% density (rank 1), 0.802 vs 0.485 (rank 2), 0.932 vs 0.892 (rank 4) — ties at rank 8 (0.961 vs 0.965) and is slightly ahead at 16–32 (0.972 and 0.976 vs 0.968 and 0.969), by about one seed standard deviation of the low-rank runs. A sparse matrix with $r(m+n)$ non-zeros can still have full rank and keeps the individually important connections (pixel → unit); a rank-$r$ layer forces all 256 units to be combinations of $r$ numbers, so at $r = 1$ each hidden layer passes a single scalar on, which no fine-tuning can undo.
 #
 # A deployment may still prefer low rank because its savings are real on ordinary hardware: two dense matrix products with $r(m+n)$ MACs run at full BLAS/GPU speed, with no index storage. Unstructured sparsity at 1–30% density needs a sparse format (a CSR index per non-zero roughly doubles the memory of what is kept) and sparse kernels, which on CPUs and GPUs beat dense ones only at high sparsity, and regular structure (N:M, channels) is needed for most accelerators.
 #

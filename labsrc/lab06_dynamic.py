@@ -31,10 +31,16 @@ import numpy as np
 #
 # **Numerics.** A class with $p_i = 0$ contributes $0 \cdot \log 0$, which NumPy evaluates as `0 * -inf = nan`. The right value is the limit $\lim_{x \to 0} x \log x = 0$: handle zeros on purpose (e.g. take the log only where $p > 0$).
 #
+# **The slide.** The BranchyNet slide writes $\mathrm{entropy}(y) = \sum_c y_c \log y_c$ without the minus sign: that sum is $-H(y) \le 0$ (for $y = (0.7, 0.2, 0.1)$ it is $-0.802$, the entropy $+0.802$ nats; the cell after the exercise computes both). Use $H(y) = -\sum_c y_c \log y_c \ge 0$.
+#
 # **Your task.** `entropy(p)` along the last axis of an array of any shape `(..., C)`; `ValueError` for a negative probability.
 
 # %% exercise="entropy"
 # `course build` fills this cell from reference_impl: the exercise entropy
+
+# %% name="slide_entropy"
+y = np.array([0.7, 0.2, 0.1])  # the slide's formula, without the minus sign, against the entropy (NumPy only)
+print(f"sum y log y = {np.sum(y * np.log(y)):.3f}, entropy H(y) = {-np.sum(y * np.log(y)):.3f} nats")
 
 # %% [markdown] name="md_exit_decisions"
 # ## Exercise 2 — BranchyNet's exit rule
@@ -46,6 +52,8 @@ import numpy as np
 # The final exit has no choice: it takes every sample that is left. The threshold $\tau_e$ trades accuracy for computation: $\tau_e = 0$ closes exit $e$ (no entropy is *strictly* below 0, not even a one-hot prediction's), $\tau_e > \log C$ opens it for everyone. The thresholds may come as $E-1$ numbers, or $E$ with the last one ignored.
 #
 # In a real network the computation really stops at the exit; here all exits' predictions are precomputed and the rule decides which one counts. "The first index where a condition holds, along an axis" is `argmax` of a boolean array — once a row of `True`s is appended for the last exit.
+#
+# **The slide.** It also exits when the entropy is "greater than" the threshold. BranchyNet exits when the exit is *confident*, i.e. when $H < \tau$ (Teerapittayanon et al. 2016, Algorithm 1). The slide's two slips cancel only with a negated threshold ($\sum y \log y > -\tau \iff H < \tau$); with a positive threshold such as 0.2 nats its rule would never fire, since $\sum y \log y \le 0$.
 #
 # **Your task.** `exit_decisions(probs, thresholds)` returning int64 exit indices `(N,)`; `ValueError` if `thresholds` has neither $E-1$ nor $E$ entries.
 
@@ -216,7 +224,8 @@ probs, COSTS = lab06.train_exits(data, cfg, figures)  # (E, 360, 10) per (method
 # %% name="exp_tradeoff"
 # Uses YOUR exit_decisions, confidence_exit_decisions and expected_cost (exercises 2, 3 and 4).
 if ready({2: exit_decisions, 3: confidence_exit_decisions, 4: expected_cost}):
-    curves = lab06.tradeoff(exit_decisions, confidence_exit_decisions, expected_cost, probs, COSTS, data.y_test, cfg)
+    curves = lab06.tradeoff(exit_decisions, confidence_exit_decisions, expected_cost, probs, COSTS, data.y_test, cfg,
+                            figures)
 
 # %% [markdown] name="md_exp_histogram"
 # ### The exit histogram
@@ -226,7 +235,8 @@ if ready({2: exit_decisions, 3: confidence_exit_decisions, 4: expected_cost}):
 # %% name="exp_histogram"
 # Uses YOUR entropy, exit_decisions and expected_cost (exercises 1, 2 and 4).
 if ready({1: entropy, 2: exit_decisions, 4: expected_cost}):
-    lab06.exit_histogram(entropy, exit_decisions, expected_cost, probs["branchy", cfg.seeds[0]], COSTS, data)
+    lab06.exit_histogram(entropy, exit_decisions, expected_cost, probs["branchy", cfg.seeds[0]], COSTS, data,
+                         figures)
 
 # %% [markdown] name="md_exp_gates"
 # ## Skipping blocks: gate training
@@ -290,13 +300,13 @@ print(f"experiments ran in {figures['runtime_s']:.0f} s; figures written to {fig
 # %% [markdown] answer="answer_3"
 # On the same networks the two rules give nearly the same curves. For BranchyNet at accuracy 0.956, confidence ≥ 0.95 costs 5,856 MACs and entropy < 0.3 costs 5,360. The confidence rule's best point, 0.964 ± 0.008 at threshold 0.6, is within one standard deviation of the rest. For a 10-class prediction that is nearly one-hot, both statistics say the same thing; they differ only on moderate predictions, which are rare here.
 #
-# Self-distillation did *not* help. Its exits reach 0.944 ± 0.002, 0.942 ± 0.006 and 0.935 ± 0.021, each lower than the BranchyNet networks' exits (0.956, 0.963, 0.956), and the final exit varies more across seeds. Zhang et al.'s gains do not reproduce at this scale, for reasons the set-up makes plausible. (i) The teacher (the final exit) is no better than the students, so its soft targets carry no knowledge the shallow exits lack. (ii) With α = 0.5 the shallow exits see the labels at half weight and partly imitate the teacher's early, still-wrong predictions: the teacher trains at the same time. (iii) Only the final exit's cross-entropy has full weight, so the shared first layers get less direct label signal than with BranchyNet's three equal CE terms. (iv) The paper's ResNets have deep, over-parameterised backbones and add feature-hint losses that we left out.
+# Self-distillation did *not* help. Its exits reach 0.945 ± 0.003, 0.937 ± 0.009 and 0.921 ± 0.027, each lower than the BranchyNet networks' exits (0.956, 0.963, 0.956), and the later the exit, the lower and the more variable across seeds (the final exit's spread is four times BranchyNet's). Zhang et al.'s gains do not reproduce at this scale, for reasons the set-up makes plausible. (i) The teacher (the final exit) is no better than the students, so its soft targets carry no knowledge the shallow exits lack. (ii) With α = 0.5 the shallow exits see the labels at half weight and partly imitate the teacher's early, still-wrong predictions: the teacher trains at the same time. (iii) Only the final exit's cross-entropy has full weight, so the shared first layers get less direct label signal than with BranchyNet's three equal CE terms. (iv) The paper's ResNets have deep, over-parameterised backbones and add feature-hint losses that we left out.
 
 # %% [markdown] name="md_question_4"
 # **Question 4 — gates.** How does the executed share of blocks change with $\lambda$, and what does it cost in accuracy? Which blocks are dropped first? Why does $\lambda = 0$ not simply execute every block, and why does the straight-through estimator give the gate a useful signal although the forward pass is a step function?
 
 # %% [markdown] answer="answer_4"
-# With the compute penalty the gates learn to skip. At λ = 0 the executed shares of blocks 1–4 are [1, 0.531, 1, 1] (33,914 MACs of 37,760 with every block); at λ = 0.05 [0.858, 0.017, 0.881, 0.917] (26,883); at λ = 0.2 [0.303, 0, 0.4, 0.706] (16,529); at λ = 0.5 [0, 0, 0.281, 0.539] (11,705, 31% of the full cost). Accuracy shows no systematic cost: 0.972, 0.958, 0.972, 0.969. The dip at λ = 0.05 is 5 test images, with one seed, and not monotone in λ. The digits are simply easy enough for the stem and the classifier (together a one-hidden-layer MLP) plus a fraction of one block. Block 2 goes first (it was already skipped for half the digits at λ = 0), then block 1. The last block is kept longest and then runs only for about half the digits: the gates skip per input, not per block.
+# With the compute penalty the gates learn to skip. At λ = 0 the executed shares of blocks 1–4 are [1, 0.531, 1, 1] (33,914 MACs of 37,760 with every block); at λ = 0.05 [0.856, 0.097, 0.706, 0.822] (25,313); at λ = 0.2 [0.483, 0, 0.378, 0.669] (17,530); at λ = 0.5 [0, 0, 0.281, 0.539] (11,705, 31% of the full cost). Accuracy shows no systematic cost: 0.972, 0.942, 0.969, 0.969. The dip at λ = 0.05 is 11 test images, with one seed, and not monotone in λ: the two larger penalties, which skip more, are back at 0.969. The digits are simply easy enough for the stem and the classifier (together a one-hidden-layer MLP) plus a fraction of one block. Block 2 goes first (it was already skipped for half the digits at λ = 0); blocks 1 and 3 are thinned next, and at λ = 0.5 block 1 is gone entirely. The last block is kept longest and then runs only for about half the digits: the gates skip per input, not per block.
 #
 # At λ = 0 nothing asks the network to use a block. The gate only follows the cross-entropy, and a block that does not lower it, like block 2, is skipped for many inputs at no cost. The straight-through gradient is useful because the upstream gradient at the gate is ∂L/∂m = ⟨∂L/∂y, f(x) − x⟩, a first-order estimate of how much running the block changes the loss for this input. Multiplying it by σ'(z) instead of the step's zero derivative moves the gate's logit in the right direction. The estimate is biased (it pretends m is continuous) and is strongest for undecided gates near z = 0, which are the ones that can still flip.
 
@@ -308,4 +318,4 @@ print(f"experiments ran in {figures['runtime_s']:.0f} s; figures written to {fig
 #
 # Dropped tokens follow the imbalance. At capacity factor 1 the shares dropped are 0.503, 0.500 and 0.092 for α = 0, 0.01, 0.1; at the training factor 1.25 they are 0.400, 0.372 and 0.019; at 2.0 they are 0.203, 0.061 and 0. With 70% of the tokens wanting one expert, nothing is dropped only once ⌈cf · 64/4⌉ ≥ 0.7 · 64, i.e. cf ≥ 2.8: the measured drop is 0 at cf = 4 for every α. Balanced routing makes a factor of 1.25–1.5 enough.
 #
-# Accuracy hardly moves with the drop rate (0.953–0.975 over all settings; α = 0 still gets 0.961 with 75% of the tokens dropped at cf 0.5). A dropped token is not lost here: it goes on the residual path through the embedding and the classifier, which alone make a decent digit classifier, so the expert layer adds little. The one visible cost is at α = 0.1, cf = 0.5 (0.922): the balanced model relies on its experts more. In a deep Switch Transformer the experts are the feed-forward layers of every block, which hold most of the parameters and much of the computation. A dropped token skips that computation in that layer, and over many layers and a large share of tokens the quality loss adds up. This is why the paper tunes the capacity factor and keeps the balance loss.
+# Accuracy hardly moves with the drop rate (0.953–0.975 over every setting but one; α = 0 still gets 0.961 with 75% of the tokens dropped at cf 0.5). A dropped token is not lost here: it goes on the residual path through the embedding and the classifier, which alone make a decent digit classifier, so the expert layer adds little. The one visible cost is at α = 0.1, cf = 0.5 (0.922): the balanced model relies on its experts more. In a deep Switch Transformer the experts are the feed-forward layers of every block, which hold most of the parameters and much of the computation. A dropped token skips that computation in that layer, and over many layers and a large share of tokens the quality loss adds up. This is why the paper tunes the capacity factor and keeps the balance loss.

@@ -77,6 +77,8 @@ import numpy as np
 #
 # because $ab + (x - a) b + a (y - b) + (x - a)(y - b) = xy$. If both parties added $ef$ it would count twice. The products are ring products: on fixed-point inputs $z$ has $2f$ fractional bits (exercise 7 fixes that).
 #
+# **A note on the reading.** The reading notes write a Beaver triple as "$Z = A \oplus B$". The third element is the **product**, $c = ab$ (for matrices $C = AB$), and the shares are additive over $\mathbb{Z}_{2^{64}}$: $c = c_0 + c_1$. $\oplus$ (XOR) is addition in $\mathbb{Z}_2$ — the Boolean shares of the secure ReLU's adder circuit — not the triple's relation.
+#
 # **Your task.** `beaver_mul(x_shares, y_shares, triple)` returns `((z0, z1), (e, f))` — the product's shares and the two opened values (returned so that you can look at what the network sees).
 
 # %% exercise="beaver_mul"
@@ -147,6 +149,8 @@ import numpy as np
 #
 # Numerical care: `np.log(1 + np.exp(a))` overflows to `inf` for $a > 709$ and returns exactly 0 for $a < -37$ (where the true value is $\approx e^a$); `max(a, 0) + log1p(exp(-|a|))` is exact everywhere.
 #
+# **Which surrogate.** The factor is softplus(aux), as in the authors' released code (`STEFunction` in `models_util/model_spReLU.py` of github.com/harveyp123/AutoReP, backward `torch.mul(F.softplus(input), grad_output)`). Note that softplus here *is* the stand-in for $\partial m / \partial\,\mathrm{aux}$; it is not the derivative of a smooth stand-in for $m$ (were $m$ approximated by softplus(aux), the factor would be its derivative, the sigmoid). It keeps a dropped ReLU's gradient positive, so the indicator can come back.
+#
 # **Your task.** `ste_backward(grad_out, aux)`.
 
 # %% exercise="ste_backward"
@@ -187,7 +191,7 @@ dealer = Dealer(seed=0)  # the trusted dealer of masks and Beaver triples
 # Uses YOUR encode_fixed, decode_fixed, share, reconstruct and beaver_mul (exercises 1-5).
 if ready({1: encode_fixed, 2: decode_fixed, 3: share, 4: reconstruct, 5: beaver_mul}):
     lab07.what_a_server_sees(lab07.MPC(encode_fixed, decode_fixed, share, reconstruct, beaver_mul, None, None),
-                             dealer, cfg)
+                             dealer, cfg, figures)
 
 # %% [markdown] name="md_truncation"
 # ## Truncation: the one-unit error and the rare failure
@@ -284,10 +288,10 @@ print(f"experiments ran in {figures['runtime_s']:.0f} s ({len(runs)} AutoReP net
 # **Question 3 — where the bytes go.** Using the communication table: what fraction of the secure MLP's traffic is ReLUs, and why does a ReLU cost so much more than a multiplication? Where do the rounds come from, and which would matter more over a WAN with 50 ms latency?
 
 # %% [markdown] answer="answer_3"
-# ReLUs are by far the largest part of the traffic (the printed share is above 90%). A multiplication opens two ring elements per party; a ReLU must compute a *comparison*, which is not arithmetic in $\mathbb{Z}_{2^{64}}$: the sign bit of $x_0 + x_1$ needs a 64-bit adder circuit, $1 + 2 \cdot 6$ ANDs of 64-bit words (each an opening of two words per party), plus the bit conversion and one product: about 448 bytes against 32 for a product and 16 for a square. Rounds: each linear layer is one round, each ReLU layer 9 (one for the generate bits, six prefix levels, the daBit opening, the final product), so the three ReLU layers contribute 27 of the 31 rounds. Over a WAN with 50 ms per round the ~1.5 s of latency from rounds would dominate the transfer of a few tens of KiB per image; both are driven by the ReLUs.
+# ReLUs are by far the largest part of the traffic (the printed share is 94.0%). A multiplication opens two ring elements per party; a ReLU must compute a *comparison*, which is not arithmetic in $\mathbb{Z}_{2^{64}}$: the sign bit of $x_0 + x_1$ needs a 64-bit adder circuit, $1 + 2 \cdot 6$ ANDs of 64-bit words (each an opening of two words per party), plus the bit conversion and one product: about 448 bytes against 32 for a product and 16 for a square. Rounds: each linear layer is one round, each ReLU layer 9 (one for the generate bits, six prefix levels, the daBit opening, the final product), so the three ReLU layers contribute 27 of the 31 rounds. Over a WAN with 50 ms per round the ~1.5 s of latency from rounds would dominate the transfer of a few tens of KiB per image; both are driven by the ReLUs.
 
 # %% [markdown] name="md_question_4"
 # **Question 4 — AutoReP at this scale.** Compare AutoReP with random placement and with the plain ReLU network in your table and plot, and with the "all replaced, no retraining" numbers of the DaPa cell. Does learning *which* ReLUs to keep matter on the digits? What does DaPa buy over the $N(0, 1)$ fit? What would you expect on a deeper CNN on CIFAR-10, where AutoReP reports its gains — and why might the digits MLP not show them?
 
 # %% [markdown] answer="answer_4"
-# On the digits MLP every budget — including 0 ReLUs — ends within about half a percentage point of the 96-ReLU network that got the same extra training, and all of them are slightly *above* the plain network only because they trained 12 epochs more. AutoReP's learned placement is not better than a random one (at budget 16 random placement even scored higher): the differences are of the size of the seed spread and one or two test images (1 image = 0.003). The network is shallow and the task easy, so a degree-2 polynomial per neuron, fine-tuned, is almost as expressive as a ReLU: the paper's finding that placement matters does not reproduce at this scale. DaPa matters before fine-tuning: fitted to each neuron's own mean and spread it replaces all 96 ReLUs at a cost of 0.005 in accuracy (0.942 against 0.947), while the single $N(0, 1)$ fit, far off for one-sided neurons (its MSE is orders of magnitude larger on them), costs 0.025. The Monte-Carlo fit on a neuron's actual inputs is slightly better again (its MSE is the minimum by construction), but the Gaussian closed form comes close where it matters, on neurons whose inputs straddle 0. In a deep CNN polynomial errors compound through many layers (degree $2^L$ after $L$ layers) and training becomes unstable, so which ReLUs to keep — and a good fit for the others — decides the accuracy; that is where AutoReP reports its gains. The communication, on the other hand, reproduces at every scale: with 0–16 ReLUs the estimated traffic falls several-fold.
+# On the digits MLP every budget — including 0 ReLUs — ends within about half a percentage point of the 96-ReLU network that got the same extra training, and all of them are slightly *above* the plain network only because they trained 12 epochs more. AutoReP's learned placement is not better than a random one (at budget 16 random placement even scored higher): the differences are of the size of the seed spread and one or two test images (1 image = 0.003). The network is shallow and the task easy, so a degree-2 polynomial per neuron, fine-tuned, is almost as expressive as a ReLU: the paper's finding that placement matters does not reproduce at this scale. DaPa matters before fine-tuning: fitted to each neuron's own mean and spread it replaces all 96 ReLUs at a cost of 0.006 in accuracy (0.942 against 0.947), while the single $N(0, 1)$ fit, far off for one-sided neurons (its MSE is orders of magnitude larger on them), costs 0.025. The Monte-Carlo fit on a neuron's actual inputs is slightly better again (its MSE is the minimum by construction), but the Gaussian closed form comes close where it matters, on neurons whose inputs straddle 0. In a deep CNN polynomial errors compound through many layers (degree $2^L$ after $L$ layers) and training becomes unstable, so which ReLUs to keep — and a good fit for the others — decides the accuracy; that is where AutoReP reports its gains. The communication, on the other hand, reproduces at every scale: with 0–16 ReLUs the estimated traffic falls several-fold.

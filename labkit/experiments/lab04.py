@@ -84,8 +84,8 @@ def train_dense(data, cfg: Config, figures: Figures | None = None) -> Dense:
     return dense
 
 
-def lecture_example(truncated_svd, low_rank_factors) -> None:
-    """The lecture's 3 x 2 example, by the student's SVD and by hand."""
+def lecture_example(truncated_svd, low_rank_factors, figures: Figures | None = None) -> None:
+    """The lecture's 3 x 2 example, by the student's SVD and by hand, and the slide's rank-1 matrix."""
     A = np.array([[3.0, 2.0], [2.0, 3.0], [1.0, 0.0]])
     U, S, Vt = truncated_svd(A, 2)
     print("singular values (your truncated_svd):", np.round(S, 4))
@@ -102,6 +102,34 @@ def lecture_example(truncated_svd, low_rank_factors) -> None:
     print(f"must equal           ||A||_F^2 = {np.sum(A**2):<12.4f} sqrt(det(A^T A)) = {np.sqrt(np.linalg.det(A.T @ A)):.4f}")
     print(f"yours                {np.sum(S**2):<24.4f} {S[0] * S[1]:.4f}")
     print(f"the slide's          {5.24**2 + 1.31**2:<24.4f} {5.24 * 1.31:.4f}")
+    slide_A1 = np.array([[2.9, 2.7], [2.7, 2.9], [1.3, 1.2]])
+    slide_S = np.linalg.svd(slide_A1, compute_uv=False)
+    print("\nthe slide's A_1: singular values", np.round(slide_S, 4),
+          f"(rank {np.linalg.matrix_rank(slide_A1)}), ||A - slide A_1||_F = {np.linalg.norm(A - slide_A1):.4f}")
+    if figures is not None:
+        figures["slide_sigma1"], figures["slide_sigma2"] = S[0], S[1]
+        figures["slide_frobenius_sq"], figures["slide_sigma_product"] = np.sum(S**2), S[0] * S[1]
+        figures["slide_A1_err_fro"] = np.linalg.norm(A - A1)
+        for i in range(3):
+            for j in range(2):
+                figures[f"slide_A1_{i}{j}"] = A1[i, j]
+        figures["slide_wrong_A1_sigma1"], figures["slide_wrong_A1_sigma2"] = slide_S
+        figures["slide_wrong_A1_minor"] = 2.9 * 2.9 - 2.7 * 2.7
+        figures["slide_wrong_A1_err_fro"] = np.linalg.norm(A - slide_A1)
+        # what answer 1 quotes: the invariants, the usual slips, and how well A_1 reproduces each row
+        G = A.T @ A
+        figures["slide_A_fro"], figures["slide_det_gram"] = np.sqrt(np.sum(A**2)), np.linalg.det(G)
+        figures["slide_pair_frobenius_sq"], figures["slide_pair_product"] = 5.24**2 + 1.31**2, 5.24 * 1.31
+        figures["slide_pair_det"], figures["slide_pair_ratio"] = (5.24 * 1.31) ** 2, 5.24 / 1.31
+        figures["slide_gram_eig1"], figures["slide_gram_eig2"] = np.linalg.eigvalsh(G)[::-1]
+        centred = np.linalg.svd(A - A.mean(axis=0), compute_uv=False)
+        figures["slide_centred_sigma1"], figures["slide_centred_sigma2"] = centred
+        figures["slide_3_plus_sqrt5"] = 3 + np.sqrt(5)
+        figures["slide_v1_0"], figures["slide_v1_1"] = abs(Vt[0, 0]), abs(Vt[0, 1])
+        figures["slide_u1_2"] = abs(U[2, 0])
+        for i in range(3):
+            figures[f"slide_A1_row{i + 1}_err"] = np.linalg.norm(A[i] - A1[i])
+        figures["slide_A1_row3_percent_off"] = 100 * np.linalg.norm(A[2] - A1[2]) / np.linalg.norm(A[2])
 
 
 def spectra(truncated_svd, rank_for_energy, break_even_rank, dense: Dense, figures: Figures | None = None) -> dict:
@@ -119,6 +147,8 @@ def spectra(truncated_svd, rank_for_energy, break_even_rank, dense: Dense, figur
             if figures is not None:
                 for e, r in zip((50, 90, 99), ranks):
                     figures[f"layer{i + 1}_{kind}_rank{e}"] = r
+                figures[f"layer{i + 1}_{kind}_sigma1"] = S[0]
+                figures[f"layer{i + 1}_break_even"] = break_even_rank(m, n)
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     for i, ax in enumerate(axes):
         for kind, style in (("trained", "-"), ("init", "--")):
@@ -161,6 +191,8 @@ def truncation(truncated_svd, low_rank_factors, rank_for_energy, factorised_para
         print(f"{r:>5} {n:>8,} {dense.weights / n:>5.1f}x {a.mean():>14.3f} ± {a.std():.3f} {b.mean():>12.3f} ± {b.std():.3f}")
         if figures is not None:
             figures[f"svd_r{r}_acc_mean"], figures[f"svd_r{r}_ft_acc_mean"] = a.mean(), b.mean()
+            figures[f"svd_r{r}_acc_std"], figures[f"svd_r{r}_ft_acc_std"] = a.std(), b.std()
+            figures[f"r{r}_weights"], figures[f"r{r}_ratio"] = n, dense.weights / n
     print(f"\n{'energy':>7} {'ranks':>10} {'ratio':>6} {'accuracy (no fine-tuning)':>27}")
     for e in cfg.energies:
         accs, ratios, chosen = [], [], []
@@ -174,6 +206,15 @@ def truncation(truncated_svd, low_rank_factors, rank_for_energy, factorised_para
             chosen.append(ranks)
         print(f"{e:>7} {str(chosen[0]):>10} {np.mean(ratios):>5.1f}x {np.mean(accs):>19.3f} ± {np.std(accs):.3f}"
               f"   (seed 0's ranks; None = kept dense)")
+        if figures is not None:
+            key = f"energy{round(100 * e)}"
+            for i, r in enumerate(chosen[0]):
+                if r is not None:  # None: kept dense
+                    figures[f"{key}_layer{i + 1}_rank_seed0"] = r
+            figures[f"{key}_ratio"], figures[f"{key}_acc_mean"], figures[f"{key}_acc_std"] = (
+                np.mean(ratios), np.mean(accs), np.std(accs))
+    if figures is not None:
+        figures["dense_weights"] = dense.weights
 
 
 def _relative_output_error(X, W, W1, W2) -> float:
@@ -206,6 +247,7 @@ def data_aware(low_rank_factors, data_aware_low_rank, dense: Dense, results: dic
               f"     plain {errors[r][0]:.3f}  aware {errors[r][1]:.3f}")
         if figures is not None:
             figures[f"aware_r{r}_gain"] = (b - a).mean()
+            figures[f"aware_r{r}_acc_mean"], figures[f"aware_r{r}_acc_std"] = b.mean(), b.std()
             figures[f"aware_r{r}_err_plain"], figures[f"aware_r{r}_err_aware"] = errors[r]
 
 
@@ -234,6 +276,9 @@ def pruning(low_rank_factors, factorised_params, dense: Dense, results: dict, fi
                 row += f" {a.mean():>7.3f} ± {a.std():.3f}"
                 if figures is not None:
                     figures[f"{method}_r{r}_{'ft_' if ft else ''}acc_mean"] = a.mean()
+                    figures[f"{method}_r{r}_{'ft_' if ft else ''}acc_std"] = a.std()
+            if figures is not None:
+                figures[f"r{r}_density"] = density
             row += " |"
         print(row)
 
@@ -294,5 +339,7 @@ def conv(conv_lowrank_factors, tucker2_hosvd, break_even_rank, data, cfg: Config
         if figures is not None:
             figures[f"conv_r{r}_acc"], figures[f"conv_r{r}_params"] = acc, params
             figures[f"tucker_r{r}_acc"], figures[f"tucker_r{r}_params"] = acc_t, t_params
+            figures[f"tucker_r{r}_rank"] = t
     if figures is not None:
         figures["cnn_acc"] = cnn_acc
+        figures["conv2_weights"], figures["conv2_break_even"] = K.size, break_even_rank(c_out, c_in * k * k)

@@ -66,7 +66,16 @@ def easy_hard(entropy, exit_decisions, cfg: Config, figures: Figures | None = No
         print(f"{name:>6}{mask.sum():>6}" + "".join(f"{s:>9.3f}" for s in share) + f"{acc:>10.3f}"
               f"{entropy(p[0][mask]).mean():>25.3f}")
         if figures is not None:
-            figures[f"easy_hard_{name}_exit0_share"], figures[f"easy_hard_{name}_acc"] = share[0], acc
+            figures[f"easy_hard_{name}_acc"] = acc
+            figures[f"easy_hard_{name}_n"] = mask.sum()
+            figures[f"easy_hard_{name}_entropy0"] = entropy(p[0][mask]).mean()
+            figures[f"easy_hard_{name}_exit0_n"] = np.sum(exits[mask] == 0)
+            for e in range(3):
+                figures[f"easy_hard_{name}_exit{e}_share"] = share[e]
+                figures[f"easy_hard_{name}_exit{e}_percent"] = 100 * share[e]
+    if figures is not None:
+        for e in range(3):
+            figures[f"easy_hard_exit{e}_acc_all"] = (p[e].argmax(1) == y_te).mean()
     print("accuracy of each exit on all test points:", [round(float((p[e].argmax(1) == y_te).mean()), 3) for e in range(3)])
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     for e, marker in zip(range(3), "o^s"):
@@ -103,11 +112,13 @@ def train_exits(data, cfg: Config, figures: Figures | None = None) -> tuple[dict
         if figures is not None:
             for e in range(3):
                 figures[f"{method}_exit{e}_acc_mean"] = acc.mean(0)[e]
+                figures[f"{method}_exit{e}_acc_std"] = acc.std(0)[e]
+                figures[f"exit{e}_macs"] = costs[e]
     return probs, costs
 
 
 def tradeoff(exit_decisions, confidence_exit_decisions, expected_cost, probs: dict, costs: np.ndarray, y: np.ndarray,
-             cfg: Config) -> dict:
+             cfg: Config, figures: Figures | None = None) -> dict:
     """Accuracy against average MACs as the threshold of each exit rule varies; table and plot."""
     def sweep(method, rule, thresholds):
         rows = []
@@ -122,6 +133,7 @@ def tradeoff(exit_decisions, confidence_exit_decisions, expected_cost, probs: di
         return rows
 
     curves = {}
+    figures = figures if figures is not None else {}
     for method in ("branchy", "self-distill"):
         for rule_name, rule, ts in [("entropy", exit_decisions, cfg.entropy_thresholds),
                                     ("confidence", confidence_exit_decisions, cfg.confidence_thresholds)]:
@@ -129,6 +141,9 @@ def tradeoff(exit_decisions, confidence_exit_decisions, expected_cost, probs: di
             print(f"{method}, {rule_name} rule:  threshold -> accuracy (mean ± std over seeds), "
                   "average MACs (share of the full network)")
             for t, a, sd, c in curves[method, rule_name]:
+                key = f"{method}_{rule_name}_t{t:g}"
+                figures[f"{key}_acc_mean"], figures[f"{key}_acc_std"] = a, sd
+                figures[f"{key}_macs"], figures[f"{key}_macs_percent"] = c, 100 * c / costs[-1]
                 print(f"    {t:>7}: {a:.3f} ± {sd:.3f}   {c:>7.0f} MACs ({c / costs[-1]:.2f})")
     fig, ax = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
     for a, method in zip(ax, ("branchy", "self-distill")):
@@ -145,7 +160,8 @@ def tradeoff(exit_decisions, confidence_exit_decisions, expected_cost, probs: di
     return curves
 
 
-def exit_histogram(entropy, exit_decisions, expected_cost, p0: np.ndarray, costs: np.ndarray, data) -> None:
+def exit_histogram(entropy, exit_decisions, expected_cost, p0: np.ndarray, costs: np.ndarray, data,
+                   figures: Figures | None = None) -> None:
     """Where the digits leave at entropy < 0.1 (seed 0, BranchyNet), and the hardest ones that went to the end."""
     ex0 = exit_decisions(p0, np.array([0.1, 0.1]))
     counts = np.bincount(ex0, minlength=3)
@@ -156,6 +172,9 @@ def exit_histogram(entropy, exit_decisions, expected_cost, p0: np.ndarray, costs
         print(f"exit {e}: {counts[e]:>3} digits ({counts[e] / len(ex0):.3f}), accuracy of the exit's answer "
               f"{acc_here:.3f}, of the last exit's answer on the same digits {acc_final:.3f}")
     print(f"average cost {expected_cost(ex0, costs):.0f} MACs against {costs[-1]:.0f} for the full network")
+    if figures is not None:
+        for e in range(3):
+            figures[f"histogram_t0.1_exit{e}_percent"] = 100 * counts[e] / len(ex0)
     fig, ax = plt.subplots(1, 4, figsize=(13, 3), gridspec_kw={"width_ratios": [1.6, 1, 1, 1]})
     ax[0].bar(range(3), counts)
     ax[0].set(xticks=range(3), xlabel="exit", ylabel="test digits", title="exit histogram (entropy < 0.1)")
@@ -185,6 +204,10 @@ def train_gates(data, cfg: Config, figures: Figures | None = None) -> dict:
         print(f"{lam:>7}{acc:>10.3f}{str(gates.mean(axis=1).round(3)):>34}{macs:>14.0f}")
         if figures is not None:
             figures[f"gate_lambda{lam:g}_acc"], figures[f"gate_lambda{lam:g}_macs"] = acc, macs
+            for b, share in enumerate(gates.mean(axis=1)):
+                figures[f"gate_lambda{lam:g}_block{b + 1}_share"] = share
+            figures["gate_full_macs"] = g.fixed_macs() + 4 * g.block_macs()
+            figures[f"gate_lambda{lam:g}_macs_percent"] = 100 * macs / figures["gate_full_macs"]
     g0 = gated[cfg.gate_lambdas[0]]
     print(f"(every block executed: {g0.fixed_macs() + 4 * g0.block_macs()} MACs)")
     return gated
@@ -241,6 +264,12 @@ def routing(switch_route, load_balancing_loss, data, cfg: Config, figures: Figur
         share = np.bincount(r.argmax(axis=1), minlength=4) / len(r)
         print(f"{alpha:>6}{(logits.argmax(1) == data.y_test).mean():>20.3f}{str(share.round(3)):>36}"
               f"{load_balancing_loss(r):>14.3f}")
+        if figures is not None:
+            figures[f"switch_alpha{alpha:g}_acc"] = (logits.argmax(1) == data.y_test).mean()
+            figures[f"switch_alpha{alpha:g}_balance_loss"] = load_balancing_loss(r)
+            for k, v in enumerate(share):
+                figures[f"switch_alpha{alpha:g}_expert{k}_share"] = v
+                figures[f"switch_alpha{alpha:g}_expert{k}_percent"] = 100 * v
         for cf in cfg.capacity_factors:
             sw.capacity_factor = cf
             logits_cf, r_cf = predict(sw, data.X_test, batch_size=cfg.batch_size)
@@ -249,6 +278,8 @@ def routing(switch_route, load_balancing_loss, data, cfg: Config, figures: Figur
             dropped[alpha, cf] = ((assign == -1).mean(), (logits_cf.argmax(1) == data.y_test).mean())
             if figures is not None:
                 figures[f"switch_alpha{alpha:g}_cf{cf:g}_dropped"] = dropped[alpha, cf][0]
+                figures[f"switch_alpha{alpha:g}_cf{cf:g}_acc"] = dropped[alpha, cf][1]
+                figures[f"switch_alpha{alpha:g}_cf{cf:g}_dropped_percent"] = 100 * dropped[alpha, cf][0]
         sw.capacity_factor = 1.25
     print(f"\n{'capacity factor':>16}" + "".join(f"{'alpha ' + str(a) + ': dropped, acc':>28}" for a in cfg.balance_alphas))
     for cf in cfg.capacity_factors:

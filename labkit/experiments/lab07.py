@@ -16,7 +16,8 @@ import torch
 
 from labkit.autorep import AutoRepMLP, relu_count, train_autorep
 from labkit.experiments import ExperimentConfig, Figures
-from labkit.private_inference import Comm, Dealer, beaver_matmul_cost, beaver_square_cost, relu_cost, secure_relu
+from labkit.private_inference import (Comm, Dealer, beaver_matmul_cost, beaver_mul_cost, beaver_square_cost, relu_cost,
+                                      secure_relu)
 from labkit.training import MLP, accuracy, predict_logits, set_seed, train_classifier
 
 FRAC = 16  # fractional bits of the fixed-point encoding
@@ -52,7 +53,7 @@ class MPC:
     truncate_shares: Callable
 
 
-def what_a_server_sees(mpc: MPC, dealer: Dealer, cfg: Config) -> None:
+def what_a_server_sees(mpc: MPC, dealer: Dealer, cfg: Config, figures: Figures | None = None) -> None:
     """Party 1's share and the opened e = x - a look uniform whatever the secret (histograms, chi-square)."""
     n = cfg.shares
     secrets = {"x = 0": np.zeros(n, np.uint64),
@@ -80,6 +81,8 @@ def what_a_server_sees(mpc: MPC, dealer: Dealer, cfg: Config) -> None:
     draws = [dealer.triple((1000,))[0] for _ in range(20)]
     a_values = np.concatenate([a0 + a1 for a0, a1 in draws])
     print(f"dealer: {len(a_values):,} triple elements drawn, {len(np.unique(a_values)):,} distinct values of a")
+    if figures is not None:
+        figures["dealer_a_drawn"], figures["dealer_a_distinct"] = len(a_values), len(np.unique(a_values))
 
 
 def truncation_failures(share, reconstruct, truncate_shares, dealer: Dealer, cfg: Config) -> list[tuple]:
@@ -171,6 +174,11 @@ def secure_inference(mpc: MPC, plain, data, figures: Figures | None = None) -> C
     if figures is not None:
         figures["secure_agreement"], figures["secure_kib_per_image"] = agree.mean(), comm.total_bytes / n_test / 1024
         figures["secure_relu_share"] = relu_share
+        figures["secure_relu_percent"] = 100 * relu_share
+        figures["secure_rounds"], figures["secure_relu_rounds"] = comm.total_rounds, comm.rounds["relu"]
+        figures["relu_bytes_each"], figures["relu_rounds_each"] = relu_cost(1)
+        figures["product_bytes_each"], figures["square_bytes_each"] = beaver_mul_cost(1)[0], beaver_square_cost(1)[0]
+        figures["secure_test_accuracy"] = (secure_logits.argmax(1) == data.y_test).mean()
     return comm
 
 
@@ -214,6 +222,9 @@ def dapa(dapa_gaussian_fit, plain, data, figures: Figures | None = None) -> None
           f"N(0, 1) fit for all {standard:.3f}, plain ReLU network {accuracy(plain, data.X_test, data.y_test):.3f}")
     if figures is not None:
         figures["dapa_replace_all_acc"], figures["n01_replace_all_acc"] = per_neuron, standard
+        figures["plain_acc"], figures["n_relu"] = accuracy(plain, data.X_test, data.y_test), n_relu
+        figures["dapa_replace_all_cost"] = figures["plain_acc"] - per_neuron
+        figures["n01_replace_all_cost"] = figures["plain_acc"] - standard
 
 
 def comm_per_image(n_relu: int, cfg: Config, batch: int) -> float:
@@ -255,7 +266,10 @@ def autorep(dapa_gaussian_fit, plain, data, cfg: Config, figures: Figures | None
         print(f"{B:>6} {runs[B, 'AutoReP', cfg.seeds[0]][1]:>6} {comm_per_image(B, cfg, n_test) / 1024:>10.1f} "
               f"{np.mean(a):>8.3f} ± {np.std(a):.3f} {rs:>14}  {[runs[B, 'AutoReP', s][2] for s in cfg.seeds]}")
         if figures is not None:
-            figures[f"autorep_budget{B}_acc_mean"] = np.mean(a)
+            figures[f"autorep_budget{B}_acc_mean"], figures[f"autorep_budget{B}_acc_std"] = np.mean(a), np.std(a)
+            figures[f"autorep_budget{B}_kib_per_image"] = comm_per_image(B, cfg, n_test) / 1024
+            if r:
+                figures[f"random_budget{B}_acc_mean"], figures[f"random_budget{B}_acc_std"] = np.mean(r), np.std(r)
     print(f"plain ReLU network: {accuracy(plain, data.X_test, data.y_test):.3f} with {n_relu} ReLUs, "
           f"{comm_per_image(n_relu, cfg, n_test) / 1024:.1f} KiB/image")
     return runs
