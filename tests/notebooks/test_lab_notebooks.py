@@ -16,9 +16,6 @@ from autograder.submission import grade_id
 
 COURSE = load_course(REPO_ROOT / "course.toml")
 MAX_LINES = 15
-# Labs whose experiment procedures still live in notebook cells (issue "Lab sources", item 3):
-# each moves to labkit/experiments/<lab>.py; remove it here then. A new lab is never listed.
-NOT_YET_CONVERTED: set[str] = set()  # every lab is converted
 
 
 @pytest.mark.parametrize("lab", COURSE.labs, ids=lambda lab: lab.id)
@@ -27,10 +24,7 @@ def test_no_code_cell_is_longer_than_fifteen_lines(lab):
     nb = jupytext.read(source_path(REPO_ROOT, lab), fmt="py:percent")
     long = {c.metadata["name"]: len(c.source.splitlines()) for c in nb.cells
             if c.cell_type == "code" and "name" in c.metadata and len(c.source.splitlines()) > MAX_LINES}
-    if lab.id in NOT_YET_CONVERTED:
-        assert long, f"{lab.id} has no long cell any more: remove it from NOT_YET_CONVERTED"
-    else:
-        assert not long, f"code cells longer than {MAX_LINES} lines: {long}; move the procedure to labkit/experiments"
+    assert not long, f"code cells longer than {MAX_LINES} lines: {long}; move the procedure to labkit/experiments"
 
 
 @pytest.mark.slow
