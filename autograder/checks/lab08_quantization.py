@@ -131,15 +131,12 @@ def _tuple_of(got, count: int, what: str) -> tuple:
 
 
 def _as_int(got, what: str) -> int:
-    if isinstance(got, bool):
-        raise CheckFailed(f"{what} should be an integer, got the boolean {got}")
-    if isinstance(got, np.ndarray) and got.size == 1 and got.ndim <= 1:
-        got = got.reshape(()).item()
-    if isinstance(got, (int, np.integer)):
+    """The student's count as an int: an int, a NumPy integer, or a whole float / size-1 array."""
+    if isinstance(got, (int, np.integer)) and not isinstance(got, bool):
         return int(got)
-    if isinstance(got, (float, np.floating)) and float(got).is_integer():
-        return int(got)
-    raise CheckFailed(f"{what} should be an integer, got {type(got).__name__}: {fmt(got)}")
+    value = as_float(got, what)
+    require(value.is_integer(), f"{what} should be an integer, got {fmt(got)}")
+    return int(value)
 
 
 def _int_array(got, what: str, shape) -> np.ndarray:
