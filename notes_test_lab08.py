@@ -14,13 +14,13 @@ from autograder.validate import lab_source  # noqa: E402
 
 BUGS = [
     # the zero point from floor instead of round: off by one code for most ranges
-    ("quant_params", "np.clip(np.round(-lo / scale), 0, q_max)", "np.clip(np.floor(-lo / scale), 0, q_max)",
+    ("quant_params", "np.round(-lo / scale)", "np.floor(-lo / scale)",
      {"agrees_with_reference", "widened_range_closed_form"}),
     # round half up instead of half to even: differs only at exact ties
     ("quantize", "q = np.round(x / scale) + zero_point", "q = np.floor(x / scale + 0.5) + zero_point",
      {"ties_round_half_to_even"}),
     # no subnormals: tiny values get the spacing of their own (non-existent) binade
-    ("fp_encode", "E = np.maximum(k - 1, 1 - bias)", "E = k - 1",
+    ("fp_encode", "E = np.where(a > 0, np.maximum(k - 1, 1 - bias), 1 - bias)", "E = k - 1",
      {"agrees_with_reference", "rounds_to_nearest_ties_to_even"}),
     # accumulating in float32, as a float matmul would: long dot products lose their low bits
     ("int_linear", "acc = (x_q.astype(np.int64) - int(zp_x)) @ W_q.astype(np.int64).T",

@@ -36,7 +36,7 @@ def quant_params(x_min, x_max, bits: int, symmetric: bool = False) -> tuple[np.n
     real 0 (zero padding, ReLU outputs) is represented exactly (Jacob et al. 2018, sec. 2.1).
 
         affine:     q in [0, 2^k - 1],   scale = (hi - lo) / (2^k - 1),
-                    zero_point = clamp(round(-lo / scale), 0, 2^k - 1)
+                    zero_point = round(-lo / scale)   (in [0, 2^k - 1], as lo <= 0 <= hi)
         symmetric:  q in [-(2^(k-1) - 1), 2^(k-1) - 1],
                     scale = max(-lo, hi) / (2^(k-1) - 1),   zero_point = 0
 
@@ -77,7 +77,7 @@ def quant_params(x_min, x_max, bits: int, symmetric: bool = False) -> tuple[np.n
     q_max = 2**bits - 1
     scale = (hi - lo) / q_max
     scale = np.where(scale > 0, scale, 1.0)
-    zero_point = np.asarray(np.clip(np.round(-lo / scale), 0, q_max)).astype(np.int64)
+    zero_point = np.asarray(np.round(-lo / scale)).astype(np.int64)
     return scale, zero_point
 
 
@@ -274,22 +274,19 @@ def fp_encode(x: np.ndarray, exp_bits: int, man_bits: int, finite_only: bool = F
     if x.size == 0 or not np.all(np.isfinite(x)):
         raise ValueError("x must be a non-empty, finite array")
     bias = 2 ** (exp_bits - 1) - 1
-    if finite_only:
-        largest = (2.0 - 2.0 ** (1 - man_bits)) * 2.0 ** (2**exp_bits - 1 - bias)
-    else:
-        largest = (2.0 - 2.0 ** -man_bits) * 2.0 ** (2**exp_bits - 2 - bias)
+    # the largest finite magnitude's code: IEEE-like E = 2^e - 2, M = 2^m - 1; finite-only E = 2^e - 1, M = 2^m - 2
+    top_code = 2 ** (exp_bits + man_bits) - 2 if finite_only else (2**exp_bits - 1) * 2**man_bits - 1
     a = np.abs(x)
     _, k = np.frexp(a)  # a = f 2^k with f in [0.5, 1): the binade's exponent is k - 1
-    E = np.maximum(k - 1, 1 - bias)  # subnormals share the smallest normal binade's spacing
-    step = np.ldexp(1.0, E - man_bits)
-    r = np.minimum(np.round(a / step) * step, largest)  # exact: step is a power of two
-    _, k = np.frexp(r)
-    normal = r >= 2.0 ** (1 - bias)
-    E_field = np.where(normal, k - 1 + bias, 0)
-    M_field = np.where(normal, np.ldexp(r, man_bits - (k - 1)) - 2**man_bits,
-                       np.ldexp(r, man_bits - (1 - bias)))
+    # subnormals (and 0, whose frexp exponent is 0) share the smallest normal binade's spacing
+    E = np.where(a > 0, np.maximum(k - 1, 1 - bias), 1 - bias)
+    r = np.round(np.ldexp(a, man_bits - E))  # the value in units of the binade's spacing 2^(E - m), rounded
+    # In binade E the magnitude's code is (E + bias - 1) 2^m + r (for the subnormals and the first binade,
+    # E = 1 - bias, just r); a carry into the next binade, r = 2^(m+1), gives that binade's first code.
+    # Codes grow with the magnitude, so saturation is a minimum over codes.
+    code = np.minimum((E + bias - 1) * 2.0**man_bits + r, top_code).astype(np.int64)
     sign = np.signbit(x).astype(np.int64)
-    return (sign << (exp_bits + man_bits)) | (E_field.astype(np.int64) << man_bits) | M_field.astype(np.int64)
+    return (sign << (exp_bits + man_bits)) | code
 
 
 def fp_decode(codes: np.ndarray, exp_bits: int, man_bits: int, finite_only: bool = False) -> np.ndarray:
@@ -382,7 +379,7 @@ def bfp_quantize(x: np.ndarray, block_size: int, man_bits: int) -> np.ndarray:
     step = np.ldexp(1.0, k - 1 - man_bits + 2)
     top = 2 ** (man_bits - 1) - 1
     m = np.clip(np.round(blocks / step), -top, top)
-    return np.where(A > 0, m * step, 0.0).reshape(x.shape)
+    return (m * step).reshape(x.shape)  # an all-zero block: A = 0, m = 0
 
 
 def quantize_multiplier(M: float) -> tuple[int, int]:

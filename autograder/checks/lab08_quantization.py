@@ -446,6 +446,20 @@ def mse_clips_an_outlier(student, ref, bits):
     require(hi < 100.0, f"calibrate_range(x with an outlier at 100, {bits}, 'mse') kept x_max = {hi!r}")
 
 
+@check("calibrate_range", public=True, case=st.sampled_from([
+    ([-0.5, 1.0], 2, True, 2, (-0.25, 0.5)), ([-1.0, -1.5], 2, True, 3, (-1.0, 0.0)),
+    ("999 values in [-1, 1] and 2.0", 2, True, 2, (-0.5, 1.0)), ([1.0, 2.0, 3.5], 8, False, 1, (0.0, 3.5)),
+    ([1.0, 2.0, 3.0], 2, False, 4, (0.0, 3.0))]))
+def mse_ties_and_corners(student, ref, case):
+    """The "mse" search should take a = i / grid for i = 1..grid only, widen the range to contain 0, and on a tie keep the smallest a: for [-0.5, 1.0] at 2 bits (symmetric, grid 2) both candidates have MSE 1/8, and (-0.25, 0.5) wins."""
+    x, bits, symmetric, grid, expected = case
+    what = x if isinstance(x, str) else fmt(np.array(x))
+    x = np.concatenate([np.linspace(-1, 1, 999), [2.0]]) if isinstance(x, str) else np.array(x)
+    got = _range(student, x, bits, "mse", symmetric, 99.9, grid)
+    assert_close(np.array(got), np.array(expected),
+                 f"calibrate_range({what}, {bits}, 'mse', symmetric={symmetric}, grid={grid})", atol=1e-12)
+
+
 @check("calibrate_range", public=True, bad=st.sampled_from([
     ("method 'max'", np.ones(3), 8, "max"), ("percentile 50", np.ones(3), 8, "percentile", False, 50.0),
     ("grid 0", np.ones(3), 8, "mse", False, 99.9, 0), ("bits 1", np.ones(3), 1, "minmax"),
@@ -801,15 +815,21 @@ def passes_inside_blocks_outside(student, ref, case):
                  f"symmetric={symmetric})", atol=0.0)
 
 
-@check("fake_quant_grad", public=True, bits=BITS, j=st.integers(-3, 3))
-def edge_codes_pass(student, ref, bits, j):
-    """x exactly at the edge codes (scale q_min, scale q_max) and half a step inside should pass the gradient; half a step and more outside (rounding beyond the edge) should not."""
+@check("fake_quant_grad", public=True, bits=BITS, j=st.integers(-3, 3), zp=st.integers(0, 3))
+def edge_codes_pass(student, ref, bits, j, zp):
+    """x whose code lands exactly on q_min or q_max (or a quarter step inside) should pass the gradient; one code beyond (q_min - 1, q_max + 1) should not, on the symmetric and on the affine grid."""
     scale = 2.0**j
     q_max = 2 ** (bits - 1) - 1
-    x = scale * np.array([q_max, -q_max, q_max + 0.25, q_max + 0.75, -q_max - 1.0])
+    x = scale * np.array([q_max, -q_max, q_max + 0.25, q_max + 1.0, -q_max - 1.0])
     got = as_array(student(x, np.ones(5), scale, 0, bits, True), "grad_x", shape=(5,))
     require(np.array_equal(got, [1.0, 1.0, 1.0, 0.0, 0.0]),
             f"fake_quant_grad({fmt(x)}, ones, {scale}, 0, {bits}, symmetric=True) = {fmt(got)}, expected [1, 1, 1, 0, 0]")
+    q_max = 2**bits - 1  # affine codes 0 .. 2^k - 1, x = scale (code - zp)
+    x = scale * (np.array([0, q_max, q_max + 1, -1]) - zp)
+    got = as_array(student(x, np.ones(4), scale, zp, bits, False), "grad_x", shape=(4,))
+    require(np.array_equal(got, [1.0, 1.0, 0.0, 0.0]),
+            f"fake_quant_grad({fmt(x)}, ones, {scale}, {zp}, {bits}) = {fmt(got)}, expected [1, 1, 0, 0] "
+            f"(codes 0, {q_max}, {q_max + 1}, -1)")
 
 
 @check("fake_quant_grad", public=True, bad=st.sampled_from([
@@ -909,17 +929,18 @@ def storage_bits__agrees_with_reference(student, ref, case):
 
 @check("storage_bits", public=True, case=storage_cases())
 def weights_plus_metadata(student, ref, case):
-    """storage_bits should be n_weights bits + n_groups (scale_bits + zero_point_bits), exactly (an int, even past 2^31)."""
+    """storage_bits should be n_weights bits + n_groups (scale_bits + zero_point_bits), exactly (an int, even past 2^31; n_weights = 0 and scale_bits = 0 are allowed)."""
     n, k, groups, sb, zb = case
     got = _as_int(student(*case), f"storage_bits{case}")
     require(got == n * k + groups * (sb + zb), f"storage_bits{case}\n  expected: {n * k + groups * (sb + zb)}\n"
                                                f"  got:      {got}")
-    big = _as_int(student(10**9, 32, 1, 32, 0), "storage_bits(10**9, 32, 1, 32, 0)")
-    require(big == 32 * 10**9 + 32, f"storage_bits(10**9, 32, 1, 32, 0) should be {32 * 10**9 + 32}, got {big}")
+    for args, expected in (((10**9, 32, 1, 32, 0), 32 * 10**9 + 32), ((0, 8, 1, 32, 0), 32), ((n, k, groups, 0, 0), n * k)):
+        got = _as_int(student(*args), f"storage_bits{args}")
+        require(got == expected, f"storage_bits{args} should be {expected}, got {got}")
 
 
 @check("storage_bits", public=True, bad=st.sampled_from([(10, 0, 1), (10, 8, 0), (10, 8, 11), (-1, 8, 1), (10, 33, 1),
-                                                          (10.0, 8, 1), (10, 8, 1, -32)]))
+                                                          (10.0, 8, 1), (10, 8, 1, -1), (10, 8, 1, 32, -1)]))
 def storage_bits__rejects_bad_input(student, ref, bad):
     """storage_bits should raise ValueError for a count that is not an integer or out of range (bits in [1, 32], 1 <= n_groups <= n_weights)."""
     _raises_value_error(student, f"storage_bits{bad}", *bad)
