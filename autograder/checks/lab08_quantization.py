@@ -583,10 +583,11 @@ def every_code_by_definition(student, ref, fmt_):
     (4, 3, True, [0x7E, 0x7F, 0x08, 0x01, 0x38, 0xB8], [448.0, math.nan, 2.0**-6, 2.0**-9, 1.0, -1.0]),
     (5, 2, False, [0x7B, 0x7C, 0x7D, 0x04, 0x01, 0xFC], [57344.0, math.inf, math.nan, 2.0**-14, 2.0**-16, -math.inf])]))
 def fp8_landmarks(student, ref, case):
-    """The FP8 landmarks of Micikevicius et al. (2022): E4M3 max 448 (0x7E), NaN 0x7F, smallest normal 2^-6, smallest subnormal 2^-9; E5M2 max 57344, inf 0x7C, smallest normal 2^-14, smallest subnormal 2^-16."""
+    """Given as uint8 bytes, the FP8 landmarks of Micikevicius et al. (2022): E4M3 max 448 (0x7E), NaN 0x7F, smallest normal 2^-6, smallest subnormal 2^-9; E5M2 max 57344, inf 0x7C, smallest normal 2^-14, smallest subnormal 2^-16."""
     e, m, fo, codes, values = case
-    _same_floats_with_nan(student(np.array(codes), e, m, fo), np.array(values),
-                          f"fp_decode({[hex(c) for c in codes]}, {e}, {m}, finite_only={fo})")
+    # as uint8, the dtype FP8 bytes come in (torch's .view(torch.uint8)): field arithmetic must not wrap
+    _same_floats_with_nan(student(np.array(codes, dtype=np.uint8), e, m, fo), np.array(values),
+                          f"fp_decode(np.array({[hex(c) for c in codes]}, dtype=np.uint8), {e}, {m}, finite_only={fo})")
 
 
 @check("fp_decode", public=True, bad=st.sampled_from([
