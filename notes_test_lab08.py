@@ -1,0 +1,35 @@
+"""Lab 8: the contract (tests/lab_contract.py) and the lab's classic bugs, each caught by its checks.
+
+For the lead: this is tests/labs/test_lab08.py; move it there once course.toml has Lab 8's block
+(notes_course_toml_lab08.toml) — before that the contract cannot find the lab.
+"""
+
+import pytest
+
+LAB_ID = "lab08"
+from lab_contract import *  # noqa: E402,F401,F403 - the contract's tests run for this lab
+from lab_contract import assert_bug_caught  # noqa: E402
+
+from autograder.validate import lab_source  # noqa: E402
+
+BUGS = [
+    # the zero point from floor instead of round: off by one code for most ranges
+    ("quant_params", "np.round(-lo / scale)", "np.floor(-lo / scale)",
+     {"agrees_with_reference", "widened_range_closed_form"}),
+    # round half up instead of half to even: differs only at exact ties
+    ("quantize", "q = np.round(x / scale) + zero_point", "q = np.floor(x / scale + 0.5) + zero_point",
+     {"ties_round_half_to_even"}),
+    # no subnormals: tiny values get the spacing of their own (non-existent) binade
+    ("fp_encode", "E = np.where(a > 0, np.maximum(k - 1, 1 - bias), 1 - bias)", "E = k - 1",
+     {"agrees_with_reference", "rounds_to_nearest_ties_to_even"}),
+    # accumulating in float32, as a float matmul would: long dot products lose their low bits
+    ("int_linear", "acc = (x_q.astype(np.int64) - int(zp_x)) @ W_q.astype(np.int64).T",
+     "acc = (x_q.astype(np.float32) - int(zp_x)) @ W_q.astype(np.float32).T", {"long_inputs_stay_exact"}),
+    # LSQ without its gradient scale g = 1 / sqrt(N Q_P)
+    ("lsq_grads", "g = 1.0 / np.sqrt(v.size * Q_P)", "g = 1.0", {"agrees_with_reference", "step_gradient_closed_form"}),
+]
+
+
+@pytest.mark.parametrize("ex_id,old,new,must_fail", BUGS, ids=[b[0] for b in BUGS])
+def test_classic_bug_is_caught(lab, ex_id, old, new, must_fail):
+    assert_bug_caught(lab, lab_source(lab), ex_id, old, new, must_fail)
