@@ -26,21 +26,10 @@ from . import Registry
 registry = Registry()
 check = registry.check
 CHECKS = registry.checks
-# The lab's exercises, in the notebook's order: id = the reference function ("module:function").
-EXERCISES = registry.exercises(
-    quant_params="reference_impl.quantization:quant_params",
-    quantize="reference_impl.quantization:quantize",
-    dequantize="reference_impl.quantization:dequantize",
-    calibrate_range="reference_impl.quantization:calibrate_range",
-    fp_encode="reference_impl.quantization:fp_encode",
-    fp_decode="reference_impl.quantization:fp_decode",
-    bfp_quantize="reference_impl.quantization:bfp_quantize",
-    quantize_multiplier="reference_impl.quantization:quantize_multiplier",
-    int_linear="reference_impl.quantization:int_linear",
-    fake_quant_grad="reference_impl.quantization:fake_quant_grad",
-    lsq_grads="reference_impl.quantization:lsq_grads",
-    storage_bits="reference_impl.quantization:storage_bits",
-)
+EXERCISES = registry.exercises("reference_impl.quantization", [
+    "quant_params", "quantize", "dequantize", "calibrate_range", "fp_encode", "fp_decode",
+    "bfp_quantize", "quantize_multiplier", "int_linear", "fake_quant_grad", "lsq_grads", "storage_bits"
+])
 
 TIE = 1e-6  # x / scale within this of k + 1/2 counts as a tie (the order of float operations decides it)
 FORMATS = [(4, 3, True), (5, 2, False), (3, 2, False), (2, 1, False), (4, 3, False), (5, 10, False), (3, 4, True)]
