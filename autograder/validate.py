@@ -10,7 +10,10 @@
    marks.
 
 It also measures whether feedback teaches: the share of killed mutants whose failing check names
-its property and shows a counterexample of at most ``SMALL_COUNTEREXAMPLE`` numbers.
+its property and shows a counterexample of at most ``SMALL_COUNTEREXAMPLE`` numbers; and what a
+student's self-check sees: the share of killed mutants that a *public* check (or the import, or the
+time limit, which the self-check has too) already kills, so "all public checks passed" rarely hides a
+bug that grading then finds.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class MutantResult:
     by: str = ""  # the first failing check
     output: str = ""
     small: bool = False
+    public: bool = False  # killed by something the student's self-check runs too (a public check, import, timeout)
 
 
 @dataclass
@@ -93,6 +97,12 @@ class LabReport:
         return sum(r.small for r in killed) / len(killed) if killed else 1.0
 
     @property
+    def public_kill_rate(self) -> float:
+        """Killed by the public checks alone, as a share of the mutants grading kills."""
+        killed = [r for e in self.exercises for r in e.counted if r.killed]
+        return sum(r.public for r in killed) / len(killed) if killed else 1.0
+
+    @property
     def false_failures(self) -> int:
         return sum(1 for a in self.alternatives.values() if a["score"] < a["max_score"])
 
@@ -133,9 +143,9 @@ def _grade_mutant(lab: Lab, ex_id: str, mutant: Mutant, base_source: str, exampl
             outcome = grade_exercise(ex, checks, backend, defined=True, max_examples=examples, seed_value=seed,
                                      cases=cases)
     except _Timeout:
-        return MutantResult(mutant, True, "timeout", f"ran longer than {MUTANT_SECONDS} s", True)
+        return MutantResult(mutant, True, "timeout", f"ran longer than {MUTANT_SECONDS} s", True, True)
     except Exception as e:  # a mutant that does not even define: killed at import
-        return MutantResult(mutant, True, "error", f"{type(e).__name__}: {e}", True)
+        return MutantResult(mutant, True, "error", f"{type(e).__name__}: {e}", True, True)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
@@ -145,7 +155,7 @@ def _grade_mutant(lab: Lab, ex_id: str, mutant: Mutant, base_source: str, exampl
     first = failing[0]
     small = first.output.startswith("Property:") and (
         first.counterexample_size is None or first.counterexample_size <= SMALL_COUNTEREXAMPLE)
-    return MutantResult(mutant, True, first.name, first.output, small)
+    return MutantResult(mutant, True, first.name, first.output, small, any(c.public for c in failing))
 
 
 def _task(args):
@@ -208,6 +218,8 @@ def format_report(report: LabReport, *, show_survivors: bool = True) -> str:
                  f"{report.total - report.killed:>8} {100 * report.kill_rate:>8.1f}%")
     lines.append(f"feedback that teaches (property named, counterexample <= {SMALL_COUNTEREXAMPLE} numbers): "
                  f"{100 * report.feedback_share:.1f}% of killed mutants")
+    lines.append(f"caught by the public checks alone (what the self-check sees): "
+                 f"{100 * report.public_kill_rate:.1f}% of killed mutants")
     if report.alternatives:
         lines.append(f"alternatives (correct implementations): {len(report.alternatives)} notebooks, "
                      f"{report.false_failures} with false failures")

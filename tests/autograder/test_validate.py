@@ -65,3 +65,29 @@ def test_cli_validate_subset_exit_code(capsys):
     out = capsys.readouterr().out
     assert "label_loyalty" in out and "kill rate" in out and "feedback that teaches" in out
     assert main(["validate", "lab01", "--exercise", "nope"]) == 2
+
+
+def test_public_kill_rate_counts_only_mutants_a_public_check_kills(course, lab01, monkeypatch):
+    """Hidden-only checks kill mutants the self-check cannot see: the public share must drop to 0 with
+    the public checks removed, and equal the share recomputed from each mutant's failing checks."""
+    import autograder.grade as G
+
+    full = V.validate_lab(course, lab01, exercises=["cross_entropy"], examples=20, jobs=1, alternatives=False)
+    killed = [r for r in full.exercises[0].counted if r.killed]
+    public = {c.name for c in G.lab_checks(lab01)["cross_entropy"] if c.public}
+    assert public, "cross_entropy has public checks"
+    assert 0 < full.public_kill_rate <= 1
+    assert full.public_kill_rate == sum(r.public for r in killed) / len(killed)
+    assert "caught by the public checks alone" in V.format_report(full)
+
+    real = G.lab_checks
+
+    def hidden_only(lab):
+        checks = real(lab)
+        checks["cross_entropy"] = [c for c in checks["cross_entropy"] if not c.public]
+        return checks
+
+    monkeypatch.setattr(V, "lab_checks", hidden_only)
+    report = V.validate_lab(course, lab01, exercises=["cross_entropy"], examples=20, jobs=1, alternatives=False)
+    assert all(not r.public for r in report.exercises[0].counted if r.killed and r.by not in ("timeout", "error"))
+    assert report.public_kill_rate < full.public_kill_rate
