@@ -46,7 +46,11 @@ FUNCTION_ATTACKS = {
 }
 CELL_ATTACKS = {
     "hangs": [("while True:\n    pass", "took longer than {call:g} s and was stopped"),
-              ("import numpy as np\nhog = []\nwhile True:\n    hog.append(np.ones(2**24))  # 128 MB at a time, every page touched",
+              # In a function, so that the MemoryError frees what it held: a global hoard left at the memory
+              # limit makes later exercises' BLAS calls fail (OpenBLAS exits when it cannot allocate), which
+              # would cost points the corpus does not attribute to this cell.
+              ("import numpy as np\ndef hoard():\n    hog = []\n    while True:\n"
+               "        hog.append(np.ones(2**24))  # 128 MB at a time, every page touched\nhoard()",
                ("MemoryError: Unable to allocate 128. MiB", "took longer than {call:g} s and was stopped"))],
     "crashes": [('print("x" * 5_000_000)', "OSError: [Errno 27] File too large"),
                 ('import sys\nsys.exit("hostile exit")', "SystemExit: hostile exit"),
