@@ -9,11 +9,9 @@ import torch
 
 from datasets import digits_splits
 
-if not hasattr(pytest.importorskip("labkit.experiments"), "Figures"):  # a namespace package before issue 16 lands
-    pytest.skip("labkit.experiments arrives with the lab-sources branch (issue 16)", allow_module_level=True)
-from labkit.experiments import Figures, lab08  # noqa: E402
-from labkit.quantization import ptq_weights, quantized_layers  # noqa: E402
-from reference_impl import quantization as ref  # noqa: E402
+from labkit.experiments import Figures, lab08
+from labkit.quantization import ptq_weights, quantized_layers
+from reference_impl import quantization as ref
 
 matplotlib.use("Agg")
 CFG = lab08.Config.quick()
