@@ -1,8 +1,4 @@
-"""Lab 8: the contract (tests/lab_contract.py) and the lab's classic bugs, each caught by its checks.
-
-For the lead: this is tests/labs/test_lab08.py; move it there once course.toml has Lab 8's block
-(notes_course_toml_lab08.toml) — before that the contract cannot find the lab.
-"""
+"""Lab 8: the contract (tests/lab_contract.py) and the lab's classic bugs, each caught by its checks."""
 
 import pytest
 
