@@ -38,16 +38,14 @@ import warnings
 from pathlib import Path
 
 from .config import REPO_ROOT, Course, Lab, load_course
-from .grade import (BatchSummary, _is_done, _timestamp_file, _with_late_policy, _write_json_atomic,
-                    collect_submissions, file_sha256, fingerprint, grade_submission, limits_for, submission_names)
-from .results import write_gradebook
+from .grade import BatchSummary, GradingRun, fingerprint, grade_batch, grade_one, grade_submission
+from .results import SubmissionResult
 from .sandbox import StudentSession
 from .submission import MAX_NOTEBOOK_BYTES
 
 RETRIES = 1  # a task that raises (not a lost worker, which the scheduler handles) is tried once more
 CONNECT_TIMEOUT_S = 30
 WORKER_WAIT_S = 600  # for the first worker: batch jobs (dask-jobqueue) may wait in the queue
-GRADEBOOK_EVERY_S = 60.0  # a long run rewrites gradebook.csv this often, and once at the end
 IN_FLIGHT_PER_THREAD = 4  # tasks submitted ahead per worker thread: the notebooks' bytes wait on the
 MIN_IN_FLIGHT = 32        # scheduler, so a class of 10,000 is not all held in memory at once
 
@@ -120,7 +118,7 @@ def worker_identity(course_ref: str, lab_id: str, profile: str) -> dict:
     """
     try:
         course, _, identity = _grader(course_ref, lab_id, profile)
-        return {**identity, "sandbox": StudentSession([], limits_for(course)).mode}
+        return {**identity, "sandbox": StudentSession([], course.grading.limits).mode}
     except Exception as e:  # reported to the client as a mismatch naming the worker
         return {"error": f"{type(e).__name__}: {e}"}
 
@@ -187,14 +185,6 @@ def check_workers(client, course: Course, lab: Lab, profile: str, identity: dict
     return sum(client.nthreads().values())
 
 
-def _finish(lab: Lab, path: Path, result: dict, late_policy: bool) -> dict:
-    """What grade._grade_one adds on the client's side: the late policy from timestamp.txt."""
-    if late_policy:
-        result = _with_late_policy(lab, path, result)
-        result["extra_data"]["timestamp_sha256"] = file_sha256(_timestamp_file(path))
-    return result
-
-
 def _failure(exc: BaseException) -> str:
     name = type(exc).__name__
     if name == "KilledWorker":
@@ -205,114 +195,87 @@ def _failure(exc: BaseException) -> str:
     return f"grader error: {name}: {exc}"
 
 
+class ClusterDispatch:
+    """``grade.grade_batch``'s dispatch step on a Dask cluster: one task per submission.
+
+    Everything else is grade_batch's: the resume rule, the late policy, results.json written as each
+    result arrives, the gradebook and the reports of exactly this run's submissions, Ctrl-C. Before it
+    sends anything it checks every worker's grader identity (ClusterError when a worker differs or the
+    scheduler cannot be reached); it keeps a window of tasks in flight, grades a notebook too large to
+    ship here (as locally, the grade says why), and cancels what is pending on the cluster when the
+    batch stops early (Ctrl-C, an error). Workers return results.json dictionaries: plain data.
+    """
+
+    def __init__(self, address: str | None = None, client=None) -> None:
+        if (address is None) == (client is None):
+            raise ValueError("ClusterDispatch needs a scheduler address or an open distributed client, not both")
+        self.address, self.client = address, client
+
+    def __call__(self, run: GradingRun, todo: list[tuple[Path, str]], jobs: int, done, interrupt) -> None:
+        if not todo:
+            return
+        course, lab, profile = run.course, run.lab, run.profile
+        identity = grader_identity(course, lab, profile)
+        client = self.client or connect(self.address)
+        pending: dict = {}
+        try:
+            threads = check_workers(client, course, lab, profile, identity)
+            window = max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads)
+            queue = iter(todo)
+            run_id = f"{time.time_ns():x}"
+
+            from distributed import as_completed
+
+            arrivals = as_completed(loop=client.loop)
+
+            def fill() -> None:  # keep the cluster fed, a window at a time
+                while len(pending) < window and not interrupt.requested:
+                    path, name = next(queue, (None, None))
+                    if path is None:
+                        return
+                    try:
+                        too_big = path.stat().st_size > MAX_NOTEBOOK_BYTES
+                    except OSError:
+                        too_big = True
+                    if too_big:  # refused unread, as locally: the grade says why, nothing is shipped
+                        done(name, grade_one(run, path, name), None)
+                        continue
+                    job = {"course": _course_ref(course), "lab": lab.id, "profile": profile, "identity": identity,
+                           "name": name, "data": path.read_bytes()}
+                    fut = client.submit(grade_task, job, key=f"grade-{lab.id}-{name}-{run_id}", pure=False,
+                                        retries=RETRIES)
+                    pending[fut] = name
+                    arrivals.add(fut)
+
+            fill()
+            for fut in arrivals:
+                name = pending.pop(fut)
+                try:
+                    result = SubmissionResult.from_gradescope(fut.result())
+                except Exception as e:  # KilledWorker, GraderMismatch, a grader bug
+                    done(name, None, _failure(e))
+                else:
+                    done(name, result, None)
+                fut.release()
+                if interrupt.requested:  # Ctrl-C: the running tasks' results that arrived are kept
+                    break
+                fill()
+        finally:  # stopped early (Ctrl-C, KeyboardInterrupt, a lost scheduler): drop the cluster's pending work
+            if pending:
+                try:
+                    client.cancel(list(pending), force=True)
+                except Exception:
+                    pass
+            if self.client is None:
+                client.close()
+
+
 def grade_batch_on_cluster(course: Course, lab: Lab, paths: list[Path], out_dir: Path, *, address: str | None = None,
                            client=None, force: bool = False, profile: str = "grading", progress=None,
                            late_policy: bool = False) -> BatchSummary:
     """``grade.grade_batch`` on a Dask cluster (``address``, or an open distributed ``client``).
 
-    Same outputs, resume rule and ``progress(name, result_or_None, note)`` callback as grade_batch.
     Raises ClusterError (before grading anything) when the cluster cannot be used.
     """
-    from .reports import write_reports
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    subs = collect_submissions(paths)
-    names = submission_names(subs)
-    identity = grader_identity(course, lab, profile)
-    fp = identity["fingerprint"]
-    summary = BatchSummary()
-
-    def record(p: Path, result: dict | None, note: str) -> None:
-        n = names[p]
-        if result is None:
-            summary.failed[n] = note
-        else:
-            (summary.skipped if note == "already graded" else summary.graded).append(n)
-            summary.results[n] = result
-        if progress:
-            progress(n, result, note)
-
-    todo: list[Path] = []
-    for p in subs:
-        done = None if force else _is_done(out_dir, names[p], p, fp, late_policy)
-        if done is not None:
-            record(p, done, "already graded")
-        else:
-            todo.append(p)
-    if not todo:
-        write_gradebook(out_dir, lab)
-        write_reports(out_dir, lab)
-        return summary
-
-    own_client = client is None
-    client = connect(address) if own_client else client
-    pending: dict = {}
-    try:
-        threads = check_workers(client, course, lab, profile, identity)
-        window = max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads)
-        queue = iter(todo)
-        run_id = f"{time.time_ns():x}"
-
-        def submit(p: Path):
-            try:
-                too_big = p.stat().st_size > MAX_NOTEBOOK_BYTES
-            except OSError:
-                too_big = True
-            if too_big:  # refused unread, as locally: grade_submission says why without shipping it
-                record(p, _save(out_dir, names[p], _finish(lab, p, grade_submission(
-                    course, lab, p, profile=profile, name=names[p], fp=fp), late_policy)), "graded")
-                return None
-            job = {"course": _course_ref(course), "lab": lab.id, "profile": profile, "identity": identity,
-                   "name": names[p], "data": p.read_bytes()}
-            fut = client.submit(grade_task, job, key=f"grade-{lab.id}-{names[p]}-{run_id}", pure=False,
-                                retries=RETRIES)
-            pending[fut] = p
-            return fut
-
-        from distributed import as_completed
-
-        arrivals = as_completed(loop=client.loop)
-
-        def fill() -> None:  # keep the cluster fed, a window at a time
-            while len(pending) < window:
-                p = next(queue, None)
-                if p is None:
-                    return
-                fut = submit(p)
-                if fut is not None:
-                    arrivals.add(fut)
-
-        fill()
-        last_gradebook = time.monotonic()
-        for fut in arrivals:
-            p = pending.pop(fut)
-            try:
-                result = fut.result()
-            except Exception as e:  # KilledWorker, GraderMismatch, a grader bug
-                record(p, None, _failure(e))
-            else:
-                record(p, _save(out_dir, names[p], _finish(lab, p, result, late_policy)), "graded")
-            fut.release()
-            fill()
-            if time.monotonic() - last_gradebook > GRADEBOOK_EVERY_S:
-                write_gradebook(out_dir, lab)
-                last_gradebook = time.monotonic()
-    except BaseException:  # Ctrl-C (KeyboardInterrupt) or a lost scheduler: stop the cluster's pending work
-        if pending:
-            try:
-                client.cancel(list(pending), force=True)
-            except Exception:
-                pass
-        raise
-    finally:
-        if own_client:
-            client.close()
-    write_gradebook(out_dir, lab)
-    write_reports(out_dir, lab)
-    return summary
-
-
-def _save(out_dir: Path, name: str, result: dict) -> dict:
-    _write_json_atomic(out_dir / name / "results.json", result)
-    return result
+    return grade_batch(course, lab, paths, out_dir, force=force, profile=profile, progress=progress,
+                       late_policy=late_policy, dispatch=ClusterDispatch(address, client))

@@ -38,6 +38,7 @@ from .sandbox.session import die_with_parent  # pool workers die with the grader
 from .submission import SubmissionError, plan_cells, read_notebook, trusted_setup
 
 GRADER_VERSION = "2"
+GRADEBOOK_EVERY_S = 60.0  # a long batch rewrites gradebook.csv this often as results arrive, and once at the end
 
 
 def file_sha256(path: Path) -> str:
@@ -324,16 +325,6 @@ def nbgrader_late_step(result: SubmissionResult, lab: Lab, path: Path) -> Submis
         return apply_late(result, lab, unreadable=f"Late policy not applied: {e}")
 
 
-def _with_late_policy(lab: Lab, path: Path, result: dict) -> dict:
-    """:func:`nbgrader_late_step` on a results.json dictionary (autograder.cluster's workers return those)."""
-    return nbgrader_late_step(SubmissionResult.from_gradescope(result), lab, path).to_gradescope()
-
-
-def limits_for(course: Course) -> Limits:
-    """The sandbox limits of course.toml's [grading] (one type: autograder.sandbox.Limits)."""
-    return course.grading.limits
-
-
 # -- dispatch: which process grades which submission ------------------------------------------------
 class Interrupt:
     """Ctrl-C during a batch: the first stops dispatching (queued work is cancelled, running work gets
@@ -508,6 +499,7 @@ def grade_batch(course: Course, lab: Lab, paths: list[Path], out_dir: Path, *, j
         else:
             todo.append((p, names[p]))
     paths_of = {n: p for p, n in todo}
+    last_gradebook = [time.monotonic()]
 
     def record(name: str, result: SubmissionResult | None, error: str | None) -> None:
         if error is not None:
@@ -521,6 +513,9 @@ def grade_batch(course: Course, lab: Lab, paths: list[Path], out_dir: Path, *, j
         _write_json_atomic(out_dir / name / "results.json", data)
         summary.graded.append(name)
         summary.results[name] = data
+        if time.monotonic() - last_gradebook[0] > GRADEBOOK_EVERY_S:  # a long batch keeps the gradebook current
+            write_gradebook(out_dir, lab, [n for n in summary.names if n in summary.results])
+            last_gradebook[0] = time.monotonic()
         if progress:
             progress(name, data, "graded")
 

@@ -67,7 +67,7 @@ def index_page(course: Course, pages: dict[str, float]) -> str:
 def build_site(course: Course, out: Path, *, lab_ids: list[str] | None = None, quick: bool = False,
                update_figures: bool = False) -> list[str]:
     """Execute and render the labs into ``out``; returns the claim problems (empty when all hold)."""
-    from labkit.experiments.claims import check, claims_path
+    from .claims import check, claims_path
 
     out.mkdir(parents=True, exist_ok=True)
     problems, pages = [], {}

@@ -132,7 +132,7 @@ def test_editing_a_quoted_number_fails_the_claims(tmp_path):
     import shutil
 
     from autograder.config import REPO_ROOT
-    from labkit.experiments.claims import check
+    from autograder.claims import check
 
     for suffix in (".py", ".claims.toml"):
         shutil.copy(REPO_ROOT / "labsrc" / f"lab02_distillation_ii{suffix}", tmp_path / f"lab02_distillation_ii{suffix}")

@@ -162,7 +162,7 @@ def test_editing_a_number_lab03_quotes_fails_its_claims_check(tmp_path):
     import json
     import shutil
 
-    from labkit.experiments.claims import check
+    from autograder.claims import check
     from autograder.config import REPO_ROOT
 
     for suffix in (".py", ".claims.toml", ".figures.json"):

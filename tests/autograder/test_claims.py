@@ -1,4 +1,4 @@
-"""Quoted numbers in the lab sources are the figures the full-size run measured (labkit/experiments/claims.py)."""
+"""Quoted numbers in the lab sources are the figures the full-size run measured (autograder/claims.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from autograder.config import REPO_ROOT
-from labkit.experiments.claims import check, claims_path, main, parse_numbers
+from autograder.claims import check, claims_path, main, parse_numbers
 
 SOURCES = sorted(p for p in (REPO_ROOT / "labsrc").glob("*.py") if claims_path(p).exists())
 

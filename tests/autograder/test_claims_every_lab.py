@@ -1,5 +1,5 @@
 """Every claim of every lab source is live: editing its number in the text, or a run that measures something else,
-fails the check (labkit/experiments/claims.py). test_claims.py shows the mechanism on Lab 1; this file applies it
+fails the check (autograder/claims.py). test_claims.py shows the mechanism on Lab 1; this file applies it
 to each claim of each lab that has a claims file."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import tomllib
 import pytest
 
 from autograder.config import REPO_ROOT
-from labkit.experiments.claims import NUMBER, check, claims_path, parse_numbers
+from autograder.claims import NUMBER, check, claims_path, parse_numbers
 
 SOURCES = sorted(p for p in (REPO_ROOT / "labsrc").glob("*.py") if claims_path(p).exists())
 CONVERTED_WITH_CLAIMS = ("lab01_distillation", "lab04_lowrank", "lab06_dynamic", "lab07_private_inference")

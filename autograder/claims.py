@@ -14,7 +14,7 @@ each quoted number must be within the tolerance of the figure the notebook wrote
 by default the quote must be the figure rounded to the digits shown. Figures whose name ends in
 ``_s`` or ``_ms`` are timings, machine-dependent, and may not be claimed.
 
-    python -m labkit.experiments.claims labsrc/lab01_distillation.py FIGURES.json   # exit 1 on a mismatch
+    python -m autograder.claims labsrc/lab01_distillation.py FIGURES.json   # exit 1 on a mismatch
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def check(source: Path, figures: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
-        print("usage: python -m labkit.experiments.claims labsrc/<lab>.py FIGURES.json", file=sys.stderr)
+        print("usage: python -m autograder.claims labsrc/<lab>.py FIGURES.json", file=sys.stderr)
         return 2
     data = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
     if data.get("quick"):
