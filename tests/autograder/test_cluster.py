@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import faulthandler
 import json
+import re
 import shutil
 import sys
 import time
@@ -78,8 +79,21 @@ def local_results(course, lab01, batch, tmp_path_factory):
     return out
 
 
+# tests/hostile/lab01/expected.toml: the memory bomb ends at the memory limit or, where first-touch page
+# faults are slow, at the cell time limit (and the sandbox restarts): the same points either way, so two
+# gradings of it may differ in those words and that count only.
+RESOURCE_ENDING = re.compile(r"MemoryError: Unable to allocate [^\"\\]*|skipped: cell \d+ took longer than [\d.]+ s and was stopped")
+
+
 def _results(out: Path) -> dict[str, dict]:
-    return {f.parent.name: strip_timings(json.loads(f.read_text())) for f in sorted(out.glob("*/results.json"))}
+    results = {}
+    for f in sorted(out.glob("*/results.json")):
+        text, endings = RESOURCE_ENDING.subn("<stopped at a resource limit>", f.read_text())
+        result = strip_timings(json.loads(text))
+        if endings:
+            result["extra_data"].pop("restarts", None)
+        results[f.parent.name] = result
+    return results
 
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_grades_match_a_local_run(
