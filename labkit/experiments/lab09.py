@@ -20,7 +20,7 @@ from labkit.ofa import (all_architectures, canonical, decode, extract_subnet, on
 
 @dataclass(frozen=True)
 class Config(ExperimentConfig):
-    width_choices: tuple = (16, 32, 64)
+    width_choices: tuple = (4, 8, 16)
     depth_choices: tuple = (1, 2, 3)
     stage_steps: tuple = (600, 400, 800)  # progressive shrinking: largest net, + elastic depth, + elastic width
     lr: float = 3e-3
@@ -37,7 +37,7 @@ class Config(ExperimentConfig):
     rl_lr: float = 0.5
     rl_decay: float = 0.8
     rl_beta: float = 0.05
-    uniform_width: int = 32  # the channel search's baseline: every layer this wide (depth max)
+    uniform_width: int = 8  # the channel search's baseline: every layer this wide (depth max)
 
     @classmethod
     def quick(cls) -> Config:
