@@ -38,6 +38,7 @@ class Config(ExperimentConfig):
     rl_decay: float = 0.8
     rl_beta: float = 0.05
     uniform_width: int = 8  # the channel search's baseline: every layer this wide (depth max)
+    channel_widths: tuple = (4, 6, 8, 10, 12, 14, 16)  # the channel search's finer grid (MetaPruning searches ratios)
 
     @classmethod
     def quick(cls) -> Config:
@@ -182,13 +183,15 @@ def search(ridge_fit, kendall_tau, tournament_select, crossover_mutate, reinforc
             seen.append((reward, g))
         out["rl"].append(measure(max(seen, key=lambda t: t[0])[1], "test"))
     res = {k: np.array(v) for k, v in out.items()}
-    print(f"MAC budget {budget:,.0f} ({cfg.budget_frac:.0%} of the largest network); {cfg.n_predictor} measured subnets per search")
+    n_feasible = sum(cost_of(g) <= budget for g in archs)
+    print(f"MAC budget {budget:,.0f} ({cfg.budget_frac:.0%} of the largest network: {n_feasible} of {len(archs)} subnets "
+          f"fit); {cfg.n_predictor} measured subnets per search")
     print(f"predictor (ridge on one-hot): Kendall tau with measured validation accuracy {_ms(res['pred_tau'])}")
     for k, label in (("evolution", "predictor + evolution"), ("random", "random search"), ("rl", "REINFORCE controller"),
                      ("best", "best feasible subnet (all measured)")):
         print(f"  {label:38s} test accuracy {_ms(res[k])}")
     if figures is not None:
-        figures["budget_macs"] = budget
+        figures["budget_macs"], figures["n_feasible"] = budget, n_feasible
         figures["predictor_tau_mean"], figures["predictor_tau_std"] = res["pred_tau"].mean(), res["pred_tau"].std()
         for k in ("evolution", "random", "rl", "best"):
             figures[f"search_{k}_acc_mean"], figures[f"search_{k}_acc_std"] = res[k].mean(), res[k].std()
@@ -200,20 +203,18 @@ def channel_search(tournament_select, crossover_mutate, subnet_cost, elastic_lin
     """MetaPruning-style: search the widths of the full-depth MLP at the MACs of a uniform one, candidates scored
     with weights from the supernet; then the searched and the uniform MLP are both trained from scratch."""
     D = max(cfg.depth_choices)
-    n_choices = np.array([1] + [len(set(cfg.width_choices))] * D)  # depth fixed at its maximum
-    full = len(set(cfg.depth_choices)) - 1
+    n_choices = np.array([1] + [len(cfg.channel_widths)] * D)  # depth fixed at its maximum
     uniform = [cfg.uniform_width] * D
     budget = int(subnet_cost(np.array(uniform, dtype=np.int64), D, 64, 10)[0])
-    to_genes = lambda g: np.array([full, *g[1:]])
-    cost_of = lambda g: _macs(subnet_cost, to_genes(g), cfg)
+    widths_of = lambda g: [cfg.channel_widths[int(i)] for i in g[1:]]
+    cost_of = lambda g: int(subnet_cost(np.array(widths_of(g), dtype=np.int64), D, 64, 10)[0])
     searched, uni, found = [], [], []
     for s, net in nets.items():
         rng = np.random.default_rng(200 + s)
-        fit = lambda g: subnet_accuracy(extract_subnet(net, *decode(to_genes(g), cfg.width_choices, cfg.depth_choices),
-                                                       elastic_linear), data, "val")
+        fit = lambda g: subnet_accuracy(extract_subnet(net, widths_of(g), D, elastic_linear), data, "val")
         start = [rng.integers(0, n_choices) for _ in range(cfg.population)]
         g = _evolve(fit, cost_of, budget, n_choices, rng, cfg, tournament_select, crossover_mutate, start)
-        widths, _ = decode(to_genes(g), cfg.width_choices, cfg.depth_choices)
+        widths = widths_of(g)
         found.append(widths)
         searched.append(train_from_scratch(widths, D, data, steps=cfg.scratch_steps, lr=cfg.lr, seed=s))
         uni.append(train_from_scratch(uniform, D, data, steps=cfg.scratch_steps, lr=cfg.lr, seed=s))
