@@ -137,7 +137,7 @@ import numpy as np
 # %% [markdown] name="md_experiments"
 # # Experiments
 #
-# Nothing from here on is graded. **Set-up**: the 8×8 digits with Lab 5's split (`digits_splits`: 1,078 / 359 / 360). The supernet is the MLP 64 → 64 → 64 → 64 → 10; a subnet has depth 1, 2 or 3 and each layer width 16, 32 or 64: **39 distinct subnets**, from 1,184 to 12,928 MACs. The code is `labkit/ofa.py` (the supernet, training, extraction; it reuses Lab 5's mini-batches and training loop) and `labkit/experiments/lab09.py` (the searches): read them, they are short. Seeds 0, 1, 2: one supernet per seed; "±" is the standard deviation over seeds.
+# Nothing from here on is graded. **Set-up**: the 8×8 digits with Lab 5's split (`digits_splits`: 1,078 / 359 / 360). The supernet is the MLP 64 → 16 → 16 → 16 → 10; a subnet has depth 1, 2 or 3 and each layer width 4, 8 or 16: **39 distinct subnets**, from 296 to 1,696 MACs (narrow on purpose: at widths of 64 every subnet scores 0.95–0.97 on the digits and there is nothing to search). The code is `labkit/ofa.py` (the supernet, training, extraction; it reuses Lab 5's mini-batches and training loop) and `labkit/experiments/lab09.py` (the searches): read them, they are short. Seeds 0, 1, 2: one supernet per seed; "±" is the standard deviation over seeds.
 #
 # **Progressive shrinking** (your exercises 1, 4, 5): 600 Adam steps on the largest network, then its channels are sorted with your `sort_channels`, then 400 steps with elastic depth and 800 with elastic depth and width; every step trains the largest network on the labels and one sampled subnet on its soft labels (in-place distillation, $T = 1$). One difference from OFA: in a plain MLP the classifier is shared by every depth, so sorting channels after depth became elastic would change the shallower subnets; we sort once, after stage 0, where only the largest network has been trained.
 
@@ -190,7 +190,7 @@ if nets is not None and ready({2: elastic_linear, 3: subnet_cost, 6: reinforce_g
 # %% [markdown] name="md_channels"
 # ## A MetaPruning-style channel search
 #
-# MetaPruning (Liu et al., ICCV 2019) trains a *PruningNet* that generates weights for any channel configuration, scores candidate widths with the generated weights, searches them by evolution under a budget, and then trains the winner from scratch. Our supernet plays the PruningNet's part (it *stores* shared weights rather than generating them): evolution over the three widths of the depth-3 MLP at the MACs of the uniform 32-32-32 network, candidates scored on validation with inherited weights; then the searched widths and the uniform ones are both trained from scratch (600 steps, same seeds).
+# MetaPruning (Liu et al., ICCV 2019) trains a *PruningNet* that generates weights for any channel configuration, scores candidate widths with the generated weights, searches them by evolution under a budget, and then trains the winner from scratch. Our supernet plays the PruningNet's part (it *stores* shared weights rather than generating them): evolution over the three widths of the depth-3 MLP, each one of 4, 6, …, 16 (a finer grid than the supernet was trained on, as MetaPruning searches channel ratios), at the MACs of the uniform 8-8-8 network (720), candidates scored on validation with inherited weights; then the searched widths and the uniform ones are both trained from scratch (600 steps, same seeds).
 
 # %% name="exp_channels"
 if nets is not None and ready({2: elastic_linear, 3: subnet_cost, 7: tournament_select, 8: crossover_mutate}):

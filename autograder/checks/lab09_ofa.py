@@ -40,18 +40,23 @@ def _raises_value_error(student, what: str, *args, **kwargs) -> None:
 
 
 def _tuple_of(got, count: int, what: str) -> tuple:
-    if not isinstance(got, (tuple, list)) or len(got) != count:
-        raise CheckFailed(f"{what} should return a tuple of {count} values, got {type(got).__name__}: {fmt(got)}")
+    """The student's tuple (or list) of ``count`` results; CheckFailed for anything else."""
+    n = len(got) if isinstance(got, (tuple, list)) else None
+    require(n == count, f"{what} should return a tuple of {count} values, got {type(got).__name__}: {fmt(got)}")
     return tuple(got)
 
 
 def _as_int(got, what: str) -> int:
-    """An int, a NumPy integer, or a whole float / size-1 array, as a Python int."""
-    if isinstance(got, (int, np.integer)) and not isinstance(got, bool):
-        return int(got)
-    value = as_float(got, what)
+    """A whole number (a Python or NumPy integer, a whole float, a size-1 array) as a Python int."""
+    value = float(got) if isinstance(got, (int, np.integer)) and not isinstance(got, bool) else as_float(got, what)
     require(value.is_integer(), f"{what} should be an integer, got {fmt(got)}")
     return int(value)
+
+
+def _agree(got: tuple, expected: tuple, what: str, names: tuple, **tolerances) -> None:
+    """Each of the student's results close to the reference's, named in the feedback."""
+    for g, e, name in zip(got, expected, names):
+        assert_close(g, e, f"{what}: {name}", **tolerances)
 
 
 def _ints(got, what: str, shape) -> list:
@@ -111,9 +116,8 @@ def _sorted_three(student, W1, b1, W2):
 @check("sort_channels", layers=_two_layers())
 def sort_channels__agrees_with_reference(student, ref, layers):
     """sort_channels(W1, b1, W2) should return the reference's reordered (W1', b1', W2')."""
-    got = _sorted_three(student, *layers)
-    for g, e, name in zip(got, ref(*layers), ("W1'", "b1'", "W2'")):
-        assert_close(g, e, f"sort_channels(W1={fmt(layers[0])}, b1={fmt(layers[1])}, W2=...): {name}")
+    _agree(_sorted_three(student, *layers), ref(*layers), f"sort_channels(W1={fmt(layers[0])}, b1={fmt(layers[1])}, W2=...)",
+           ("W1'", "b1'", "W2'"))
 
 
 @check("sort_channels", public=True, layers=_two_layers())
@@ -172,9 +176,8 @@ def _sub(student, W, b, o, i):
 def elastic_linear__agrees_with_reference(student, ref, case):
     """elastic_linear(W, b, out_width, in_width) should return the reference's (W_sub, b_sub)."""
     W, b, o, i = case
-    got = _sub(student, W, b, o, i)
-    for g, e, name in zip(got, ref(W, b, o, i), ("W_sub", "b_sub")):
-        assert_close(g, e, f"elastic_linear(W={fmt(W)}, b={fmt(b)}, {o}, {i}): {name}")
+    _agree(_sub(student, W, b, o, i), ref(W, b, o, i), f"elastic_linear(W={fmt(W)}, b={fmt(b)}, {o}, {i})",
+           ("W_sub", "b_sub"))
 
 
 @check("elastic_linear", public=True, case=_layer_and_widths())
@@ -341,11 +344,8 @@ def _kd(student, s, t, T):
 def inplace_kd_loss__agrees_with_reference(student, ref, case):
     """inplace_kd_loss(student_logits, teacher_logits, T) should return the reference's (loss, grad)."""
     s, t, T = case
-    loss, grad = _kd(student, s, t, T)
-    e_loss, e_grad = ref(s, t, T)
-    what = f"inplace_kd_loss({fmt(s)}, {fmt(t)}, T={T!r})"
-    assert_close(loss, e_loss, what + "[0], the loss", atol=1e-9)
-    assert_close(grad, e_grad, what + "[1], the gradient", atol=1e-9)
+    _agree(_kd(student, s, t, T), ref(s, t, T), f"inplace_kd_loss({fmt(s)}, {fmt(t)}, T={T!r})",
+           ("[0], the loss", "[1], the gradient"), atol=1e-9)
 
 
 @check("inplace_kd_loss", public=True, case=_kd_cases())
@@ -616,11 +616,9 @@ def _ridge(student, X, y, lam):
 def ridge_fit__agrees_with_reference(student, ref, case):
     """ridge_fit(X, y, lam) should return the reference's (w, b)."""
     X, y, lam = case
-    w, b = _ridge(student, X, y, lam)
-    e_w, e_b = ref(X, y, lam)
-    what = f"ridge_fit(X={fmt(X)}, y={fmt(y)}, lam={lam!r})"
-    assert_close(w, e_w, what + "[0], w", rtol=1e-6, atol=1e-8)  # solve vs inverse vs lstsq differ by ~cond * eps
-    assert_close(b, e_b, what + "[1], b", rtol=1e-6, atol=1e-8)
+    # solve, inverse, SVD and lstsq differ by about cond * eps: rtol 1e-6
+    _agree(_ridge(student, X, y, lam), ref(X, y, lam), f"ridge_fit(X={fmt(X)}, y={fmt(y)}, lam={lam!r})",
+           ("[0], w", "[1], b"), rtol=1e-6, atol=1e-8)
 
 
 @check("ridge_fit", public=True, case=_regressions())

@@ -11,15 +11,17 @@ from datasets import digits_splits
 from labkit.experiments import Figures, lab09
 from reference_impl import ofa as ref
 
-matplotlib.use("Agg")
 CFG = lab09.Config.quick()
+matplotlib.use("Agg")
 
 
 @pytest.fixture(scope="module")
 def setup():
+    """The course split and one quick supernet per seed, trained with the reference's functions."""
     torch.set_num_threads(1)
-    data = digits_splits(seed=0)
-    return data, lab09.train_supernets(ref.ps_sample, ref.inplace_kd_loss, ref.sort_channels, data, CFG)
+    split = digits_splits(seed=0)
+    nets = lab09.train_supernets(ref.ps_sample, ref.inplace_kd_loss, ref.sort_channels, split, CFG)
+    return split, nets
 
 
 def test_inherited_and_searches_record_their_figures(setup):
