@@ -91,9 +91,10 @@ def inherited_vs_scratch(elastic_linear, subnet_cost, kendall_tau, nets: dict, d
     print(f"on {len(pick)} subnets also trained from scratch ({cfg.scratch_steps} steps): "
           f"scratch - inherited = {_ms(gaps)}, Kendall tau(inherited, scratch) = {_ms(taus)}")
     if figures is not None:
-        figures["inherited_largest_acc_mean"] = np.mean([inherited[s][np.argmax(macs)] for s in nets])
-        figures["inherited_smallest_acc_mean"] = np.mean([inherited[s][np.argmin(macs)] for s in nets])
-        figures["inherited_mean_acc_mean"] = np.mean([inherited[s].mean() for s in nets])
+        for name, per_seed in (("largest", [inherited[s][np.argmax(macs)] for s in nets]),
+                               ("smallest", [inherited[s][np.argmin(macs)] for s in nets]),
+                               ("mean", [inherited[s].mean() for s in nets])):
+            figures[f"inherited_{name}_acc_mean"], figures[f"inherited_{name}_acc_std"] = np.mean(per_seed), np.std(per_seed)
         figures["scratch_minus_inherited_mean"], figures["scratch_minus_inherited_std"] = np.mean(gaps), np.std(gaps)
         figures["tau_inherited_scratch_mean"], figures["tau_inherited_scratch_std"] = np.mean(taus), np.std(taus)
         figures["n_subnets"] = len(archs)
