@@ -457,6 +457,22 @@ def ascends_the_objective(student, ref, case, h):
                  f"differences of J", rtol=1e-4, atol=1e-6)  # central differences at h = 1e-6
 
 
+@check("reinforce_grad", public=True, K=st.integers(2, 5), big=st.sampled_from([1e4, -1e4, 800.0]), k=st.integers(0, 4),
+       beta=st.sampled_from([0.0, 0.5]))
+def stable_for_large_logits(student, ref, K, big, k, beta):
+    """With one logit as large as +-1e4 the gradient should stay finite and exact (subtract the row max before exp)."""
+    z = np.zeros((2, K))
+    z[0, k % K] = big
+    z[1, (k + 1) % K] = big
+    a = np.array([k % K, 0], dtype=np.int64)
+    log_pi = _log_softmax(z)
+    pi = np.exp(log_pi)
+    H = -np.sum(np.where(pi > 0, pi * log_pi, 0.0), axis=1, keepdims=True)
+    expected = 1.0 * (np.eye(K)[a] - pi) - beta * np.where(pi > 0, pi * (log_pi + H), 0.0)
+    assert_close(as_array(student(z, a, 1.0, 0.0, beta), "the gradient", z.shape), expected,
+                 f"reinforce_grad({fmt(z)}, {fmt(a)}, reward=1.0, baseline=0.0, beta={beta!r})", atol=1e-9)
+
+
 @check("reinforce_grad", public=True, L=st.integers(1, 3), K=st.integers(2, 4),
        bad=st.sampled_from(["action_big", "action_neg", "action_float", "actions_short", "beta_neg", "reward_nan",
                             "baseline_inf", "logits_1d", "logits_nan"]))
