@@ -372,15 +372,29 @@ def gradient_matches_finite_differences(student, ref, case, v, h):
                  rtol=1e-4, atol=1e-7)  # central differences in float64 at h = 1e-5: ~1e-10 truncation and rounding
 
 
-@check("inplace_kd_loss", public=True, B=st.integers(1, 3), K=st.integers(2, 5), T=st.sampled_from([1.0, 3.0]),
+@check("inplace_kd_loss", public=True, B=st.integers(2, 4), K=st.integers(2, 5), T=st.sampled_from([1.0, 3.0]),
        big=st.sampled_from([1e4, -1e4]))
 def zero_at_the_teacher_and_stable(student, ref, B, K, T, big):
-    """A subnet that equals the largest network should get loss 0 and gradient 0, also with logits as large as +-1e4."""
+    """A subnet that equals the largest network should get loss 0 and gradient 0, also when one row's logits are as large as +-1e4 and the others small (each row shifted by its own max)."""
     s = np.zeros((B, K))
-    s[:, 0] = big
+    s[0, 0] = big
+    s[1:, -1] = 1.0
     loss, grad = _kd(student, s, s.copy(), T)
     assert_close(loss, 0.0, f"inplace_kd_loss(z, z, T={T!r}) with z = {fmt(s)}", atol=1e-9)
     assert_close(grad, np.zeros_like(s), f"the gradient of inplace_kd_loss(z, z, T={T!r}) with z = {fmt(s)}", atol=1e-9)
+
+
+@check("inplace_kd_loss", public=True, B=st.integers(1, 3), K=st.integers(2, 6), T=st.sampled_from([1.0, 2.0, 4.0]))
+def confident_teacher_closed_form(student, ref, B, K, T):
+    """A teacher with logits (1e4, 0, ..., 0) is one-hot (its other probabilities underflow to 0, and 0 log 0 = 0): against a uniform student the loss should be T^2 log K and the gradient T / B (1/K - onehot)."""
+    t = np.zeros((B, K))
+    t[:, 0] = 1e4
+    loss, grad = _kd(student, np.zeros((B, K)), t, T)
+    onehot = np.zeros((B, K))
+    onehot[:, 0] = 1.0
+    what = f"inplace_kd_loss(zeros, teacher={fmt(t)}, T={T!r})"
+    assert_close(loss, T * T * math.log(K), what + "[0], the loss", atol=1e-9)
+    assert_close(grad, T / B * (1.0 / K - onehot), what + "[1], the gradient", atol=1e-9)
 
 
 @check("inplace_kd_loss", public=True, bad=st.sampled_from(["shape", "1d", "nan", "T0", "Tneg", "Tinf"]))
@@ -460,10 +474,10 @@ def ascends_the_objective(student, ref, case, h):
 @check("reinforce_grad", public=True, K=st.integers(2, 5), big=st.sampled_from([1e4, -1e4, 800.0]), k=st.integers(0, 4),
        beta=st.sampled_from([0.0, 0.5]))
 def stable_for_large_logits(student, ref, K, big, k, beta):
-    """With one logit as large as +-1e4 the gradient should stay finite and exact (subtract the row max before exp)."""
+    """With one row's logit as large as +-1e4 and another row small, the gradient should stay finite and exact (subtract each row's own max before exp)."""
     z = np.zeros((2, K))
     z[0, k % K] = big
-    z[1, (k + 1) % K] = big
+    z[1, (k + 1) % K] = 1.0  # a small row beside the large one: each row needs its own max shift
     a = np.array([k % K, 0], dtype=np.int64)
     log_pi = _log_softmax(z)
     pi = np.exp(log_pi)
@@ -534,6 +548,16 @@ def deb_feasibility_rules(student, ref, case):
         expected.append(row[min(range(len(row)), key=rank)])
     _same_ints(student(f, c, budget, d), expected,
                f"tournament_select(fitness={fmt(f)}, cost={fmt(c)}, budget={budget!r}, draws={fmt(d)})", (d.shape[0],))
+
+
+@check("tournament_select", public=True, budget=st.integers(0, 5), gap=st.integers(1, 3))
+def budget_boundary_and_ties(student, ref, budget, gap):
+    """A candidate whose cost equals the budget is feasible (cost <= budget), whichever position it was drawn in; two infeasible candidates of equal cost go to the one drawn first."""
+    f = np.array([0.0, 1.0, 2.0, 3.0])
+    c = np.array([0.0, budget, budget + gap, budget + gap], dtype=np.float64)
+    d = np.array([[0, 1], [1, 0], [2, 3], [3, 2], [1, 2], [2, 1]], dtype=np.int64)
+    _same_ints(student(f, c, float(budget), d), [1, 1, 2, 3, 1, 1],
+               f"tournament_select(fitness={fmt(f)}, cost={fmt(c)}, budget={float(budget)!r}, draws={fmt(d)})", (6,))
 
 
 @check("tournament_select", public=True, N=st.integers(1, 4),
