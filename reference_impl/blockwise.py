@@ -356,7 +356,6 @@ def kd_weight_schedule(steps: np.ndarray, total_steps: int, alpha: float, stop_f
         raise ValueError(f"stop_fraction must be in [0, 1], got {stop_fraction!r}")
     if decay not in ("step", "linear"):
         raise ValueError(f"decay must be 'step' or 'linear', got {decay!r}")
-    t = t.astype(np.float64)
     t_stop = stop_fraction * total_steps
     on = t < t_stop
     if decay == "step":

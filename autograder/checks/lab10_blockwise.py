@@ -280,6 +280,18 @@ def order_matters_and_budget_holds(student, ref, d, threshold):
                 "negative drops) was accepted")
 
 
+@check("replacement_plan", public=True, case=st.sampled_from([
+    (np.array([-0.25, 0.5]), 0.375, "top_down", [True, False]), (np.array([0.5, -0.25]), 0.375, "bottom_up", [False, True]),
+    (np.array([0.25, -0.25, 0.5, 0.125]), 0.25, "bottom_up", [True, True, False, True]),
+    (np.array([0.125, 0.5, -0.25, 0.25]), 0.25, "top_down", [True, False, True, True])]))
+def each_block_is_visited_once(student, ref, case):
+    """Each block should be decided once, when it is visited: a block rejected early stays rejected even if later blocks with negative drops give budget back."""
+    d, threshold, order, expected = case
+    got = _plan(student, d, threshold, order)
+    require(np.array_equal(got, expected), f"replacement_plan({fmt(d)}, {threshold!r}, {order!r})\n"
+            f"  expected: {fmt(np.array(expected))}\n  got:      {fmt(got)}")
+
+
 @check("replacement_plan", public=True, bad=st.sampled_from([
     ("a 2-D acc_drops", np.zeros((2, 2)), 0.1, "bottom_up"), ("an empty acc_drops", np.zeros(0), 0.1, "bottom_up"),
     ("a NaN drop", np.array([0.0, np.nan]), 0.1, "bottom_up"), ("threshold -0.1", np.zeros(2), -0.1, "bottom_up"),
