@@ -143,7 +143,7 @@ if ready({1: depthwise_separable_conv, 3: block_loss, 8: mse_logit_loss}):
 # %% [markdown] name="md_craft"
 # ## Craft distillation of the CNN
 #
-# Every block gets a depthwise-separable replacement (+ ReLU), trained 8 epochs on the teacher's cached activations with the MSE. Then: the validation drop of each replacement alone, your `replacement_plan` bottom-up and top-down with a threshold of 1 point, the reassembled network before and after 2 epochs of fine-tuning (KD from the teacher, $T=4$, $\alpha=0.9$), and — at the MACs of the all-separable network — **L1 filter pruning** (Li et al., ICLR 2017) of the same teacher, fine-tuned the same way. MACs are counted with your `separable_cost`.
+# Every block gets a depthwise-separable replacement (+ ReLU), trained 8 epochs on the teacher's cached activations with the MSE. Then: the validation drop of each replacement alone, your `replacement_plan` bottom-up and top-down with a threshold of 5 points, the reassembled network before and after 2 epochs of fine-tuning (KD from the teacher, $T=4$, $\alpha=0.9$), and — at the MACs of the all-separable network — **L1 filter pruning** (Li et al., ICLR 2017) of the same teacher, fine-tuned the same way. MACs are counted with your `separable_cost`.
 
 # %% name="exp_craft"
 if ready({1: depthwise_separable_conv, 2: separable_cost, 3: block_loss, 4: replacement_plan}):

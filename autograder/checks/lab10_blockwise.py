@@ -191,25 +191,27 @@ def _loss_and_grad(student, what, *args, shape):
     return as_float(L, what + "[0], the loss"), as_array(grad, what + "[1], the gradient", shape=shape)
 
 
+def _same_loss_and_grad(student, name: str, a, b, expected) -> None:
+    """The student's (loss, gradient) at (a, b) against ``expected`` = (loss, gradient)."""
+    L, grad = _loss_and_grad(student, f"{name}(a, b)", a, b, shape=a.shape)
+    r_L, r_grad = expected
+    assert_close(L, r_L, f"{name}({fmt(a)}, {fmt(b)})[0]", atol=1e-12)
+    assert_close(grad, r_grad, f"{name}({fmt(a)}, {fmt(b)})[1]", atol=1e-12)
+
+
 @check("block_loss", pair=output_pairs())
 def block_loss__agrees_with_reference(student, ref, pair):
     """block_loss(student_out, teacher_out) should return the reference's loss and gradient."""
-    s, t = pair
-    L, grad = _loss_and_grad(student, "block_loss(s, t)", s, t, shape=s.shape)
-    r_L, r_grad = ref(s, t)
-    assert_close(L, r_L, f"block_loss({fmt(s)}, {fmt(t)})[0]", atol=1e-12)
-    assert_close(grad, r_grad, f"block_loss({fmt(s)}, {fmt(t)})[1]", atol=1e-12)
+    _same_loss_and_grad(student, "block_loss", *pair, ref(*pair))
 
 
 @check("block_loss", public=True, pair=output_pairs())
 def mean_squared_error_and_gradient(student, ref, pair):
     """The loss should be the mean of (s - t)^2 over all n entries and the gradient 2 (s - t) / n."""
     s, t = pair
-    L, grad = _loss_and_grad(student, "block_loss(s, t)", s, t, shape=s.shape)
     n = s.size
-    assert_close(L, sum((a - b) ** 2 for a, b in zip(s.ravel().tolist(), t.ravel().tolist())) / n,
-                 f"block_loss({fmt(s)}, {fmt(t)})[0]", atol=1e-12)
-    assert_close(grad, 2 * (s - t) / n, f"block_loss({fmt(s)}, {fmt(t)})[1]", atol=1e-12)
+    mean_sq = sum((a - b) ** 2 for a, b in zip(s.ravel().tolist(), t.ravel().tolist())) / n
+    _same_loss_and_grad(student, "block_loss", s, t, (mean_sq, 2 * (s - t) / n))
 
 
 @check("block_loss", public=True, pair=output_pairs())
@@ -452,22 +454,16 @@ def logit_pairs(draw):
 @check("mse_logit_loss", pair=logit_pairs())
 def mse_logit_loss__agrees_with_reference(student, ref, pair):
     """mse_logit_loss(student_logits, teacher_logits) should return the reference's loss and gradient."""
-    zs, zt = pair
-    L, grad = _loss_and_grad(student, "mse_logit_loss(zs, zt)", zs, zt, shape=zs.shape)
-    r_L, r_grad = ref(zs, zt)
-    assert_close(L, r_L, f"mse_logit_loss({fmt(zs)}, {fmt(zt)})[0]", atol=1e-12)
-    assert_close(grad, r_grad, f"mse_logit_loss({fmt(zs)}, {fmt(zt)})[1]", atol=1e-12)
+    _same_loss_and_grad(student, "mse_logit_loss", *pair, ref(*pair))
 
 
 @check("mse_logit_loss", public=True, pair=logit_pairs())
 def summed_over_classes_mean_over_batch(student, ref, pair):
     """L should be (1/N) sum_n sum_c (z_s - z_t)^2 — summed over the classes, averaged over the N rows — and the gradient 2 (z_s - z_t) / N."""
     zs, zt = pair
-    L, grad = _loss_and_grad(student, "mse_logit_loss(zs, zt)", zs, zt, shape=zs.shape)
     N = zs.shape[0]
     rows = [sum((a - b) ** 2 for a, b in zip(r, q)) for r, q in zip(zs.tolist(), zt.tolist())]
-    assert_close(L, sum(rows) / N, f"mse_logit_loss({fmt(zs)}, {fmt(zt)})[0]", atol=1e-12)
-    assert_close(grad, 2 * (zs - zt) / N, f"mse_logit_loss({fmt(zs)}, {fmt(zt)})[1]", atol=1e-12)
+    _same_loss_and_grad(student, "mse_logit_loss", zs, zt, (sum(rows) / N, 2 * (zs - zt) / N))
 
 
 @check("mse_logit_loss", public=True, pair=logit_pairs(), shift=st.integers(1, 3).map(float))

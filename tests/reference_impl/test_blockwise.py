@@ -103,9 +103,14 @@ def test_separable_cost_rejects_non_positive_integers(bad):
         separable_cost(3, bad, 3, 8, 8)
 
 
+def array_pairs(cols: int, max_rows: int):
+    """Two float64 arrays of one shape (n, cols), n in [1, max_rows]."""
+    return st.integers(1, max_rows).flatmap(lambda n: st.tuples(hnp.arrays(np.float64, (n, cols), elements=FLOATS),
+                                                                hnp.arrays(np.float64, (n, cols), elements=FLOATS)))
+
+
 @SETTINGS
-@given(st.integers(1, 5).flatmap(lambda n: st.tuples(hnp.arrays(np.float64, (n, 3), elements=FLOATS),
-                                                      hnp.arrays(np.float64, (n, 3), elements=FLOATS))))
+@given(array_pairs(3, 5))
 def test_block_loss_is_torch_mse_and_its_autograd_gradient(pair):
     s, t = pair
     st_ = torch.tensor(s, requires_grad=True)
@@ -237,8 +242,7 @@ def test_parallel_metrics_catch_the_dissertations_arithmetic():
 
 
 @SETTINGS
-@given(st.integers(1, 4).flatmap(lambda n: st.tuples(hnp.arrays(np.float64, (n, 5), elements=FLOATS),
-                                                      hnp.arrays(np.float64, (n, 5), elements=FLOATS))))
+@given(array_pairs(5, 4))
 def test_mse_logit_loss_against_torch(pair):
     zs, zt = pair
     zs_t = torch.tensor(zs, requires_grad=True)
