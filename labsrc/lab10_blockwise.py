@@ -174,9 +174,14 @@ figures["runtime_s"] = time.perf_counter() - LAB_START  # machine-dependent: not
 print(f"experiments ran in {figures['runtime_s']:.0f} s; figures written to {figures.write('lab10')}")
 
 # %% [markdown] name="md_results"
-# ## Results
+# ## Results (as measured by the course authors)
 #
-# Read your tables above; the questions ask you to interpret them. Two things hold by construction and are worth checking in your output: the blocks trained on 1 and on 2 workers have identical weights (the blocks are independent, so where they train cannot matter), and the predicted makespans come from your schedule of the measured block times, so a measured speed-up far below the predicted one is time not spent training blocks (process start-up, data transfer, other programs on the machine).
+# PyTorch 2.13.0, CPU, one thread per process, seeds 0, 1, 2, on a shared 2-core machine.
+#
+# * **Craft distillation.** The teacher reaches 0.981 ± 0.002. Trained locally for 8 epochs, the separable replacements imitate the teacher's blocks unevenly: replacing block 0 alone costs 0.785 of validation accuracy (a one-channel input leaves a separable block one filter), block 1 costs 0.085, blocks 2 and 3 cost 0.024 and 0.023. With a threshold of 5 points your plan accepts 1.3 of 4 blocks on average in either order, for 809,301 conv MACs instead of 1,483,776 (−45 %); the reassembled network scores 0.958 ± 0.004 and, after 2 epochs of fine-tuning with KD, 0.977 ± 0.006 — within half a point of the teacher.
+# * **Against pruning at equal MACs.** Replacing *every* block (211,520 MACs) collapses the network to 0.152 ± 0.111, and fine-tuning recovers only 0.757 ± 0.030; L1 filter pruning of the same teacher to 210,816 MACs gives 0.668 ± 0.181 before and 0.906 ± 0.017 after the same fine-tuning. **At this scale and with this short local training, pruning beats the all-separable network** — the dissertation's claim that craft distillation compresses as well as pruning does not reproduce for the whole network here, only for the blocks the threshold accepts.
+# * **Parallel blockwise distillation.** The blocks trained on 1 and on 2 worker processes have identical weights. The speed-up depends on the machine and its load: on our loaded machine 2 workers were *slower* than 1, because each block trains for a few seconds at most while starting the job and shipping its cached activations to a worker costs about as much; the timings are printed above and not quoted here.
+# * **KD for training efficiency does not reproduce here.** The baseline SmallCNN reaches 0.973 ± 0.006 in 10 epochs; with a fully trained same-size teacher (0.976) KL distillation gives 0.964 ± 0.010 and MSE on logits 0.933 ± 0.008, distilling for the first 25 % / 50 % of the steps 0.966 ± 0.001 / 0.963 ± 0.005, and the early-stopped teacher (0.879) 0.924 ± 0.022. No KD run reached the baseline's final validation accuracy within the 10 epochs for any seed (speed-up reported as 0). With 1,078 images the labels already carry almost everything a same-size teacher knows, and the KD term pulls the student towards the teacher's own mistakes; stopping KD early limits the damage, as chapter V and Cho & Hariharan suggest, but does not turn it into a gain.
 
 # %% [markdown] name="md_question_1"
 # ### Questions
