@@ -183,7 +183,7 @@ def craft(depthwise_separable_conv, separable_cost, block_loss, replacement_plan
     rows["all_ft"] = [accuracy(_fine_tune(with_blocks(tc.models[s], blocks_by_seed[s]), tc.models[s], data, cfg, s),
                                data.X_test, data.y_test) for s in cfg.seeds]
     drops_all = np.array(drops_all)
-    print(f"per-block validation-accuracy drop when only that block is replaced (mean over seeds): "
+    print("per-block validation-accuracy drop when only that block is replaced (mean over seeds): "
           + ", ".join(f"block {i}: {d:+.3f}" for i, d in enumerate(drops_all.mean(axis=0))))
     print(f"threshold {cfg.threshold}; blocks replaced: "
           + "; ".join(f"{o}: {np.mean([p.sum() for p in macs[o + '_plan']]):.1f} of {B}" for o in ("bottom_up", "top_down")))
