@@ -253,6 +253,10 @@ def correct_under_every_attack(student, ref, case):
     expected = _robust_count(logits, labels) / labels.size
     assert_close(as_float(student(logits, labels), "robust_accuracy"), expected,
                  f"robust_accuracy({fmt(logits)}, {fmt(labels)})")
+    if np.all(logits == np.round(logits)):  # integer logits (an int64 array) are logits too
+        as_int = logits.astype(np.int64)
+        assert_close(as_float(student(as_int, labels), "robust_accuracy"), expected,
+                     f"robust_accuracy({fmt(as_int)}, {fmt(labels)}) with int64 logits")
 
 
 @check("robust_accuracy", public=True, case=attacked_logits())
@@ -513,6 +517,20 @@ def frozen_masks_stop_at_the_window(student, ref, T, n, window):
     long[:2, 0] = 1.0 - long[:2, 0]  # epochs 0 and 1 differ from the rest in 1 of n entries
     got = _as_int(student(long), "early_bird_epoch(masks) with the defaults")
     require(got == 7, f"early_bird_epoch(masks) with the defaults (threshold 0.1, window 5) on {fmt(long)} should be 7, got {got}")
+
+
+@check("early_bird_epoch", public=True, n=st.integers(2, 8), window=st.integers(1, 3), flip=st.integers(0, 7))
+def distance_equal_to_threshold_is_not_close(student, ref, n, window, flip):
+    """The rule is strict: a mask at distance exactly threshold from its queue does not stop the search (and distance 1 never stops at threshold 1)."""
+    masks = np.zeros((window + 1, n))
+    masks[window, flip % n] = 1.0  # the last mask differs from every earlier one in exactly 1 of n entries
+    got = _as_int(student(masks, 1.0 / n, window), "early_bird_epoch")
+    require(got == -1, f"early_bird_epoch({fmt(masks)}, threshold=1/{n}, window={window}) should be -1 "
+                       f"(distance 1/{n} is not < 1/{n}), got {got}")
+    flips = np.tile(np.arange(2, dtype=np.float64)[:, None], (1, n))[[i % 2 for i in range(window + 1)]]
+    got = _as_int(student(flips, 1.0, window), "early_bird_epoch")
+    require(got == -1, f"early_bird_epoch of alternating complementary masks {fmt(flips)} with threshold 1 should be -1, "
+                       f"got {got}")
 
 
 @check("early_bird_epoch", public=True, bad=st.sampled_from([
