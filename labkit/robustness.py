@@ -182,7 +182,9 @@ class SupermaskLinear(nn.Linear):
         nn.init.kaiming_uniform_(self.scores, a=math.sqrt(5))
 
     def mask(self) -> torch.Tensor:
-        return _TopK.apply(self.scores, self.k, self.mask_fn)
+        # the mask ranks |s|; applying it to |s| inside autograd (as the authors' code does) makes the straight-through
+        # gradient that reaches s the score gradient times sign(s), so that descending it raises the useful |s|
+        return _TopK.apply(self.scores.abs(), self.k, self.mask_fn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.linear(x, self.weight * self.mask())

@@ -247,7 +247,8 @@ def supermask_score_grad(x: np.ndarray, grad_y: np.ndarray, W: np.ndarray) -> np
 
     Every score gets a gradient, chosen or not: an edge that is not in the mask still learns how much
     it would lower the loss (Ramanujan et al. call it the edge's "weighted input" times its output's
-    gradient), which is what lets edges pop up.
+    gradient), which is what lets edges pop up. (The authors' code ranks |s| and applies the mask to
+    |s| inside autograd, so the gradient that reaches s itself is this one times sign(s).)
 
     Args:
         x: the layer's input, finite, shape (B, I) with B, I >= 1.
