@@ -95,6 +95,11 @@ def _raises_value_error(student, what: str, *args, **kwargs) -> None:
             + ("returned " + fmt(r.value) if r.ok else f"raised {r.error_type}: {r.error}"))
 
 
+def _rejects(student, name: str, bad: tuple) -> None:
+    """bad = (what is wrong, *arguments): the call should raise ValueError."""
+    _raises_value_error(student, f"{name} with {bad[0]}", *bad[1:])
+
+
 def _clip(v: float, lo: float, hi: float) -> float:
     return min(max(v, lo), hi)
 
@@ -135,8 +140,7 @@ def equal_curvature_is_magnitude(student, ref, w, c):
     ("NaN in w", np.array([np.nan, 1.0]), np.ones(2)), ("inf in h_diag", np.ones(2), np.array([1.0, np.inf]))]))
 def obd_saliency__rejects_bad_input(student, ref, bad):
     """obd_saliency should raise ValueError for an empty w, shapes that differ, or non-finite input."""
-    what, *args = bad
-    _raises_value_error(student, f"obd_saliency with {what}", *args)
+    _rejects(student, "obd_saliency", bad)
 
 
 # --- fgsm -----------------------------------------------------------------------------------------
@@ -172,8 +176,7 @@ def fgsm__stays_in_ball_and_box(student, ref, x, g, eps):
     ("eps inf", np.ones(2), np.ones(2), math.inf), ("lo 1 > hi 0", np.ones(2), np.ones(2), 0.1, 1.0, 0.0)]))
 def fgsm__rejects_bad_input(student, ref, bad):
     """fgsm should raise ValueError for an empty or non-finite x or grad, shapes that differ, a negative or infinite eps, or lo > hi."""
-    what, *args = bad
-    _raises_value_error(student, f"fgsm with {what}", *args)
+    _rejects(student, "fgsm", bad)
 
 
 # --- pgd_step -------------------------------------------------------------------------------------
@@ -218,8 +221,7 @@ def pgd_step__stays_in_ball_and_box(student, ref, case):
     ("lo 1 > hi 0", np.ones(2), np.ones(2), np.ones(2), 0.1, 0.1, 1.0, 0.0)]))
 def pgd_step__rejects_bad_input(student, ref, bad):
     """pgd_step should raise ValueError for empty or non-finite arrays, shapes that differ, a negative alpha or eps, or lo > hi."""
-    what, *args = bad
-    _raises_value_error(student, f"pgd_step with {what}", *args)
+    _rejects(student, "pgd_step", bad)
 
 
 # --- robust_accuracy ------------------------------------------------------------------------------
@@ -282,8 +284,7 @@ def worst_case_over_attacks(student, ref, case):
     ("float labels", np.zeros((1, 2, 2)), np.array([0.0, 1.0]))]))
 def robust_accuracy__rejects_bad_input(student, ref, bad):
     """robust_accuracy should raise ValueError for logits that are not (A, N, C) with N >= 1, C >= 2 and finite, or labels that are not integers in [0, C), one per sample."""
-    what, *args = bad
-    _raises_value_error(student, f"robust_accuracy with {what}", *args)
+    _rejects(student, "robust_accuracy", bad)
 
 
 # --- sam_perturbation -----------------------------------------------------------------------------
@@ -319,8 +320,7 @@ def norm_rho_and_scale_free(student, ref, g, rho, c):
     ("rho inf", np.ones(2), math.inf)]))
 def sam_perturbation__rejects_bad_input(student, ref, bad):
     """sam_perturbation should raise ValueError for an empty or non-finite g, or rho negative or infinite."""
-    what, *args = bad
-    _raises_value_error(student, f"sam_perturbation with {what}", *args)
+    _rejects(student, "sam_perturbation", bad)
 
 
 # --- edge_popup_mask ------------------------------------------------------------------------------
@@ -376,8 +376,7 @@ def sign_free_and_nested(student, ref, scores, k):
     ("k -0.1", np.ones(3), -0.1), ("k NaN", np.ones(3), math.nan)]))
 def edge_popup_mask__rejects_bad_input(student, ref, bad):
     """edge_popup_mask should raise ValueError for empty or non-finite scores, or k outside [0, 1]."""
-    what, *args = bad
-    _raises_value_error(student, f"edge_popup_mask with {what}", *args)
+    _rejects(student, "edge_popup_mask", bad)
 
 
 # --- supermask_score_grad -------------------------------------------------------------------------
@@ -413,8 +412,7 @@ def straight_through_closed_form(student, ref, case):
     ("an empty x", np.ones((0, 3)), np.ones((0, 2)), np.ones((2, 3)))]))
 def supermask_score_grad__rejects_bad_input(student, ref, bad):
     """supermask_score_grad should raise ValueError for arrays that are not 2-D, empty, non-finite, or of shapes other than (B, I), (B, O), (O, I)."""
-    what, *args = bad
-    _raises_value_error(student, f"supermask_score_grad with {what}", *args)
+    _rejects(student, "supermask_score_grad", bad)
 
 
 # --- mask_distance --------------------------------------------------------------------------------
@@ -450,8 +448,7 @@ def fraction_of_entries_that_differ(student, ref, case):
     ("an entry 0.5", np.array([0.5, 1.0]), np.ones(2)), ("an entry 2", np.ones(2), np.array([2.0, 1.0]))]))
 def mask_distance__rejects_bad_input(student, ref, bad):
     """mask_distance should raise ValueError for empty masks, masks of different shapes, or entries other than 0 and 1."""
-    what, *args = bad
-    _raises_value_error(student, f"mask_distance with {what}", *args)
+    _rejects(student, "mask_distance", bad)
 
 
 # --- early_bird_epoch -----------------------------------------------------------------------------
@@ -478,31 +475,29 @@ def _early_bird(masks, threshold, window) -> int:
 
 
 def _as_int(got, what: str) -> int:
-    if isinstance(got, (int, np.integer)) and not isinstance(got, bool):
-        return int(got)
-    value = as_float(got, what)
-    require(value.is_integer(), f"{what} should be an integer, got {fmt(got)}")
+    """The student's epoch: a Python or NumPy integer (or a whole float)."""
+    value = as_float(np.asarray(got) if isinstance(got, np.generic) else got, what)
+    require(value.is_integer(), f"{what} should be an integer epoch, got {fmt(got)}")
     return int(value)
+
+
+def _same_epoch(student, case, expected: int) -> None:
+    masks, threshold, window = case
+    got = _as_int(student(masks, threshold, window), "early_bird_epoch")
+    require(got == expected, f"early_bird_epoch({fmt(masks)}, threshold={threshold}, window={window})\n"
+                             f"  expected: {expected}\n  got:      {got}")
 
 
 @check("early_bird_epoch", case=mask_histories())
 def early_bird_epoch__agrees_with_reference(student, ref, case):
     """early_bird_epoch(masks, threshold, window) should return the reference's epoch."""
-    masks, threshold, window = case
-    got = _as_int(student(masks, threshold, window), "early_bird_epoch")
-    expected = ref(masks, threshold, window)
-    require(got == expected, f"early_bird_epoch({fmt(masks)}, threshold={threshold}, window={window})\n"
-                             f"  expected: {expected}\n  got:      {got}")
+    _same_epoch(student, case, ref(*case))
 
 
 @check("early_bird_epoch", public=True, case=mask_histories())
 def first_epoch_close_to_the_whole_queue(student, ref, case):
     """The result should be the first t >= window whose mask is at distance < threshold from each of the window masks before it, or -1 if there is none."""
-    masks, threshold, window = case
-    got = _as_int(student(masks, threshold, window), "early_bird_epoch")
-    expected = _early_bird(masks, threshold, window)
-    require(got == expected, f"early_bird_epoch({fmt(masks)}, threshold={threshold}, window={window})\n"
-                             f"  expected: {expected}\n  got:      {got}")
+    _same_epoch(student, case, _early_bird(*case))
 
 
 @check("early_bird_epoch", public=True, T=st.integers(2, 9), n=st.integers(2, 6), window=st.integers(1, 4))
@@ -539,8 +534,7 @@ def distance_equal_to_threshold_is_not_close(student, ref, n, window, flip):
     ("window 0", np.ones((3, 2)), 0.1, 0), ("window 1.5", np.ones((3, 2)), 0.1, 1.5)]))
 def early_bird_epoch__rejects_bad_input(student, ref, bad):
     """early_bird_epoch should raise ValueError for masks that are not a non-empty 2-D array of 0s and 1s, a threshold outside (0, 1], or a window that is not an integer >= 1."""
-    what, *args = bad
-    _raises_value_error(student, f"early_bird_epoch with {what}", *args)
+    _rejects(student, "early_bird_epoch", bad)
 
 
 # --- cp_reconstruct -------------------------------------------------------------------------------
@@ -584,8 +578,7 @@ def sum_of_rank_one_terms(student, ref, factors):
     ("NaN in D", np.ones((2, 1)), np.ones((2, 1)), np.ones((2, 1)), np.full((2, 1), np.nan))]))
 def cp_reconstruct__rejects_bad_input(student, ref, bad):
     """cp_reconstruct should raise ValueError for factors that are not non-empty 2-D arrays, have different ranks, or are non-finite."""
-    what, *args = bad
-    _raises_value_error(student, f"cp_reconstruct with {what}", *args)
+    _rejects(student, "cp_reconstruct", bad)
 
 
 # --- cp_als_update --------------------------------------------------------------------------------
@@ -649,5 +642,4 @@ def recovers_an_exact_kernel(student, ref, factors):
     ("NaN in K", np.full((2, 2, 2, 2), np.nan), np.ones((2, 1)), np.ones((2, 1)), np.ones((2, 1)))]))
 def cp_als_update__rejects_bad_input(student, ref, bad):
     """cp_als_update should raise ValueError for a K that is not a non-empty 4-D array, factors that do not fit K's axes or have different ranks, or non-finite input."""
-    what, *args = bad
-    _raises_value_error(student, f"cp_als_update with {what}", *args)
+    _rejects(student, "cp_als_update", bad)
