@@ -23,7 +23,7 @@ from reference_impl.robustness import (cp_als_update, cp_reconstruct, early_bird
                                        mask_distance, obd_saliency, pgd_step, robust_accuracy, sam_perturbation,
                                        supermask_score_grad)
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None)
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None)
 FLOATS = st.floats(-10, 10, allow_nan=False, allow_subnormal=False)
 
 
