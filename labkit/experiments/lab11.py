@@ -28,33 +28,33 @@ from labkit.training import MLP, accuracy, set_seed, train_classifier
 
 @dataclass(frozen=True)
 class Config(ExperimentConfig):
-    hidden: tuple = (64,)
     epochs: int = 15
     lr: float = 3e-3
-    sparsities: tuple = (0.3, 0.5, 0.7, 0.9, 0.95)
+    hidden: tuple[int, ...] = (64,)
     fisher_samples: int = 300
     probes: int = 32
-    eps: tuple = (0.02, 0.05, 0.1)
-    pgd_steps: int = 10
-    attack_samples: int = 360
+    sparsities: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9, 0.95)
     prune_sparsity: float = 0.8
+    student_hidden: tuple[int, ...] = (16,)
     rank: int = 8
     bits: int = 4
-    student_hidden: tuple = (16,)
     ft_epochs: int = 3
+    pgd_steps: int = 10
+    attack_samples: int = 360
+    eps: tuple[float, ...] = (0.02, 0.05, 0.1)
     sam_rho: float = 0.05
-    sam_sparsities: tuple = (0.7, 0.9)
-    sam_ranks: tuple = (4, 8)
-    eb_sparsity: float = 0.7
-    eb_threshold: float = 0.1
-    eb_window: int = 3
-    super_hidden: tuple = (256,)
+    sam_sparsities: tuple[float, ...] = (0.7, 0.9)
+    sam_ranks: tuple[int, ...] = (4, 8)
     super_k: float = 0.5
     super_epochs: int = 10
     super_lr: float = 0.01
+    super_hidden: tuple[int, ...] = (256,)
+    eb_sparsity: float = 0.7
+    eb_threshold: float = 0.1
+    eb_window: int = 3
+    cp_ranks: tuple[int, ...] = (8, 16, 32)
+    tucker_ranks: tuple[tuple[int, int], ...] = ((6, 4), (8, 8), (16, 8))
     cnn_epochs: int = 4
-    cp_ranks: tuple = (8, 16, 32)
-    tucker_ranks: tuple = ((6, 4), (8, 8), (16, 8))
     cp_iters: int = 25
 
     @classmethod
@@ -84,7 +84,6 @@ def _pct(s: float) -> str:
 
 @dataclass
 class Dense:
-    """The dense MLPs (one per seed), their per-epoch global magnitude masks, and their test accuracies."""
     data: object
     cfg: Config
     models: dict
