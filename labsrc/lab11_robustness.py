@@ -205,7 +205,7 @@ if ready({2: fgsm, 3: pgd_step, 4: robust_accuracy}):
 # %% [markdown] name="md_sam"
 # ## Does SAM buy compressibility?
 #
-# The same MLP trained with SAM ($\rho = 0.05$, Adam as the base optimiser, same seeds and epochs) against the dense models above, then pruned globally by magnitude (no fine-tuning) or truncated by SVD to rank 4 or 8 in the hidden layer.
+# The same MLP trained with SAM ($\rho = 0.05$, Adam as the base optimiser, same seeds and epochs) against the dense models above, then pruned globally by magnitude (no fine-tuning) or with its first (64 × 64) layer truncated by SVD to rank 4 or 8.
 
 # %% name="exp_sam"
 if ready({5: sam_perturbation}):
