@@ -163,6 +163,14 @@ def plan(predictor: Predictor, run_case, cases: list) -> list[PlannedCall]:
     return predictor.planned
 
 
+class PlannedCases(list):
+    """Recorded cases (autograder.cases) with the plan of their calls, made once when they are recorded."""
+
+    def __init__(self, cases, plan: list[PlannedCall]):
+        super().__init__(cases)
+        self.plan = plan
+
+
 class BatchedBackend:
     """The sandbox session as a check's backend during a replay: calls that match the plan are
     answered from batches (see the module's docstring); any other call goes to the session alone."""
