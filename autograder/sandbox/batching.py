@@ -12,8 +12,10 @@ exercise's reference plays the student. So, per check:
    would deliver it) and notes the call, and the asks a function that computes like the reference
    would make on the way, with the grader's answers to them (the "memo").
 2. **Send** the planned calls in one ``batch`` frame (:meth:`StudentSession.batch`). The worker
-   runs them in order, one reply frame each, and stops after the first call that raises. A
-   predicted error ends a batch (the next one starts after it), and so does ``MAX_CALLS``.
+   runs them in order, one reply frame each, and stops after a call that raises NotImplementedError
+   (an exercise not done yet: the check stops there too). A batch holds at most ``MAX_CALLS``. The
+   worker is not told which calls the reference answers with an error: that would tell a student's
+   function when to raise.
 3. **Verify**: the cases run for real, as in ``runner.replay``; each call the check makes is taken
    from the batch's replies only if it is, byte for byte on the wire, the next planned call (the same
    function, arguments and keyword arguments); otherwise the rest of the batch is discarded and the
@@ -22,8 +24,8 @@ exercise's reference plays the student. So, per check:
    one call at a time.
 
 What differs from one call at a time: when a case fails, the worker has also run the planned calls
-after it (up to the end of that batch) before the check goes back to hypothesis. For a function
-whose results depend only on its arguments, nothing of that is visible. A function that keeps
+after it (up to the end of that batch, or a NotImplementedError) before the check goes back to
+hypothesis. For a function whose results depend only on its arguments, nothing of that is visible. A function that keeps
 state, prints or draws random numbers sees those calls too. A hang or crash in one of them is not
 the student's failure of a call that was made: the worker is restarted for the next call and the
 restart is not reported (the submission's time it used is spent).
@@ -59,8 +61,8 @@ def call_key(fn: str, args, kwargs: dict) -> str | None:
 
 
 class PlannedCall:
-    def __init__(self, fn: str, args: list, kwargs: dict, key: str, memo: dict, fails: bool):
-        self.fn, self.args, self.kwargs, self.key, self.memo, self.fails = fn, args, kwargs, key, memo, fails
+    def __init__(self, fn: str, args: list, kwargs: dict, key: str, memo: dict, stops: bool):
+        self.fn, self.args, self.kwargs, self.key, self.memo, self.stops = fn, args, kwargs, key, memo, stops
 
 
 class PlanStop(Exception):
@@ -97,7 +99,8 @@ class Predictor:
         except Exception as e:  # noqa: BLE001 - the reference raises here: so would a correct function
             result = CallResult(False, error_type=type(e).__name__, error=str(e))
         snapshot = wire.roundtrip(sent)  # the check may change its arrays after the call
-        self.planned.append(PlannedCall(self.name, snapshot["args"], snapshot["kwargs"], key, memo, not result.ok))
+        stops = not result.ok and result.error_type == "NotImplementedError"  # the worker would stop there
+        self.planned.append(PlannedCall(self.name, snapshot["args"], snapshot["kwargs"], key, memo, stops))
         return result
 
     def __call__(self, *args, **kwargs):
@@ -201,7 +204,7 @@ class BatchedBackend:
         out = []
         for p in self.planned[self.next_planned:self.next_planned + MAX_CALLS]:
             out.append((p.fn, p.args, p.kwargs, p.memo))
-            if p.fails:  # the worker stops after a call that raises: so does the batch
+            if p.stops:  # the worker stops after a NotImplementedError: so does the batch
                 break
         return out
 

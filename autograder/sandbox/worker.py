@@ -20,8 +20,8 @@ Protocol (one frame per message, see wire.py):
 of them gets the grader's answer (the reference's result, as data) instead of running the
 student's own, so a bug in one exercise does not cost the exercises that call it.
     -> {"op": "batch", "calls": [{"fn", "args", "kwargs", "answered", "memo"}, ...]}
-    <- one reply per call, in order, as for "call" (asks in between); after the first reply with
-       "ok": false the worker runs no further call of the batch
+    <- one reply per call, in order, as for "call" (asks in between); after a call that raised
+       NotImplementedError (an exercise not done yet) the worker runs no further call of the batch
     -> {"op": "exit"}
 
 A batch saves the round trip per call (the grader sends the calls it expects a check to make, see
@@ -126,25 +126,27 @@ def _leave_if_forked(worker_pid: int) -> None:
 
 
 def _call(msg: dict, namespace: dict, fd_in: int, fd_out: int, wire, worker_pid: int) -> bool:
-    """Call the student's function as ``msg`` says and write the reply frame; False if the call failed."""
+    """Call the student's function as ``msg`` says and write the reply frame; False if the call raised
+    NotImplementedError (a batch stops there; see CallBatch in session.py)."""
     fn = namespace.get(msg["fn"])
     answered = [n for n in msg.get("answered") or () if n != msg["fn"]]
     memo = msg.get("memo") or None
     saved = {n: namespace[n] for n in answered if n in namespace}
     namespace.update({n: _asking(n, fd_in, fd_out, wire, memo) for n in answered})
-    ok = False
+    go_on = True
     try:
         if fn is None or not callable(fn):
             raise NameError(f"name '{msg['fn']}' is not defined")
         value = fn(*msg["args"], **msg["kwargs"])
     except BaseException as exc:  # noqa: BLE001 - a student's SystemExit must not end the worker
         _leave_if_forked(worker_pid)
-        frame = wire.encode({"ok": False, **_describe(exc)})
+        reply = {"ok": False, **_describe(exc)}
+        go_on = reply["error_type"] != "NotImplementedError"
+        frame = wire.encode(reply)
     else:
         _leave_if_forked(worker_pid)
         try:
             frame = wire.encode({"ok": True, "value": value})
-            ok = True
         except BaseException as exc:  # noqa: BLE001 - WireError, or a hostile value's side effects
             frame = wire.encode(
                 {"ok": False, "error_type": "UnsupportedReturnValue", "error": str(exc)[:MAX_ERROR_CHARS], "traceback": ""}
@@ -157,7 +159,7 @@ def _call(msg: dict, namespace: dict, fd_in: int, fd_out: int, wire, worker_pid:
                 namespace.pop(n, None)
     sys.stdout.flush()
     wire.write_bytes(fd_out, frame)
-    return ok
+    return go_on
 
 
 def main(fd_in: int, fd_out: int) -> None:

@@ -164,14 +164,18 @@ def test_an_ask_the_reference_does_not_make_is_still_answered_by_the_grader(monk
     assert one[2] == 2 * EXAMPLES and many[2] == EXAMPLES  # half the asks were memoised
 
 
-def test_the_worker_runs_no_call_of_a_batch_after_one_that_raises():
+def test_the_worker_goes_on_after_an_error_and_stops_after_not_implemented():
+    """Checks expect errors (``rejects_bad_input``), so an error does not end a batch; an exercise
+    not done yet does (the check stops at its first call)."""
     source = """
     seen = []
 
     def f(x):
         seen.append(x)
+        if x == 1:
+            raise ValueError("one")
         if x == 2:
-            raise ValueError("two")
+            raise NotImplementedError()
         return x
 
     def calls_seen():
@@ -182,7 +186,8 @@ def test_the_worker_runs_no_call_of_a_batch_after_one_that_raises():
         batch = s.batch([("f", [x], {}, {}) for x in range(5)])
         assert isinstance(batch, CallBatch)
         got = [batch.next() for _ in range(3)]
-        assert [r.ok for r in got] == [True, True, False] and got[2].error_type == "ValueError"
+        assert [r.ok for r in got] == [True, False, False]
+        assert [r.error_type for r in got[1:]] == ["ValueError", "NotImplementedError"]
         assert not batch.alive
         batch.discard()  # nothing left to read
         assert s.call("calls_seen").value == [0, 1, 2]
