@@ -20,6 +20,10 @@ The record is kept in memory (a batch records before it forks its workers) and i
 ``build/cases/``, keyed by everything that can change it: the grader's fingerprint of the lab (checks,
 strategies, reference, course.toml), the examples per property, the seed and the versions of
 hypothesis, NumPy and Python. Recording a lab takes about as long as grading it once did.
+
+With each check's cases goes the plan of the calls they make of a passing function (the reference
+playing the student, ``autograder.sandbox.batching.plan``), so that a grading sends them to the
+sandbox in batches without planning them again; a record made without the reference has no plan.
 """
 
 from __future__ import annotations
@@ -37,10 +41,11 @@ import numpy as np
 
 from .checks import Check
 from .inprocess import InProcessBackend
-from .runner import RecordedDraws, StudentFunction, hypothesis_test
+from .runner import RecordedDraws, StudentFunction, _replay_one, hypothesis_test
+from .sandbox import batching
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "build" / "cases"
-FORMAT = "4"
+FORMAT = "5"  # 5: with the plan of each check's calls (autograder.sandbox.batching)
 
 _memory: dict[str, dict[str, dict[str, dict]]] = {}  # "<lab>-<key>" -> exercise -> check -> {"strategies", "cases"}
 
@@ -149,6 +154,15 @@ def lab_cases(lab, checks: dict[str, list[Check]], *, fingerprint: str, max_exam
         return isinstance(entry, dict) and entry.get("strategies") == strategies_of(c)
 
     missing = [(ex, c) for ex, cs in checks.items() for c in cs if not current(ex, c)]
+    upstream: dict = {}
+    if missing and not isinstance(lab, str):
+        from .grade import upstream_answers  # here: grade imports this module
+
+        references = lab_references(lab)
+        try:
+            upstream = upstream_answers(lab)
+        except Exception:  # noqa: BLE001 - a reference missing here: plans without the upstream asks
+            upstream = {}
     recorded = False
     for ex, c in missing:
         reference = None
@@ -158,15 +172,30 @@ def lab_cases(lab, checks: dict[str, list[Check]], *, fingerprint: str, max_exam
             reference = references.get(ex)
             if reference is None:
                 continue  # not recordable here; another grader with the reference may record it
-        held.setdefault(ex, {})[c.name] = {
-            "strategies": strategies_of(c),
-            "cases": record_check(c, max_examples=max_examples, seed_value=seed_value, reference=reference),
-        }
+        cases = record_check(c, max_examples=max_examples, seed_value=seed_value, reference=reference)
+        held.setdefault(ex, {})[c.name] = {"strategies": strategies_of(c), "cases": cases,
+                                           "plan": plan_calls(c, cases, (references or {}).get(ex), upstream.get(ex))}
         recorded = True
     if recorded:
         _store(_path(lab_id, key, root), held)
     _memory[f"{lab_id}-{key}"] = held
-    return {ex: {c.name: held[ex][c.name]["cases"] for c in cs if current(ex, c)} for ex, cs in checks.items()}
+    return {ex: {c.name: _with_plan(held[ex][c.name]) for c in cs if current(ex, c)} for ex, cs in checks.items()}
+
+
+def _with_plan(entry: dict):
+    cases, planned = entry["cases"], entry.get("plan")
+    return cases if cases is None or planned is None else batching.PlannedCases(cases, planned)
+
+
+def plan_calls(check: Check, cases: list[dict] | None, reference: tuple[str, object] | None,
+               answers: dict | None):
+    """The calls the check's cases make of a passing function, in order (autograder.sandbox.batching),
+    with the asks of the upstream exercises in ``answers``; None without the reference or the cases."""
+    if not cases or reference is None:
+        return None
+    name, fn = reference
+    return batching.plan(batching.Predictor(name, fn, answers),
+                         lambda student, case: _replay_one(check, student, fn, case), cases)
 
 
 def _load(path: Path) -> dict | None:

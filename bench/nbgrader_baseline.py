@@ -167,8 +167,8 @@ def autograded_score(root: Path, lab) -> tuple[float, float]:
         return sub.score, sub.max_score
 
 
-def time_nbgrader(course, lab, workdir: Path, *, runs_skip: int = 3, runs_full: int = 1) -> dict:
-    """Generate once, then time ``nbgrader autograde`` of the solution in both configurations."""
+def prepare_assignment(course, lab, workdir: Path) -> tuple[Path, int]:
+    """Generate the nbgrader assignment once and submit the solution: (the nbgrader course root, cases)."""
     root = workdir / f"nbgrader_{lab.id}"
     shutil.rmtree(root, ignore_errors=True)
     source = root / "source" / lab.id / lab.notebook
@@ -180,14 +180,26 @@ def time_nbgrader(course, lab, workdir: Path, *, runs_skip: int = 3, runs_full: 
     sub = root / "submitted" / STUDENT / lab.id / lab.notebook
     sub.parent.mkdir(parents=True)
     nbformat.write(without_solution_markers(nb), sub)
+    return root, cases
+
+
+def autograde_once(root: Path, lab, *, skip_experiments: bool = True) -> float:
+    """Seconds of one ``nbgrader autograde`` of the submitted solution (checked to get full marks)."""
+    _config(root, skip_experiments=skip_experiments)
+    seconds = _run(root, "autograde", lab.id, "--student", STUDENT, "--force")
+    score, max_score = autograded_score(root, lab)
+    if not math.isclose(score, max_score):
+        raise RuntimeError(f"{lab.id}: nbgrader gave the solution {score}/{max_score}")
+    return seconds
+
+
+def time_nbgrader(course, lab, workdir: Path, *, runs_skip: int = 3, runs_full: int = 1) -> dict:
+    """Generate once, then time ``nbgrader autograde`` of the solution in both configurations."""
+    root, cases = prepare_assignment(course, lab, workdir)
     out = {"cases_checked": cases, "cases_per_exercise": CASES_PER_EXERCISE}
     for name, skip, runs in (("skip_experiments", True, runs_skip), ("all_cells", False, runs_full)):
         if runs < 1:
             continue
-        _config(root, skip_experiments=skip)
-        times = [_run(root, "autograde", lab.id, "--student", STUDENT, "--force") for _ in range(runs)]
-        score, max_score = autograded_score(root, lab)
-        if not math.isclose(score, max_score):
-            raise RuntimeError(f"{lab.id}: nbgrader gave the solution {score}/{max_score} ({name})")
+        times = [autograde_once(root, lab, skip_experiments=skip) for _ in range(runs)]
         out[name] = {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "runs": runs}
     return out

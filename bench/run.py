@@ -1,6 +1,7 @@
 """The benchmarks, one command (``make bench``): a table against bench/budgets.toml, and a JSON file.
 
-    python bench/run.py [--runs 5] [--only grading,nbgrader,batch,notebooks,private,cluster] [--labs lab01,lab02]
+    python bench/run.py [--runs 5] [--only grading,nbgrader,batch,notebooks,private,cluster,ratio] [--labs lab01,lab02]
+                        [--baseline DIR]
                         [--json bench/results/latest.json]
 
 Sections:
@@ -19,6 +20,12 @@ notebooks  each lab's solution notebook top to bottom, against its 5-minute budg
 private    Lab 7's cost of privacy (bench/private_inference.py), when Lab 7 exists.
 cluster    the batch on a local Dask scheduler with 1 and 2 workers (bench/dask_cluster.py): throughput,
            and the projection for N workers with the model's measured inputs.
+ratio      ``course grade`` of the full solution against ``nbgrader autograde`` with the experiments
+           skipped, measured in turns (ours, [baseline,] nbgrader; the order rotates each round) so that
+           both see the same load on a shared machine; ``--runs`` rounds after one untimed warm-up of
+           each, the load average before and after. ``--baseline DIR``: another checkout of the course
+           (e.g. ``git archive main``) graded in the same turns with this tree's interpreter, to measure
+           a change before/after; its results.json must equal ours, timings and fingerprint aside.
 
 It measures and reports; it never fails the test suite (these machines are shared and noisy). The
 exit status is 0 even when a figure is over budget; the table says so.
@@ -44,7 +51,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from autograder.config import load_course  # noqa: E402
 
-SECTIONS = ("grading", "nbgrader", "batch", "notebooks", "private", "cluster")
+SECTIONS = ("grading", "nbgrader", "batch", "notebooks", "private", "cluster", "ratio")
 
 
 class Table:
@@ -95,6 +102,67 @@ def time_course_grade(course, lab, runs: int, workdir: Path) -> dict:
             "sandbox": res["extra_data"].get("sandbox")}
 
 
+def _grade_once(tree: Path, lab, sub: Path, out: Path) -> tuple[float, dict]:
+    """One ``course grade`` of ``sub`` by the course checkout ``tree`` as a subprocess: (seconds, results.json)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}  # a baseline tree's autograder before this one's
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", lab.id, str(sub), "--out", str(out),
+                           "--force"], capture_output=True, text=True, cwd=tree, env=env, timeout=1800)
+    seconds = time.perf_counter() - t
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"course grade {lab.id} ({tree}) failed:\n{proc.stderr[-3000:]}")
+    res = json.loads((out / sub.stem / "results.json").read_text())
+    if abs(res["score"] - res["max_score"]) > 1e-6:
+        raise RuntimeError(f"{lab.id} ({tree}): the solution got {res['score']}/{res['max_score']}")
+    return seconds, res
+
+
+def _without_timings(res: dict) -> dict:
+    res = json.loads(json.dumps(res))
+    res.pop("execution_time", None)
+    res["extra_data"].pop("fingerprint", None)
+    res["extra_data"].get("timing", {}).pop("seconds", None)
+    return res
+
+
+def _spread(times: list[float]) -> dict:
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "runs": len(times),
+            "all_s": [round(t, 3) for t in times]}
+
+
+def time_ratio(course, lab, runs: int, workdir: Path, baseline: Path | None) -> dict:
+    """Ours, the baseline tree's and nbgrader's (experiments skipped) grading of the solution, in turns."""
+    from nbgrader_baseline import autograde_once, prepare_assignment
+
+    sub = workdir / "ratio" / lab.id / f"{lab.id}_solution.ipynb"
+    sub.parent.mkdir(parents=True, exist_ok=True)
+    sub.write_bytes(lab.solution_path(course.root).read_bytes())
+    nbg_root, cases = prepare_assignment(course, lab, workdir / "ratio")
+    graders = {"ours": lambda: _grade_once(ROOT, lab, sub, workdir / "ratio" / lab.id / "ours")}
+    if baseline is not None:
+        graders["baseline"] = lambda: _grade_once(baseline, lab, sub, workdir / "ratio" / lab.id / "baseline")
+    graders["nbgrader"] = lambda: (autograde_once(nbg_root, lab), None)
+    load_before = os.getloadavg()
+    results = {name: g()[1] for name, g in graders.items()}  # warm-up, untimed (records our cases)
+    if baseline is not None and _without_timings(results["ours"]) != _without_timings(results["baseline"]):
+        raise RuntimeError(f"{lab.id}: results.json differs between this tree and the baseline {baseline}")
+    times: dict[str, list[float]] = {name: [] for name in graders}
+    order = list(graders)
+    for _ in range(runs):
+        for name in order:
+            times[name].append(graders[name]()[0])
+        order = order[1:] + order[:1]
+    out = {name: _spread(ts) for name, ts in times.items()}
+    out["ratio"] = out["ours"]["median_s"] / out["nbgrader"]["median_s"]
+    out["ratio_paired"] = _spread([a / b for a, b in zip(times["ours"], times["nbgrader"])])
+    if baseline is not None:
+        out["baseline_ratio"] = out["baseline"]["median_s"] / out["nbgrader"]["median_s"]
+    out["examples_checked"] = results["ours"]["extra_data"]["timing"]["examples_run"]
+    out["nbgrader_cases"] = cases
+    out["loadavg_before"], out["loadavg_after"] = [round(x, 2) for x in load_before], [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
 def time_notebook(course, lab) -> float:
     import nbformat
     from nbclient import NotebookClient
@@ -113,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {', '.join(SECTIONS)}")
     ap.add_argument("--labs", default="", help="comma-separated lab ids (default: every lab in course.toml)")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "latest.json"))
+    ap.add_argument("--baseline", default="", help="ratio: another checkout of the course to grade in the same turns")
     args = ap.parse_args(argv)
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(sections) - set(SECTIONS)
@@ -158,6 +227,22 @@ def main(argv: list[str] | None = None) -> int:
                 entry["cases_ratio"] = cases_ratio
                 table.row(f"{lab.id}: cases checked, ours / nbgrader", cases_ratio, "x",
                           ("cases_ratio", "min"), higher_is_better=True)
+            if "ratio" in sections:
+                r = time_ratio(course, lab, args.runs, work, Path(args.baseline).resolve() if args.baseline else None)
+                entry["ratio"] = r
+                load = f"load {r['loadavg_before'][0]:.1f} -> {r['loadavg_after'][0]:.1f}"
+                for name in [n for n in ("ours", "baseline", "nbgrader") if n in r]:
+                    t = r[name]
+                    table.row(f"{lab.id}: {name}, full solution (in turns)", t["median_s"], "s",
+                              note=f"{t['runs']} runs {t['min_s']:.1f}-{t['max_s']:.1f}s; {load}")
+                rp = r["ratio_paired"]
+                table.row(f"{lab.id}: ratio ours / nbgrader (experiments skipped)", r["ratio"], "x",
+                          ("ratio_ours_over_nbgrader", "skip_experiments"),
+                          note=f"per round {rp['min_s']:.2f}-{rp['max_s']:.2f}; {r['examples_checked']} examples "
+                               f"vs {r['nbgrader_cases']} cases")
+                if "baseline_ratio" in r:
+                    table.row(f"{lab.id}: ratio baseline / nbgrader", r["baseline_ratio"], "x",
+                              note="results.json identical to ours, timings aside")
             if "notebooks" in sections:
                 s = time_notebook(course, lab)
                 entry["notebook_s"] = s

@@ -206,6 +206,18 @@ def _others_can_run_python() -> bool:
 
 
 _BWRAP_OK: bool | None = None
+# The probe: the interpreter starts inside bubblewrap as the sandbox uid, and NumPy's files (the package
+# and its compiled core, in the venv the worker imports it from) are there and readable to it. (It used
+# to import NumPy: the same answer for a tenth of a worker start-up more on every `course grade`.)
+_PROBE = "import os, sys; sys.exit(0 if all(os.access(f, os.R_OK) for f in sys.argv[1:]) else 3)"
+
+
+def _probe_files() -> list[str]:
+    import numpy
+
+    core = getattr(getattr(numpy, "_core", None), "_multiarray_umath", None)
+    return [os.path.abspath(m.__file__) for m in (numpy, core) if getattr(m, "__file__", None)]
+
 
 
 def bubblewrap_available() -> bool:
@@ -217,7 +229,7 @@ def bubblewrap_available() -> bool:
         _BWRAP_OK = False
         if shutil.which("bwrap") and shutil.which("setpriv") and os.geteuid() == 0:
             try:
-                probe = subprocess.run(_bwrap_prefix("/") + [sys.executable, "-I", "-c", "import numpy"],
+                probe = subprocess.run(_bwrap_prefix("/") + [sys.executable, "-I", "-S", "-c", _PROBE, *_probe_files()],
                                        capture_output=True, timeout=30)
                 _BWRAP_OK = probe.returncode == 0
             except (OSError, subprocess.TimeoutExpired):
@@ -320,7 +332,9 @@ class StudentSession:
             self.mode = process
         self.skipped: dict[int, str] = {}
         self.load_report: LoadReport | None = None
-        self.restarts = 0
+        self.restarts = 0  # workers started, as reported (a restart after a speculative call's loss is not counted)
+        self._spawns = 0  # workers started: names their run folder and output file
+        self._uncounted_restart = False
         self._proc: subprocess.Popen | None = None
         self._dir: Path | None = None
         self._to_worker = self._from_worker = -1
@@ -365,7 +379,7 @@ class StudentSession:
 
     def _spawn(self) -> None:
         assert self._dir is not None
-        run = self._dir / f"run{self.restarts}"
+        run = self._dir / f"run{self._spawns}"
         run.mkdir()
         for name in ("worker.py", "wire.py"):
             shutil.copy(HERE / name, run / name)
@@ -385,7 +399,7 @@ class StudentSession:
         for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # needed on some CPUs for correct BLAS
             if key in os.environ:
                 env[key] = os.environ[key]
-        self._stdout = open(self._dir / f"stdout{self.restarts}.txt", "wb")
+        self._stdout = open(self._dir / f"stdout{self._spawns}.txt", "wb")
         python = [sys.executable, "-I", "-u", "-X", "faulthandler"]
         if self.bwrap:
             os.chmod(run, 0o755)
@@ -499,7 +513,9 @@ class StudentSession:
                     f"the submission's time limit of {self.limits.submission_seconds:g} s ran out while loading the notebook"
                 )
             self._spawn()
-            self.restarts += 1
+            self._spawns += 1
+            self.restarts += 0 if self._uncounted_restart else 1
+            self._uncounted_restart = False
             cells = [(i, src) for i, src in self.cells if i not in self.skipped]
             current = None
             try:
@@ -553,6 +569,23 @@ class StudentSession:
         deadline = self.deadline(self.limits.call_seconds)
         self._send({"op": "call", "fn": fn, "args": list(args), "kwargs": kwargs, "answered": sorted(self.answers)},
                    deadline, what)
+        return self._reply(what, deadline)
+
+    def batch(self, calls: list[tuple[str, list, dict, dict]]) -> "CallBatch":
+        """Send several calls in one frame: (fn, args, kwargs, memo) each; read their replies from the
+        returned :class:`CallBatch`, in order. ``memo`` maps the sha256 of an ask frame (see worker.py)
+        to the answer the grader would give it."""
+        if self._proc is None:
+            self.start()
+        answered = sorted(self.answers)
+        specs = [{"fn": fn, "args": list(args), "kwargs": kwargs, "answered": answered, "memo": memo}
+                 for fn, args, kwargs, memo in calls]
+        first = calls[0][0] if calls else "?"
+        self._send({"op": "batch", "calls": specs}, self.deadline(self.limits.call_seconds), f"calling {first}()")
+        return CallBatch(self, [c[0] for c in calls], self._proc)
+
+    def _reply(self, what: str, deadline: float) -> CallResult:
+        """Read one call's reply (answering its asks on the way)."""
         msg = self._read(deadline, what)
         while isinstance(msg, dict) and msg.get("event") == "ask":  # see answering()
             self._send(self._answer(msg), deadline, what)
@@ -609,3 +642,54 @@ class StudentSession:
             if len(text) >= limit:
                 break
         return text[:limit]
+
+
+class CallBatch:
+    """The replies of a batch of calls, read one at a time, in order.
+
+    Each reply is read with the call limit counted from the moment the grader asks for it (the
+    worker started that call no later): a hang or crash in a call is reported with the words of a
+    single call (``calling fn() took longer than ...``). The worker runs no call after one that
+    raised NotImplementedError (an exercise not done yet), so ``pending`` drops to 0 there; it goes
+    on after any other error (a check may expect one: which calls should raise is not its business).
+    """
+
+    def __init__(self, session: StudentSession, fns: list[str], proc):
+        self.session = session
+        self.fns = fns
+        self.read = 0
+        self.pending = len(fns)
+        self._proc = proc  # the worker that runs the batch: once it is gone, nothing more will come
+
+    @property
+    def alive(self) -> bool:
+        return self.pending > 0 and self.session._proc is self._proc
+
+    def next(self) -> CallResult:
+        """The next call's reply (raises WorkerLost as a single call would)."""
+        if not self.alive:
+            raise RuntimeError("no reply pending in this batch")
+        s = self.session
+        fn = self.fns[self.read]
+        self.read += 1
+        self.pending -= 1
+        try:
+            r = s._reply(f"calling {fn}()", s.deadline(s.limits.call_seconds))
+        except BaseException:
+            self.pending = 0
+            raise
+        if not r.ok and r.error_type == "NotImplementedError":
+            self.pending = 0
+        return r
+
+    def discard(self) -> None:
+        """Read and drop the replies still to come: calls that grading one call at a time would not
+        have made. If one of them loses the worker (a hang, a crash), the next call starts a fresh
+        worker, and that restart is not reported (one-call-at-a-time grading had none)."""
+        try:
+            while self.alive:
+                self.next()
+        except SubmissionTimeUp:
+            raise
+        except WorkerLost:
+            self.session._uncounted_restart = True

@@ -19,7 +19,15 @@ Protocol (one frame per message, see wire.py):
 "answered" names other exercises' functions: while this call runs, the student's code calling one
 of them gets the grader's answer (the reference's result, as data) instead of running the
 student's own, so a bug in one exercise does not cost the exercises that call it.
+    -> {"op": "batch", "calls": [{"fn", "args", "kwargs", "answered", "memo"}, ...]}
+    <- one reply per call, in order, as for "call" (asks in between); after a call that raised
+       NotImplementedError (an exercise not done yet) the worker runs no further call of the batch
     -> {"op": "exit"}
+
+A batch saves the round trip per call (the grader sends the calls it expects a check to make, see
+autograder/runner.py). "memo" maps the sha256 of an "ask" frame to the grader's answer to exactly
+that frame: the asking stand-in answers such an ask with a fresh copy of it, without a round trip,
+and asks the grader for any other.
 
 Student code's stdout and stderr go to files the grader reads afterwards; the protocol has its own
 pipe, so printing cannot corrupt it.
@@ -40,12 +48,19 @@ class AnswerError(Exception):
     """The grader's answer to an answered call was an error (its type's name is in the message)."""
 
 
-def _asking(name: str, fd_in: int, fd_out: int, wire):
-    """A stand-in for the student's ``name`` that asks the grader for the value (data in, data out)."""
+def _asking(name: str, fd_in: int, fd_out: int, wire, memo: dict | None = None):
+    """A stand-in for the student's ``name`` that asks the grader for the value (data in, data out);
+    ``memo``: answers the grader sent ahead, by the sha256 of the ask's frame."""
     import builtins
+    import hashlib
 
     def ask(*args, **kwargs):
-        wire.write_frame(fd_out, {"event": "ask", "fn": name, "args": list(args), "kwargs": kwargs})
+        frame = wire.encode({"event": "ask", "fn": name, "args": list(args), "kwargs": kwargs})
+        if memo:
+            key = hashlib.sha256(frame).hexdigest()
+            if key in memo:
+                return wire.roundtrip(memo[key])  # what the grader's answer frame would decode to
+        wire.write_bytes(fd_out, frame)
         reply = wire.read_frame(fd_in)
         if reply.get("ok") is True:
             return reply.get("value")
@@ -110,6 +125,43 @@ def _leave_if_forked(worker_pid: int) -> None:
         _exit(0)
 
 
+def _call(msg: dict, namespace: dict, fd_in: int, fd_out: int, wire, worker_pid: int) -> bool:
+    """Call the student's function as ``msg`` says and write the reply frame; False if the call raised
+    NotImplementedError (a batch stops there; see CallBatch in session.py)."""
+    fn = namespace.get(msg["fn"])
+    answered = [n for n in msg.get("answered") or () if n != msg["fn"]]
+    memo = msg.get("memo") or None
+    saved = {n: namespace[n] for n in answered if n in namespace}
+    namespace.update({n: _asking(n, fd_in, fd_out, wire, memo) for n in answered})
+    go_on = True
+    try:
+        if fn is None or not callable(fn):
+            raise NameError(f"name '{msg['fn']}' is not defined")
+        value = fn(*msg["args"], **msg["kwargs"])
+    except BaseException as exc:  # noqa: BLE001 - a student's SystemExit must not end the worker
+        _leave_if_forked(worker_pid)
+        reply = {"ok": False, **_describe(exc)}
+        go_on = reply["error_type"] != "NotImplementedError"
+        frame = wire.encode(reply)
+    else:
+        _leave_if_forked(worker_pid)
+        try:
+            frame = wire.encode({"ok": True, "value": value})
+        except BaseException as exc:  # noqa: BLE001 - WireError, or a hostile value's side effects
+            frame = wire.encode(
+                {"ok": False, "error_type": "UnsupportedReturnValue", "error": str(exc)[:MAX_ERROR_CHARS], "traceback": ""}
+            )
+    finally:
+        for n in answered:
+            if n in saved:
+                namespace[n] = saved[n]
+            else:
+                namespace.pop(n, None)
+    sys.stdout.flush()
+    wire.write_bytes(fd_out, frame)
+    return go_on
+
+
 def main(fd_in: int, fd_out: int) -> None:
     import faulthandler
 
@@ -144,33 +196,11 @@ def main(fd_in: int, fd_out: int) -> None:
             functions = sorted(k for k, v in namespace.items() if callable(v) and not k.startswith("__"))
             wire.write_frame(fd_out, {"event": "loaded", "cells": results, "functions": functions})
         elif op == "call":
-            fn = namespace.get(msg["fn"])
-            answered = [n for n in msg.get("answered") or () if n != msg["fn"]]
-            saved = {n: namespace[n] for n in answered if n in namespace}
-            namespace.update({n: _asking(n, fd_in, fd_out, wire) for n in answered})
-            try:
-                if fn is None or not callable(fn):
-                    raise NameError(f"name '{msg['fn']}' is not defined")
-                value = fn(*msg["args"], **msg["kwargs"])
-            except BaseException as exc:  # noqa: BLE001 - a student's SystemExit must not end the worker
-                _leave_if_forked(worker_pid)
-                frame = wire.encode({"ok": False, **_describe(exc)})
-            else:
-                _leave_if_forked(worker_pid)
-                try:
-                    frame = wire.encode({"ok": True, "value": value})
-                except BaseException as exc:  # noqa: BLE001 - WireError, or a hostile value's side effects
-                    frame = wire.encode(
-                        {"ok": False, "error_type": "UnsupportedReturnValue", "error": str(exc)[:MAX_ERROR_CHARS], "traceback": ""}
-                    )
-            finally:
-                for n in answered:
-                    if n in saved:
-                        namespace[n] = saved[n]
-                    else:
-                        namespace.pop(n, None)
-            sys.stdout.flush()
-            wire.write_bytes(fd_out, frame)
+            _call(msg, namespace, fd_in, fd_out, wire, worker_pid)
+        elif op == "batch":
+            for call in msg["calls"]:
+                if not _call(call, namespace, fd_in, fd_out, wire, worker_pid):
+                    break
         else:
             wire.write_frame(fd_out, {"ok": False, "error_type": "ProtocolError", "error": f"unknown op {op!r}", "traceback": ""})
 
