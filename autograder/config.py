@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .sandbox.session import Limits
+from .checks import load as load_checks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COURSE = REPO_ROOT / "course.toml"
@@ -349,7 +350,7 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
         if lp.get("penalty_per_day", 0) > 1:
             raise v.fail(f"{key}.late_policy.penalty_per_day", f"is a fraction of the score in [0, 1], got {lp['penalty_per_day']!r}")
         try:  # the checks are declared there, in order; course.toml only drops some
-            checks_module = importlib.import_module(f"autograder.checks.{lab['checks']}")
+            checks_module = load_checks(lab["checks"])
         except ImportError as e:
             raise v.fail(f"{key}.checks", f"names no module in autograder/checks ({e})") from None
         declared = getattr(checks_module, "CHECKS", {})

@@ -58,9 +58,9 @@ def examples_for(course: Course, profile: str) -> int:
 
 def lab_checks(lab: Lab, *, public_only: bool = False) -> dict[str, list[Check]]:
     """The checks course.toml lists for each exercise (only the public ones, on request)."""
-    import importlib
+    from .checks import load
 
-    module = importlib.import_module(f"autograder.checks.{lab.checks}")
+    module = load(lab.checks)
     return {e.id: [module.CHECKS[e.id][name] for name in e.checks
                    if name in module.CHECKS.get(e.id, {}) and (module.CHECKS[e.id][name].public or not public_only)]
             for e in lab.exercises}

@@ -23,13 +23,13 @@ What it checks, for the lab named by ``LAB_ID``:
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from autograder.checks import load as load_checks
 from autograder.demo import load_expectations, prepare
 from autograder.grade import grade_batch, grade_submission
 from autograder.inprocess import InProcessBackend
@@ -74,7 +74,7 @@ def lab(course, request):
 
 
 def _checks_module(lab):
-    return importlib.import_module(f"autograder.checks.{lab.checks}")
+    return load_checks(lab.checks)
 
 
 def test_contract_exercises_and_checks_agree(lab):

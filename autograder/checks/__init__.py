@@ -18,6 +18,13 @@ strategies::
 raises); ``ref`` is the reference function from course.toml (trusted, in the grader's process).
 A check that never calls ``ref`` is public: students may run it themselves (``public=True``).
 
+Public and hidden checks live in separate files, so that ``course release`` copies the public ones
+as they are: ``autograder/checks/<lab>.py`` holds the exercises, the strategies and the public
+checks; ``autograder/checks/hidden/<lab>.py`` imports what it needs from it and registers the checks
+that compare with the reference into the same registry. The registry refuses a hidden check in the
+public file and a public one in the hidden file. ``load(<lab>)`` imports both (the hidden one where
+it exists: a student's bundle has no ``hidden/``); the hidden checks come after an exercise's public ones.
+
 Check names repeat across exercises (every exercise has an ``agrees_with_reference``); so that no
 module-level function shadows another, such a function is named ``<exercise>__<check>`` (e.g.
 ``softmax_t__agrees_with_reference``) and registered under the part after ``__``.
@@ -25,7 +32,10 @@ module-level function shadows another, such a function is named ``<exercise>__<c
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import inspect
+from types import ModuleType
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -69,6 +79,15 @@ class Registry:
             if not doc:
                 raise ValueError(f"check {fn.__name__} for {exercise} needs a docstring stating the property")
             description = " ".join(doc.split("\n\n")[0].split())
+            hidden_file = fn.__module__.startswith(f"{__name__}.hidden.")
+            if fn.__module__.startswith(f"{__name__}.") and public == hidden_file:
+                where = fn.__module__.replace(".", "/") + ".py"
+                raise ValueError(
+                    f"check {fn.__name__} for {exercise} in {where}: "
+                    + ("a public check belongs in the public file (autograder/checks/<lab>.py), "
+                       "which students receive" if public else
+                       "a hidden check (no public=True) belongs in autograder/checks/hidden/<lab>.py: "
+                       "this file is released to students as it is"))
             name = fn.__name__.removeprefix(f"{exercise}__")
             by_name = self.checks.setdefault(exercise, {})
             if name in by_name:
@@ -77,3 +96,15 @@ class Registry:
             return fn
 
         return register
+
+
+def load(module: str) -> ModuleType:
+    """A lab's checks module (``autograder/checks/<module>.py``) with all its checks registered.
+
+    Its hidden checks (``autograder/checks/hidden/<module>.py``) are imported too where they exist,
+    which is on the course's grader and not in a student's bundle.
+    """
+    public = importlib.import_module(f"{__name__}.{module}")
+    if importlib.util.find_spec(f"{__name__}.hidden") and importlib.util.find_spec(f"{__name__}.hidden.{module}"):
+        importlib.import_module(f"{__name__}.hidden.{module}")
+    return public

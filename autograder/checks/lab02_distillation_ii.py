@@ -5,6 +5,9 @@ exercise has an agreement check against the hidden reference plus invariants of 
 scale, rotation and channel-count invariance, closed forms worked out by hand, the extremes of
 a weight — most of them public. Inputs are small (at most 4 samples, 4 classes, 3x3 maps) and
 drawn from one-decimal values, so a shrunk counterexample fits on a line.
+
+The hidden checks (agreement with the reference) are in autograder/checks/hidden/lab02_distillation_ii.py,
+which students do not receive; this file is released to them as it is.
 """
 
 from __future__ import annotations
@@ -132,14 +135,6 @@ def _pad(e: np.ndarray, d: int = 3) -> np.ndarray:
 
 
 # --- hint_loss ----------------------------------------------------------------------------------
-@check("hint_loss", batch=hint_batches(), bias=st.booleans())
-def hint_loss__agrees_with_reference(student, ref, batch, bias):
-    """hint_loss(u, v, W, b) should equal 1/N sum_n 1/2 ||u_n - (v_n W + b)||^2 (b = None: no bias)."""
-    u, v, W, b = batch
-    b = b if bias else None
-    assert_close(student(u, v, W, b), ref(u, v, W, b), "hint_loss(u, v, W, b)")
-
-
 @check("hint_loss", public=True, batch=hint_batches())
 def zero_for_exact_regression(student, ref, batch):
     """hint_loss should be 0 when the regressor maps the student's features exactly onto the teacher's (u = v W + b)."""
@@ -173,12 +168,6 @@ def rejects_mismatched_regressor(student, ref, batch):
 
 # --- attention_map ------------------------------------------------------------------------------
 P_VALUES = st.sampled_from([1.0, 2.0, 3.0, 0.5])
-
-
-@check("attention_map", f=feature_maps(), p=P_VALUES)
-def attention_map__agrees_with_reference(student, ref, f, p):
-    """attention_map(f, p) should equal mean_c |f|^p, flattened to (N, H*W), each row divided by its L2 norm."""
-    assert_close(student(f, p), ref(f, p), "attention_map(features, p)")
 
 
 @check("attention_map", public=True, f=feature_maps().filter(lambda f: bool(np.all(np.abs(f).sum(axis=(1, 2, 3)) > 0))),
@@ -224,13 +213,6 @@ def attention_map__rejects_bad_input(student, ref, bad):
 
 
 # --- attention_transfer_loss --------------------------------------------------------------------
-@check("attention_transfer_loss", fs=map_pairs(), p=P_VALUES)
-def attention_transfer_loss__agrees_with_reference(student, ref, fs, p):
-    """attention_transfer_loss should equal 1/N sum_n ||a_s,n - a_t,n||_2^2 with a = attention_map(features, p)."""
-    s, t = fs
-    assert_close(student(s, t, p), ref(s, t, p), "attention_transfer_loss(student_features, teacher_features, p)")
-
-
 @check("attention_transfer_loss", public=True, f=feature_maps(), c=st.sampled_from([0.5, 4.0]))
 def zero_for_same_attention(student, ref, f, c):
     """attention_transfer_loss should be 0 when the student attends like the teacher, even with other channel counts and scales."""
@@ -266,20 +248,6 @@ def rejects_spatial_mismatch(student, ref, f):
 
 
 # --- rkd_distance_loss --------------------------------------------------------------------------
-@check("rkd_distance_loss", e=embedding_pairs())
-def rkd_distance_loss__agrees_with_reference(student, ref, e):
-    """rkd_distance_loss should be the mean over pairs i < j of smooth_l1(|s_i - s_j| / mu_s - |t_i - t_j| / mu_t)."""
-    s, t = e
-    assert_close(student(s, t), ref(s, t), "rkd_distance_loss(student_embeddings, teacher_embeddings)")
-
-
-@check("rkd_distance_loss", e=embedding_pairs(min_n=3, outlier=True))
-def linear_beyond_one(student, ref, e):
-    """For normalised distance gaps |x| >= 1 the smooth-L1 is |x| - 1/2 (linear), not x^2/2 (one sample is an outlier here)."""
-    s, t = e
-    assert_close(student(s, t), ref(s, t), "rkd_distance_loss with an outlier sample")
-
-
 @check("rkd_distance_loss", public=True, e=embedding_pairs(), tr=similarity_transforms())
 def rkd_distance_loss__invariant_to_similarity_transforms(student, ref, e, tr):
     """rkd_distance_loss should not change when the teacher's embedding is scaled, rotated/reflected and translated."""
@@ -317,13 +285,6 @@ def rejects_degenerate_batches(student, ref, n):
 
 
 # --- rkd_angle_loss -----------------------------------------------------------------------------
-@check("rkd_angle_loss", e=embedding_pairs(min_n=3))
-def rkd_angle_loss__agrees_with_reference(student, ref, e):
-    """rkd_angle_loss should be the mean over ordered triples of distinct (i, j, k) of smooth_l1(cos angle_s(i, j, k) - cos angle_t(i, j, k)), angle at j."""
-    s, t = e
-    assert_close(student(s, t), ref(s, t), "rkd_angle_loss(student_embeddings, teacher_embeddings)")
-
-
 @check("rkd_angle_loss", public=True, e=embedding_pairs(min_n=3), tr=similarity_transforms())
 def rkd_angle_loss__invariant_to_similarity_transforms(student, ref, e, tr):
     """rkd_angle_loss should not change when the teacher's embedding is scaled, rotated/reflected and translated, and be 0 against itself."""
@@ -355,17 +316,6 @@ def right_angle_against_line(student, ref, h):
     assert_close(student(s, t), expected, f"rkd_angle_loss(collinear 0, 1, 2; right triangle with legs {h})")
 
 
-@check("rkd_angle_loss", e=embedding_pairs(min_n=3))
-def finite_with_duplicate_samples(student, ref, e):
-    """When two samples share an embedding, their difference vector has no direction: its cosines count as 0 (no nan)."""
-    s, t = e
-    s = s.copy()
-    s[1] = s[0]
-    got = as_float(student(s, t), "rkd_angle_loss with student samples 0 and 1 equal")
-    require(math.isfinite(got), f"rkd_angle_loss returned {got!r}: a zero difference vector was divided by its zero norm")
-    assert_close(got, ref(s, t), "rkd_angle_loss with student samples 0 and 1 equal")
-
-
 @check("rkd_angle_loss", public=True, n=st.integers(1, 2))
 def rejects_fewer_than_three(student, ref, n):
     """rkd_angle_loss should raise ValueError for fewer than 3 samples (an angle needs three points)."""
@@ -374,13 +324,6 @@ def rejects_fewer_than_three(student, ref, n):
 
 
 # --- dml_losses ---------------------------------------------------------------------------------
-@check("dml_losses", c=cohorts())
-def dml_losses__agrees_with_reference(student, ref, c):
-    """dml_losses should give, for each student k, CE(z_k, y) + 1/(K-1) sum_{j != k} mean_n KL(p_j || p_k)."""
-    z, y = c
-    assert_close(student(z, y), ref(z, y), "dml_losses(cohort_logits, labels)")
-
-
 @check("dml_losses", public=True, c=cohorts(max_k=1))
 def single_student_is_cross_entropy(student, ref, c):
     """A cohort of one has no peers: dml_losses should return [CE(z, y)] (shape (1,))."""
@@ -396,23 +339,6 @@ def identical_students_get_cross_entropy(student, ref, c, k):
     assert_close(student(zz, y), np.full(k, _ce(z[0], y)), f"dml_losses of {k} identical students", atol=1e-12)
 
 
-@check("dml_losses", c=cohorts(min_k=2, max_k=2))
-def peer_is_the_target(student, ref, c):
-    """With two students, L_0 - CE(z_0, y) should be KL(p_1 || p_0): the peer's distribution is the target, first in the KL."""
-    z, y = c
-    got = as_array(student(z, y), "dml_losses(cohort_logits, labels)", shape=(2,))
-    assert_close(got[0] - _ce(z[0], y), _kl(z[1], z[0]), "L_0 - CE(z_0, y) for a cohort of two")
-
-
-@check("dml_losses", c=cohorts(min_k=3, max_k=4))
-def mean_over_peers(student, ref, c):
-    """In a cohort of K the KL terms should be averaged over the K - 1 peers (not summed, not divided by K)."""
-    z, y = c
-    K = z.shape[0]
-    expected = np.array([_ce(z[k], y) + sum(_kl(z[j], z[k]) for j in range(K) if j != k) / (K - 1) for k in range(K)])
-    assert_close(student(z, y), expected, f"dml_losses for a cohort of {K}")
-
-
 @check("dml_losses", public=True, c=cohorts(min_k=2), perm=st.permutations(range(4)))
 def permuting_students_permutes_losses(student, ref, c, perm):
     """Reordering the students should reorder their losses the same way (each student's loss depends on the others only as a set)."""
@@ -422,27 +348,8 @@ def permuting_students_permutes_losses(student, ref, c, perm):
     assert_close(student(z[order], y), a[order], f"dml_losses with students reordered as {order}")
 
 
-@check("dml_losses", c=cohorts(min_k=2, bound=1.0).map(lambda c: (np.round(c[0]) * LARGE, c[1])))
-def dml_losses__stable_at_large_logits(student, ref, c):
-    """dml_losses should stay finite and correct for logits as large as +-1e4 (work with log-softmax, subtract the row maximum)."""
-    z, y = c
-    got = as_array(student(z, y), "dml_losses(z, y)", shape=(z.shape[0],))
-    require(bool(np.all(np.isfinite(got))), f"dml_losses returned {fmt(got)} for large logits: exp overflow or log(0)")
-    assert_close(got, ref(z, y), "dml_losses(z, y) with large logits")
-
-
 # --- ensemble_soft_targets ----------------------------------------------------------------------
 WEIGHTS = hnp.arrays(np.float64, 4, elements=st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0])).filter(lambda w: w.sum() > 0)
-
-
-@check("ensemble_soft_targets", c=cohorts(), T=S.TEMPERATURES, w=st.one_of(st.none(), WEIGHTS))
-def ensemble_soft_targets__agrees_with_reference(student, ref, c, T, w):
-    """ensemble_soft_targets should be sum_m w_m softmax(z_m / T) with w normalised to sum 1 (uniform when weights is None)."""
-    z, _ = c
-    w = None if w is None else w[: z.shape[0]]
-    if w is not None and w.sum() == 0:
-        w = np.ones(z.shape[0])
-    assert_close(student(z, T, w), ref(z, T, w), "ensemble_soft_targets(teacher_logits, T, weights)")
 
 
 @check("ensemble_soft_targets", public=True, c=cohorts(), T=S.TEMPERATURES)
@@ -485,15 +392,6 @@ def weights_select_and_normalise(student, ref, c, T, pick, scale):
     assert_close(student(z, T, w), np.exp(_log_softmax(z[m] / T)), f"ensemble_soft_targets with weights {fmt(w)}")
 
 
-@check("ensemble_soft_targets", c=cohorts(min_k=2, bound=1.0).map(lambda c: (np.round(c[0]) * LARGE, c[1])))
-def ensemble_soft_targets__stable_at_large_logits(student, ref, c):
-    """ensemble_soft_targets should stay finite and correct for logits as large as +-1e4 (subtract each row's own maximum)."""
-    z, _ = c
-    got = as_array(student(z, 1.0, None), "ensemble_soft_targets(z, 1.0)", shape=z.shape[1:])
-    require(bool(np.all(np.isfinite(got))), f"ensemble_soft_targets returned {fmt(got)} for large logits: exp overflow or 0/0")
-    assert_close(got, ref(z, 1.0, None), "ensemble_soft_targets(z, 1.0) with large logits")
-
-
 @check("ensemble_soft_targets", public=True, bad=st.sampled_from(["T=0", "T=-1", "negative weight", "zero weights", "2 weights"]))
 def ensemble_soft_targets__rejects_bad_input(student, ref, bad):
     """ensemble_soft_targets should raise ValueError for T <= 0, or weights with a negative entry, a zero sum or the wrong length."""
@@ -508,13 +406,6 @@ def ensemble_soft_targets__rejects_bad_input(student, ref, bad):
 def param_pairs(draw):
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=3))
     return draw(_arr(shape)), draw(_arr(shape))
-
-
-@check("ema_update", ts=param_pairs(), m=S.PROBABILITIES)
-def ema_update__agrees_with_reference(student, ref, ts, m):
-    """ema_update(teacher, student, m) should be m * teacher + (1 - m) * student, elementwise, for any shape."""
-    t, s = ts
-    assert_close(student(t, s, m), ref(t, s, m), "ema_update(teacher_params, student_params, momentum)")
 
 
 @check("ema_update", public=True, ts=param_pairs())
@@ -553,14 +444,6 @@ def exits(draw, min_e: int = 1, max_e: int = 3):
     return z, F, y
 
 
-@check("self_distillation_loss", b=exits(), T=S.TEMPERATURES, alpha=S.ALPHAS, lam=st.sampled_from([0.0, 0.03, 1.0]))
-def self_distillation_loss__agrees_with_reference(student, ref, b, T, alpha, lam):
-    """self_distillation_loss should be CE(z_E, y) + sum over shallow exits of (1-alpha) CE + alpha T^2 KL(p_E || p_i) + lam mean ||F_i - F_E||^2."""
-    z, F, y = b
-    assert_close(student(z, F, y, T, alpha, lam), ref(z, F, y, T, alpha, lam),
-                 "self_distillation_loss(exit_logits, exit_features, labels, T, alpha, lam)")
-
-
 @check("self_distillation_loss", public=True, b=exits(max_e=1), T=S.TEMPERATURES, alpha=S.ALPHAS)
 def one_exit_is_cross_entropy(student, ref, b, T, alpha):
     """With a single exit there is nothing to distil: self_distillation_loss should be CE(z, y)."""
@@ -577,14 +460,6 @@ def alpha_zero_is_labels_plus_hint(student, ref, b, lam):
     assert_close(student(z, F, y, 2.0, 0.0, lam), expected, f"self_distillation_loss(..., alpha=0, lam={lam})")
 
 
-@check("self_distillation_loss", b=exits(min_e=2), T=st.sampled_from([1.0, 2.0, 4.0]))
-def deepest_exit_teaches_with_t_squared(student, ref, b, T):
-    """With alpha = 1, lam = 0: CE(z_E, y) + T^2 sum_i KL(p_E,T || p_i,T) — the deepest exit is the teacher, first in the KL."""
-    z, F, y = b
-    expected = _ce(z[-1], y) + T**2 * sum(_kl(z[-1] / T, z[i] / T) for i in range(len(z) - 1))
-    assert_close(student(z, F, y, T, 1.0, 0.0), expected, f"self_distillation_loss(..., T={T}, alpha=1, lam=0)")
-
-
 @check("self_distillation_loss", public=True, b=exits(max_e=1), k=st.integers(2, 3), alpha=S.ALPHAS)
 def copies_of_the_deepest_exit(student, ref, b, k, alpha):
     """When every exit equals the deepest (logits and features), KL and hint vanish: the loss is (1 + (E-1)(1-alpha)) CE."""
@@ -592,16 +467,6 @@ def copies_of_the_deepest_exit(student, ref, b, k, alpha):
     zz, FF = np.repeat(z, k, axis=0), np.repeat(F, k, axis=0)
     assert_close(student(zz, FF, y, 3.0, alpha, 1.0), (1 + (k - 1) * (1 - alpha)) * _ce(z[0], y),
                  f"self_distillation_loss of {k} identical exits", atol=1e-12)
-
-
-@check("self_distillation_loss", b=exits(min_e=2).map(lambda b: (np.round(b[0] / 10) * LARGE, b[1], b[2])),
-       T=st.sampled_from([1.0, 2.0]))
-def self_distillation_loss__stable_at_large_logits(student, ref, b, T):
-    """self_distillation_loss should stay finite and correct for logits as large as +-1e4 (log-softmax with each row's own maximum)."""
-    z, F, y = b
-    got = as_float(student(z, F, y, T, 0.5, 0.1), "self_distillation_loss with large logits")
-    require(math.isfinite(got), f"self_distillation_loss returned {got!r} for large logits: exp overflow or log(0)")
-    assert_close(got, ref(z, F, y, T, 0.5, 0.1), "self_distillation_loss(..., alpha=0.5, lam=0.1) with large logits")
 
 
 @check("self_distillation_loss", public=True, bad=st.sampled_from(["alpha=1.5", "alpha=-0.1", "T=0", "lam=-1", "features"]))

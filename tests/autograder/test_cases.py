@@ -16,10 +16,12 @@ from hypothesis import strategies as st
 from autograder import cases as C
 from autograder.assertions import CheckFailed
 from autograder.checks import Check
-from autograder.checks.lab01_distillation import CHECKS
+from autograder.checks import load as load_checks
 from autograder.inprocess import InProcessBackend
 from autograder.runner import StudentFunction, grade_exercise, hypothesis_test, run_check
 from reference_impl import distillation as R
+
+CHECKS = load_checks("lab01_distillation").CHECKS
 
 SEED = 20261121
 SOURCE = "\n\n".join(textwrap.dedent(inspect.getsource(getattr(R, n))) for n in CHECKS)
@@ -93,7 +95,8 @@ def test_a_failing_function_gets_the_outcome_it_gets_without_cases(lab01, ex_id,
 
 
 def _lab07_drawing_checks():
-    from autograder.checks.lab07_private_inference import CHECKS as LAB07_CHECKS
+    from autograder.checks import load as load_checks
+    LAB07_CHECKS = load_checks("lab07_private_inference").CHECKS
 
     return [c for c in LAB07_CHECKS["hysteresis_update"].values() if C.draws_in_body(c)]
 

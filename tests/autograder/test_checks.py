@@ -10,10 +10,12 @@ import textwrap
 
 import pytest
 
-from autograder.checks.lab01_distillation import CHECKS
+from autograder.checks import load as load_checks
 from autograder.inprocess import InProcessBackend
 from autograder.runner import grade_exercise
 from reference_impl import distillation as R
+
+CHECKS = load_checks("lab01_distillation").CHECKS
 
 ALL_SOURCE = "\n\n".join(textwrap.dedent(inspect.getsource(getattr(R, n))) for n in CHECKS)
 

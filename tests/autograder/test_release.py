@@ -12,10 +12,13 @@ import sys
 
 import pytest
 
-from autograder.checks.lab01_distillation import CHECKS
+from autograder.checks import load as load_checks
 from autograder.cli import main
-from autograder.release import public_checks_source, release_lab
+from autograder.config import REPO_ROOT
+from autograder.release import release_lab
 from reference_impl import distillation as R
+
+CHECKS = load_checks("lab01_distillation").CHECKS
 
 NO_REFERENCE = "import sys; sys.modules['reference_impl'] = None\n"  # any import of it now fails
 
@@ -69,11 +72,37 @@ def test_bundle_checks_module_holds_exactly_the_public_checks(bundle):
     assert all(public.get(e) for e in CHECKS), "every exercise keeps at least one public check"
 
 
-def test_public_checks_source_refuses_a_public_check_that_uses_the_reference():
-    src = ('"""doc"""\nfrom reference_impl import distillation as R\n'
-           '@check("x", public=True)\ndef c(student, ref):\n    """p."""\n    return R.softmax_t\n')
-    with pytest.raises(ValueError, match="uses the reference"):
-        public_checks_source(src)
+def test_public_check_files_use_no_reference_and_hidden_files_are_not_shipped(bundle):
+    """The public file of every lab is released as it is: it must not import reference_impl, and no
+    public check may call its ``ref``; the registry refuses a check in the wrong file."""
+    checks = REPO_ROOT / "autograder" / "checks"
+    labs = sorted(checks.glob("lab[0-9][0-9]_*.py"))
+    assert len(labs) >= 8 and all((checks / "hidden" / f.name).is_file() for f in labs)
+    for f in labs:
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        assert not [n for n in imports if "reference_impl" in ast.unparse(n)], f
+        for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+            if any(isinstance(d, ast.Call) and getattr(d.func, "id", "") == "check" for d in fn.decorator_list):
+                assert not [x for x in ast.walk(fn) if isinstance(x, ast.Name) and x.id == "ref"], (f, fn.name)
+    out, files = bundle
+    assert not [p for p in files if "hidden" in p.relative_to(out).parts]
+    shipped = out / "autograder" / "checks" / "lab01_distillation.py"
+    assert shipped.read_bytes() == (checks / "lab01_distillation.py").read_bytes()
+
+
+@pytest.mark.parametrize("public,module,words", [
+    (True, "autograder.checks.hidden.labXX", "belongs in the public file"),
+    (False, "autograder.checks.labXX", "belongs in autograder/checks/hidden/"),
+])
+def test_the_registry_refuses_a_check_in_the_wrong_file(public, module, words):
+    from autograder.checks import Registry
+
+    def c(student, ref):
+        """p."""
+    c.__module__ = module
+    with pytest.raises(ValueError, match=words):
+        Registry().check("x", public=public)(c)
 
 
 def test_course_check_runs_from_the_bundle_without_the_reference(bundle, course, lab01):

@@ -11,13 +11,15 @@ import textwrap
 
 import pytest
 
-from autograder.checks.lab02_distillation_ii import CHECKS
+from autograder.checks import load as load_checks
 from reference_impl import distillation_ii as R
 
 LAB_ID = "lab02"
 
 from lab_contract import *  # noqa: E402,F401,F403 - the contract's tests, collected in this module
 from lab_contract import assert_bug_caught, grade_in_process  # noqa: E402
+
+CHECKS = load_checks("lab02_distillation_ii").CHECKS
 
 ALL_SOURCE = "\n\n".join(textwrap.dedent(inspect.getsource(getattr(R, n))) for n in CHECKS)
 

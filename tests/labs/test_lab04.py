@@ -14,8 +14,10 @@ import pytest  # noqa: E402
 from lab_contract import *  # noqa: E402,F401,F403 - the contract's tests run for this lab
 from lab_contract import grade_in_process  # noqa: E402
 
-from autograder.checks.lab04_lowrank import CHECKS  # noqa: E402
+from autograder.checks import load as load_checks  # noqa: E402
 from reference_impl import lowrank as R  # noqa: E402
+
+CHECKS = load_checks("lab04_lowrank").CHECKS
 
 ALL_SOURCE = "\n\n".join(textwrap.dedent(inspect.getsource(getattr(R, n))) for n in CHECKS)
 
