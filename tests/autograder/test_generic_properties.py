@@ -216,3 +216,36 @@ def test_a_stability_check_fails_an_overflowing_function_and_names_the_overflow(
     out = run_check(check, StudentFunction(InProcessBackend.from_source(SOFTMAX_UNSTABLE), "softmax_t"), None,
                     max_examples=30, seed_value=1)
     assert out.status == "failed" and "non-finite values" in out.output and "exp overflowed" in out.output
+
+
+# -- 4. a self-check says how many hidden checks it did not run ------------------------------------------------
+def test_the_self_check_counts_the_hidden_checks_it_did_not_run(capsys):
+    from autograder.selfcheck import check
+    from reference_impl.distillation import kd_loss
+
+    lab = COURSE.lab("lab01")
+    module = importlib.import_module(f"autograder.checks.{lab.checks}")
+    hidden = [n for n in lab.exercise("kd_loss").checks if not module.CHECKS["kd_loss"][n].public]
+    assert len(hidden) >= 2
+    check("lab01", "kd_loss", kd_loss, examples=3)
+    out = capsys.readouterr().out
+    assert f"{len(hidden)} hidden checks (comparing with the reference) were NOT run" in out.splitlines()[0]
+
+
+def test_a_released_checks_module_keeps_the_names_of_the_hidden_checks_it_lost():
+    import ast
+
+    from autograder.checks import Registry
+    from autograder.release import public_checks_source
+
+    lab = COURSE.lab("lab01")
+    module = importlib.import_module(f"autograder.checks.{lab.checks}")
+    released = public_checks_source(inspect.getsource(module))
+    call = ast.parse(released).body[-1].value
+    assert ast.unparse(call.func) == "registry.withhold"
+    withheld = ast.literal_eval(call.args[0])
+    for ex in lab.exercises:
+        assert withheld.get(ex.id, []) == module.registry.hidden(ex.id), ex.id
+    student_side = Registry()  # what the bundle's module holds: the public checks, and the hidden names
+    student_side.withhold(withheld)
+    assert student_side.hidden("kd_loss") == module.registry.hidden("kd_loss")
