@@ -405,6 +405,13 @@ def zero_logit_executes(student, ref, n):
     assert_close(student(z - 0.01), np.zeros(n), "skip_gate_forward(-0.01): sigmoid(-0.01) < 0.5")
 
 
+@check("skip_gate_forward", public=True, z=hnp.arrays(np.float64, st.integers(1, 4), elements=st.sampled_from(
+    [1e-20, -1e-20, 1e-300, -1e-300, 1e-17, -1e-17, 0.0])))
+def decided_by_the_sign_at_tiny_logits(student, ref, z):
+    """For gate logits as small as +-1e-20 the docstring fixes m = 1 exactly when z >= 0: sigmoid(-1e-20) rounds to 0.5 in float64, so compare z with 0, not sigmoid(z) with 1/2."""
+    assert_close(student(z), (z >= 0).astype(np.float64), f"skip_gate_forward({fmt(z)})")
+
+
 # --- skip_block_output -------------------------------------------------------------------------
 @check("skip_block_output", block=gated_blocks())
 def skip_block_output__agrees_with_reference(student, ref, block):
