@@ -500,9 +500,9 @@ _LABELS = np.array([0, 1])
 
 
 @check("log_softmax_t", public=True, bad=st.sampled_from([(_z(2, 3), 0.0), (_z(2, 3), -1.0), (_z(2, 3), math.inf),
-                                                          (_z(2, 3), math.nan), (_z(2, 0), 1.0)]))
+                                                          (_z(2, 3), math.nan), (np.float64(1.0), 1.0)]))
 def log_softmax_t__rejects_bad_input(student, ref, bad):
-    """log_softmax_t should raise ValueError for a temperature that is not a finite number > 0, or no class axis."""
+    """log_softmax_t should raise ValueError for a temperature that is not a finite number > 0, or logits without a class axis (a scalar)."""
     require_value_error(student, *bad)
 
 
@@ -555,8 +555,9 @@ def probability_loyalty__rejects_bad_input(student, ref, bad):
     require_value_error(student, *bad)
 
 
+# k > 1000 (documented too) is not drawn: the course's correct alternatives predate that bound and accept it.
 @check("majority_vote_accuracy", public=True, bad=st.sampled_from([(1.5, 3), (-0.1, 3), (0.7, 0), (0.7, 2.0),
-                                                                    (0.7, True), (0.7, 1001)]))
+                                                                    (0.7, True)]))
 def majority_vote_accuracy__rejects_bad_arguments(student, ref, bad):
-    """majority_vote_accuracy should raise ValueError for p outside [0, 1] or k that is not an integer in [1, 1000]."""
+    """majority_vote_accuracy should raise ValueError for p outside [0, 1] or k that is not an integer >= 1."""
     require_value_error(student, *bad)
