@@ -89,14 +89,32 @@ def assert_close(got, expected, what: str, *, rtol: float | None = None, atol: f
         g = as_array(got, what, shape=exp.shape)
     r, a = _tolerances(dtype, rtol, atol)
     # NaN never matches (no graded function returns NaN on valid input, and an all-NaN answer would
-    # otherwise "agree" with itself in the invariance checks); matching infinities do.
+    # otherwise "agree" with itself in the invariance checks); matching infinities do. A failure says when
+    # the student's value is NaN or infinite (nonfinite_note).
     same_nonfinite = np.isinf(g) & np.isinf(exp) & (np.sign(g) == np.sign(exp))
     finite = np.isfinite(g) & np.isfinite(exp)
     with np.errstate(invalid="ignore", over="ignore"):
         ok = same_nonfinite | (finite & (np.abs(g - exp) <= a + r * np.abs(exp)))
     if not np.all(ok):
         expected_s, got_s = (fmt(exp.item()), fmt(g.item())) if exp.ndim == 0 else (fmt(exp), fmt(g))
-        raise CheckFailed(f"{what}\n  expected: {expected_s}\n  got:      {got_s}", expected=expected_s, got=got_s)
+        raise CheckFailed(f"{what}{nonfinite_note(g, exp)}\n  expected: {expected_s}\n  got:      {got_s}",
+                          expected=expected_s, got=got_s)
+
+
+def nonfinite_note(got: np.ndarray, expected: np.ndarray) -> str:
+    """Say so when the student's value holds NaN or an infinity the expected value does not: "expected: 0.5 /
+    got: nan" alone reads like a wrong formula. In a relational check the expected value comes from another call
+    of the student's function, so NaN on both sides is the student's NaN too."""
+    notes = []
+    if np.any(np.isnan(got)):
+        both = " (the expected value is NaN too: it comes from another call of your function)" \
+            if np.any(np.isnan(expected)) else ""
+        notes.append("your function returned NaN (not a number), from an invalid operation such as 0/0, "
+                     f"inf - inf, 0 * inf or the log of a negative number{both}")
+    elif np.any(np.isinf(got) & ~np.isinf(expected)):
+        notes.append("your function returned an infinity where the expected value is finite: an overflow "
+                     "(e.g. exp of a large number) or a division by zero")
+    return "".join(f"\n  ({n})" for n in notes)
 
 
 def require(condition: bool, message: str) -> None:
@@ -107,3 +125,32 @@ def require(condition: bool, message: str) -> None:
 
 def is_finite_number(x: float) -> bool:
     return isinstance(x, float) and math.isfinite(x)
+
+
+def call_text(name: str, *args, **kwargs) -> str:
+    """A call as the student would type it: ``name(arg, ..., key=value)``."""
+    return f"{name}(" + ", ".join([fmt(a) for a in args] + [f"{k}={fmt(v)}" for k, v in kwargs.items()]) + ")"
+
+
+def require_value_error(student, *args, **kwargs) -> None:
+    """``student(*args, **kwargs)`` should raise ValueError (a documented error: the ``rejects_*`` checks)."""
+    r = student.raw(*args, **kwargs)
+    require(not r.ok and r.error_type == "ValueError",
+            f"{call_text(student.name, *args, **kwargs)} should raise ValueError, but it "
+            + (f"returned {fmt(r.value)}" if r.ok else f"raised {r.error_type}: {r.error}"))
+
+
+def row_max_zero(z: np.ndarray) -> np.ndarray:
+    """``z`` shifted along its last axis so that each row's maximum is 0 (softmax and its losses do not change)."""
+    return z - z.max(axis=-1, keepdims=True)
+
+
+def assert_stable(got, shifted, what: str, cause: str) -> None:
+    """A stability check's assertion: ``got`` (at large inputs) is finite and equals ``shifted``, the same call of
+    the student's function on the inputs shifted by ``row_max_zero``. It compares the function with itself, so it
+    fails on overflow (or another loss at large magnitude) alone, never on a formula bug that is wrong at every
+    scale (the agreement check reports those)."""
+    g = np.asarray(got, dtype=np.float64) if isinstance(got, (np.ndarray, float, int)) else None
+    if g is not None and not np.all(np.isfinite(g)):
+        raise CheckFailed(f"{what} returned non-finite values {fmt(got)} for large inputs: {cause}")
+    assert_close(got, shifted, f"{what} compared with the same call on the inputs shifted so each row's maximum is 0")

@@ -131,6 +131,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_check(args) -> int:
+    from .checks import hidden_checks, not_run_note
     from .grade import grade_submission
 
     course = load_course(Path(args.course), resolve_references=False)
@@ -149,12 +150,14 @@ def cmd_check(args) -> int:
             raise UsageError(f"cannot tell which lab {path.name} belongs to: pass --lab "
                              f"({', '.join(lab.id for lab in course.labs)})")
         lab = matches[0]
-    r = grade_submission(course, lab, path, profile="quick", public_only=True)
+    r = grade_submission(course, lab, path, profile="grading", public_only=True)  # grading's examples and seed
     print(r["output"].replace(f"{lab.title}:", f"{lab.title} (public checks only):", 1))
     for t in r["tests"]:
         if t["status"] == "failed":
             print(f"\nx {t['name']}\n" + "\n".join("    " + line for line in t["output"].splitlines()))
-    print("\nThese are the public checks; the course's grader also runs hidden ones against a reference.")
+    hidden = sum(len(names) for names in hidden_checks(lab).values())
+    public = sum(1 for t in r["tests"])
+    print(f"\nThese are the {public} public checks (with the examples and seed grading uses); {not_run_note(hidden)}.")
     return EXIT_OK
 
 

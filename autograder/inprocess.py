@@ -2,8 +2,9 @@
 
 It has the same ``call`` interface as the sandbox session, and every argument and return value
 makes the same wire round trip (so a function returning a list or a NumPy scalar is judged exactly
-as in the sandbox), but there is no process, no limit and no isolation: never use it for
-student code. ``course validate`` uses it to grade hundreds of mutants quickly.
+as in the sandbox) and is watched as the worker watches it (arguments changed, result aliasing an
+input), but there is no process, no limit and no isolation: never use it for student code.
+``course validate`` uses it to grade hundreds of mutants quickly.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import traceback
 
 from .sandbox import CallResult
 from .sandbox import wire
+from .sandbox.worker import watched_call
 
 
 class InProcessBackend:
@@ -34,7 +36,7 @@ class InProcessBackend:
         try:
             if f is None:
                 raise NameError(f"name '{fn}' is not defined")
-            value = f(*args, **kwargs)
+            value, mutated, aliased = watched_call(f, args, kwargs, wire.encode)
         except Exception as exc:  # noqa: BLE001 - the student's error, reported as in the sandbox
             return CallResult(False, error_type=type(exc).__name__, error=str(exc),
                               traceback="".join(traceback.format_exception_only(type(exc), exc)))
@@ -42,5 +44,5 @@ class InProcessBackend:
             value = wire.roundtrip(value)
         except wire.WireError as exc:
             return CallResult(False, error_type="UnsupportedReturnValue", error=str(exc))
-        return CallResult(True, value=value)
+        return CallResult(True, value=value, mutated=tuple(mutated), aliased=tuple(aliased))
 

@@ -11,6 +11,12 @@ Operators (each site yields one mutant per alternative):
 * ``stmt``      an assignment statement deleted
 * ``call``      ``max <-> min``, ``sum <-> mean``, ``argmax <-> argmin``, ``log -> log2``, ``sqrt -> abs``
 * ``bool``      ``and <-> or``, ``not x -> x``
+* ``inplace``   ``t = a op b`` on an input ``a`` (a parameter, or ``np.asarray`` of one, which is the same array)
+                becomes ``a op= b; t = a``: an array input is modified (a number is only rebound)
+* ``copy``      a copy dropped: ``x.copy() -> x``, ``np.copy(x) -> x``, ``np.array(x) -> np.asarray(x)``, so the
+                result is (or writes into) the input
+* ``shorten``   a loop or sum one step short: ``range(n) -> range(n - 1)``, ``range(a, b) -> range(a, b - 1)``,
+                ``sum(xs) -> sum(xs[:-1])``: bugs that hide on short inputs
 
 Input validation is not mutated: an ``if`` whose body only raises is skipped, since the checks
 grade the mathematics (a lab that grades its errors has a ``rejects_*`` check, and those
@@ -29,6 +35,8 @@ import inspect
 import textwrap
 from dataclasses import dataclass
 
+INPLACE = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+ALIASING = {"asarray", "asanyarray", "ascontiguousarray"}  # np.<f>(param) is param itself when it already fits
 ARITH = {ast.Add: [ast.Sub], ast.Sub: [ast.Add], ast.Mult: [ast.Div], ast.Div: [ast.Mult, ast.FloorDiv],
          ast.Pow: [ast.Mult], ast.FloorDiv: [ast.Div], ast.Mod: [ast.FloorDiv]}
 COMPARE = {ast.Lt: [ast.LtE, ast.Gt], ast.LtE: [ast.Lt], ast.Gt: [ast.GtE, ast.Lt], ast.GtE: [ast.Gt],
@@ -58,6 +66,7 @@ class _Sites(ast.NodeVisitor):
 
     def __init__(self):
         self.sites: list[tuple] = []
+        self.inputs: set[str] = set()  # parameters, and the names bound to them or to np.asarray of them
 
     def generic_visit(self, node):
         if _is_validation(node):
@@ -65,12 +74,33 @@ class _Sites(ast.NodeVisitor):
         super().generic_visit(node)
 
     def visit_FunctionDef(self, node):
+        self.inputs = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
         body = node.body
         if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
             body = body[1:]  # never the docstring
         for stmt in body:
             self.visit(stmt)
         self._statement_deletions(body)
+
+    def visit_Assign(self, node):
+        value = node.value
+        if isinstance(value, ast.BinOp) and isinstance(value.op, INPLACE) and self._is_input(value.left) \
+                and len(node.targets) == 1:
+            self.sites.append((node, "inplace", f"{SYMBOL[type(value.op)]}=", ("inplace",)))
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and self._aliases_input(value):
+            self.inputs.add(node.targets[0].id)
+        elif len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            self.inputs.discard(node.targets[0].id)  # rebound to a new value
+        self.generic_visit(node)
+
+    def _is_input(self, node) -> bool:
+        return isinstance(node, ast.Name) and node.id in self.inputs
+
+    def _aliases_input(self, node) -> bool:
+        if self._is_input(node):
+            return True
+        return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ALIASING
+                and bool(node.args) and self._is_input(node.args[0]))
 
     def _statement_deletions(self, body):
         for stmt in body:
@@ -150,6 +180,18 @@ class _Sites(ast.NodeVisitor):
         name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
         if name in CALLS:
             self.sites.append((node, "call", f"{name}->{CALLS[name]}", ("call", CALLS[name])))
+        if name == "copy" and isinstance(f, ast.Attribute) and not node.args and not node.keywords \
+                and not (isinstance(f.value, ast.Name) and f.value.id in ("np", "copy")):
+            self.sites.append((node, "copy", "x.copy()->x", ("copyof", "receiver")))
+        elif name == "copy" and isinstance(f, ast.Attribute) and len(node.args) == 1:
+            self.sites.append((node, "copy", "np.copy(x)->x", ("copyof", "argument")))
+        elif name == "array" and isinstance(f, ast.Attribute) and node.args:
+            self.sites.append((node, "copy", "np.array->np.asarray", ("call", "asarray")))
+        if name == "range" and isinstance(f, ast.Name) and 1 <= len(node.args) <= 2:
+            self.sites.append((node, "shorten", "range-1", ("shorten", len(node.args) - 1)))
+        if name == "sum" and isinstance(f, ast.Name) and len(node.args) == 1 \
+                and not isinstance(node.args[0], ast.GeneratorExp):
+            self.sites.append((node, "shorten", "sum[:-1]", ("sumshort",)))
         self.generic_visit(node)
 
 
@@ -184,6 +226,18 @@ def _apply(func: ast.FunctionDef, target_path: list[int], kind, parent_map) -> a
             node.func.id = kind[1]
     elif action == "delete":
         _replace(new, node, ast.Pass())
+    elif action == "inplace":  # t = a op b  ->  a op= b; t = a
+        b = node.value
+        augmented = ast.AugAssign(ast.Name(b.left.id, ast.Store()), b.op, b.right)
+        same = isinstance(node.targets[0], ast.Name) and node.targets[0].id == b.left.id
+        _replace(new, node, augmented if same else [augmented, ast.Assign(node.targets, ast.Name(b.left.id, ast.Load()))])
+    elif action == "copyof":
+        _replace(new, node, node.func.value if kind[1] == "receiver" else node.args[0])
+    elif action == "shorten":  # the stop argument of range, one less
+        stop = node.args[kind[1]]
+        node.args[kind[1]] = ast.BinOp(stop, ast.Sub(), ast.Constant(1))
+    elif action == "sumshort":
+        node.args[0] = ast.Subscript(node.args[0], ast.Slice(None, ast.UnaryOp(ast.USub(), ast.Constant(1))), ast.Load())
     return ast.fix_missing_locations(new)
 
 
@@ -195,6 +249,8 @@ def _replace(root: ast.AST, old: ast.AST, new: ast.AST | None) -> None:
                     if item is old:
                         if new is None:
                             del value[i]
+                        elif isinstance(new, list):  # one statement becomes several
+                            value[i:i + 1] = new
                         else:
                             value[i] = new
                         return

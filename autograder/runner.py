@@ -84,9 +84,27 @@ class StudentFunction:
     def __call__(self, *args, **kwargs):
         r = self.raw(*args, **kwargs)
         if r.ok:
+            _untouched_inputs(self.name, r)
             return r.value
         detail = f"\n{_indent(r.traceback.strip(), 4)}" if r.traceback.strip() else ""
         raise CheckFailed(f"your {self.name} raised {r.error_type}: {r.error}{detail}")
+
+
+def _untouched_inputs(name: str, r) -> None:
+    """The generic property of every exercise, checked on every call a check makes (not ``raw``, whose
+    calls are expected to raise): the inputs are not modified and the result is a new array, never an
+    input or a view of one (the convention of every reference function, DEVELOPERS.md "Adding a lab")."""
+    mutated, aliased = getattr(r, "mutated", ()), getattr(r, "aliased", ())
+    if mutated:
+        raise CheckFailed(f"your {name} modified its input {_names(mutated)} in place; it must leave its inputs "
+                          "unchanged (work on a copy, e.g. x = x - m instead of x -= m, or x = x.copy() first)")
+    if aliased:
+        raise CheckFailed(f"your {name} returned {_names(aliased)} itself or a view of it; it must return a new "
+                          "array (e.g. x.copy()), so that changing the result cannot change the input")
+
+
+def _names(names) -> str:
+    return " and ".join(f"`{n}`" for n in names)
 
 
 def _indent(text: str, n: int) -> str:

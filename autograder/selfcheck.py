@@ -34,6 +34,7 @@ import threading
 import time
 import warnings
 
+from .checks import hidden_checks, not_run_note
 from .config import load_course
 from .cases import lab_cases
 from .grade import fingerprint, lab_checks
@@ -41,7 +42,7 @@ from .inprocess import InProcessBackend
 from .runner import PROFILES, format_counterexample, grade_exercise
 from .sandbox import WorkerLost
 
-SELF_CHECK_EXAMPLES = 30
+SELF_CHECK_EXAMPLES = None  # None: course.toml's examples_per_property, as grading draws (the same seed, the same inputs)
 
 
 class _CallTimedOut(BaseException):
@@ -141,14 +142,14 @@ def _run(lab_id: str, exercise_id: str, fn, *, public_only: bool, examples: int 
                                   seed_value=course.grading.seed, cases=cases)
 
 
-def check(lab_id: str, exercise_id: str, fn, *, examples: int = SELF_CHECK_EXAMPLES,
+def check(lab_id: str, exercise_id: str, fn, *, examples: int | None = SELF_CHECK_EXAMPLES,
           call_seconds: float | None = None) -> None:
     """Print the public checks' verdicts for the student's ``fn`` (each call limited to ``call_seconds``,
     by default course.toml's ``time_limit_per_call_s``)."""
     ex, outcome = _run(lab_id, exercise_id, fn, public_only=True, examples=examples, call_seconds=call_seconds)
     passed = sum(c.passed for c in outcome.checks)
-    print(f"{ex.id}: {passed}/{len(outcome.checks)} public checks pass "
-          f"(the grader also runs hidden checks against the reference)")
+    hidden = len(hidden_checks(_exercise(lab_id, exercise_id)[1])[ex.id])
+    print(f"{ex.id}: {passed}/{len(outcome.checks)} public checks pass; {not_run_note(hidden)}")
     for c in outcome.checks:
         print(f"  {'ok  ' if c.passed else 'FAIL'} {c.property}")
         if not c.passed:

@@ -56,6 +56,19 @@ class Registry:
     def __init__(self) -> None:
         self.checks: dict[str, dict[str, Check]] = {}
         self.references: dict[str, str] = {}
+        self.withheld: dict[str, list[str]] = {}  # exercise -> hidden checks removed by `course release`
+
+    def withhold(self, names: dict[str, list[str]]) -> None:
+        """Record the hidden checks a student's bundle lacks (``course release`` writes this call as the bundle's
+        ``hidden/<lab>.py``), so that the self-check can say how many checks it did not run."""
+        for exercise, checks in names.items():
+            self.withheld.setdefault(exercise, []).extend(checks)
+
+    def hidden(self, exercise: str, graded: tuple[str, ...] | list[str] | None = None) -> list[str]:
+        """The names of the exercise's hidden checks (those that compare with the reference): the ones this
+        module defines (only those in ``graded``, course.toml's list, when given) and the ones withheld from it."""
+        own = [n for n, c in self.checks.get(exercise, {}).items() if not c.public and (graded is None or n in graded)]
+        return own + [n for n in self.withheld.get(exercise, []) if n not in own]
 
     def exercises(self, module: str, names: list[str]) -> dict[str, str]:
         """Declare exercises, in order: each is the function of that name in the reference ``module``.
@@ -108,3 +121,19 @@ def load(module: str) -> ModuleType:
     if importlib.util.find_spec(f"{__name__}.hidden") and importlib.util.find_spec(f"{__name__}.hidden.{module}"):
         importlib.import_module(f"{__name__}.hidden.{module}")
     return public
+
+
+def hidden_checks(lab) -> dict[str, list[str]]:
+    """Exercise id -> the names of its hidden checks that grading runs and a self-check does not (also in a
+    student's bundle, whose ``hidden/<lab>.py`` holds only their names: ``registry.withhold``)."""
+    registry = getattr(load(lab.checks), "registry", None)
+    return {ex.id: registry.hidden(ex.id, ex.checks) if registry is not None else [] for ex in lab.exercises}
+
+
+def not_run_note(hidden: int) -> str:
+    """What a self-check says about the checks it did not run."""
+    if hidden == 0:
+        return "grading runs no other checks"
+    return (f"{hidden} hidden check{'s' if hidden != 1 else ''} (comparing with the reference) "
+            f"{'were' if hidden != 1 else 'was'} NOT run: grading runs {'them' if hidden != 1 else 'it'} too, "
+            "so passing the public checks does not guarantee full marks")

@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .. import strategies as S
-from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require
+from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require, require_value_error, assert_stable, row_max_zero
 from . import Registry
 
 registry = Registry()
@@ -66,6 +66,13 @@ def softmax_t__shift_invariant(student, ref, logits, T, c):
     assert_close(b, a, "softmax_t(logits + c, T) compared with softmax_t(logits, T)", atol=1e-9)
 
 
+@check("softmax_t", public=True, logits=_large_logits(), T=st.sampled_from([1.0, 2.0]))
+def softmax_t__stable_at_large_logits(student, ref, logits, T):
+    """softmax_t should stay finite for logits as large as +-1e4, equal to its value with each row's maximum shifted to 0 (subtract the row maximum before exp)."""
+    p = as_array(student(logits, T), "softmax_t(logits, T)", shape=logits.shape)
+    assert_stable(p, student(row_max_zero(logits), T), "softmax_t(logits, T)", "exp overflowed")
+
+
 @check("softmax_t", public=True, logits=S.logits(bound=10.0))
 def high_temperature_flattens(student, ref, logits):
     """As T grows, softmax_t should approach the uniform distribution 1/C (at T = 1e6, within 1e-4)."""
@@ -98,6 +105,13 @@ def log_softmax_t__shift_invariant(student, ref, logits, T, c):
     a = as_array(student(logits, T), "log_softmax_t(logits, T)", shape=logits.shape)
     b = as_array(student(logits + c, T), "log_softmax_t(logits + c, T)", shape=logits.shape)
     assert_close(b, a, "log_softmax_t(logits + c, T) compared with log_softmax_t(logits, T)", atol=1e-8)
+
+
+@check("log_softmax_t", public=True, logits=_large_logits(), T=st.sampled_from([1.0, 2.0]))
+def finite_at_large_logits(student, ref, logits, T):
+    """log_softmax_t should stay finite for logits as large as +-1e4, equal to its value with each row's maximum shifted to 0 (use log-sum-exp, not log(softmax))."""
+    lp = as_array(student(logits, T), "log_softmax_t(logits, T)", shape=logits.shape)
+    assert_stable(lp, student(row_max_zero(logits), T), "log_softmax_t(logits, T)", "log(0) or exp overflow")
 
 
 # --- kl_divergence ------------------------------------------------------------------------------
@@ -178,6 +192,14 @@ def batch_mean(student, ref, zy):
     rows = [as_float(student(z[i : i + 1], y[i : i + 1]), f"cross_entropy(logits[{i}:{i + 1}], labels[{i}:{i + 1}])")
             for i in range(len(y))]
     assert_close(whole, float(np.mean(rows)), "cross_entropy of the batch compared with the mean over its rows")
+
+
+@check("cross_entropy", public=True, zy=S.labelled_logits(bound=1.0).map(lambda t: (np.round(t[0]) * LARGE, t[1])))
+def cross_entropy__stable_at_large_logits(student, ref, zy):
+    """cross_entropy should stay finite for logits as large as +-1e4, equal to its value with each row's maximum shifted to 0 (go through log-softmax)."""
+    z, y = zy
+    ce = as_float(student(z, y), "cross_entropy(logits, labels)")
+    assert_stable(ce, student(row_max_zero(z), y), "cross_entropy(logits, labels)", "log(0) or exp overflow")
 
 
 # --- kd_loss ------------------------------------------------------------------------------------
@@ -346,3 +368,75 @@ def rejects_bad_arguments(student, ref, bad):
     require(not r.ok and r.error_type == "ValueError",
             f"majority_vote_bounds{bad} should raise ValueError, but it "
             + ("returned a value" if r.ok else f"raised {r.error_type}: {r.error}"))
+
+
+# --- documented errors (each ValueError in a docstring's Raises: section has a rejects_* check) ------------------
+def _z(*shape):
+    return np.zeros(shape)
+
+
+_LABELS = np.array([0, 1])
+
+
+@check("log_softmax_t", public=True, bad=st.sampled_from([(_z(2, 3), 0.0), (_z(2, 3), -1.0), (_z(2, 3), math.inf),
+                                                          (_z(2, 3), math.nan), (np.float64(1.0), 1.0)]))
+def log_softmax_t__rejects_bad_input(student, ref, bad):
+    """log_softmax_t should raise ValueError for a temperature that is not a finite number > 0, or logits without a class axis (a scalar)."""
+    require_value_error(student, *bad)
+
+
+@check("kl_divergence", public=True, bad=st.sampled_from([(_z(2, 3) + 1 / 3, _z(2, 2) + 0.5), (_z(3) + 1 / 3, _z(1, 3) + 1 / 3)]))
+def kl_divergence__rejects_mismatched_shapes(student, ref, bad):
+    """kl_divergence should raise ValueError when p and q differ in shape (no silent broadcasting)."""
+    require_value_error(student, *bad)
+
+
+@check("js_divergence", public=True, bad=st.sampled_from([(_z(2, 3) + 1 / 3, _z(2, 2) + 0.5), (_z(3) + 1 / 3, _z(1, 3) + 1 / 3)]))
+def js_divergence__rejects_mismatched_shapes(student, ref, bad):
+    """js_divergence should raise ValueError when p and q differ in shape (no silent broadcasting)."""
+    require_value_error(student, *bad)
+
+
+@check("cross_entropy", public=True, bad=st.sampled_from([(_z(2, 3), np.array([0, 3])), (_z(2, 3), np.array([-1, 0])),
+                                                          (_z(2, 3), np.array([0, 1, 2])), (_z(2, 3), np.array([0.0, 1.0]))]))
+def cross_entropy__rejects_bad_labels(student, ref, bad):
+    """cross_entropy should raise ValueError for labels outside [0, C), non-integer labels, or a count other than N."""
+    require_value_error(student, *bad)
+
+
+@check("kd_loss", public=True, bad=st.sampled_from([
+    (_z(2, 3), _z(2, 3), _LABELS, 4.0, 1.5), (_z(2, 3), _z(2, 3), _LABELS, 4.0, -0.1),
+    (_z(2, 3), _z(2, 3), _LABELS, 0.0, 0.5), (_z(2, 3), _z(2, 4), _LABELS, 4.0, 0.5)]))
+def kd_loss__rejects_bad_input(student, ref, bad):
+    """kd_loss should raise ValueError for alpha outside [0, 1], T <= 0, or student and teacher logits of other shapes."""
+    require_value_error(student, *bad)
+
+
+@check("hard_label_kd_loss", public=True, bad=st.sampled_from([
+    (_z(2, 3), _z(2, 3), _LABELS, 1.5), (_z(2, 3), _z(2, 3), _LABELS, -0.1), (_z(2, 3), _z(2, 4), _LABELS, 0.5)]))
+def hard_label_kd_loss__rejects_bad_input(student, ref, bad):
+    """hard_label_kd_loss should raise ValueError for alpha outside [0, 1] or logits of other shapes."""
+    require_value_error(student, *bad)
+
+
+_P = _z(2, 3) + 1 / 3
+
+
+@check("label_loyalty", public=True, bad=st.sampled_from([(_P, _z(2, 2) + 0.5), (_z(0, 3), _z(0, 3))]))
+def label_loyalty__rejects_bad_input(student, ref, bad):
+    """label_loyalty should raise ValueError when the shapes differ or the batch is empty."""
+    require_value_error(student, *bad)
+
+
+@check("probability_loyalty", public=True, bad=st.sampled_from([(_P, _z(2, 2) + 0.5), (_z(0, 3), _z(0, 3))]))
+def probability_loyalty__rejects_bad_input(student, ref, bad):
+    """probability_loyalty should raise ValueError when the shapes differ or the batch is empty."""
+    require_value_error(student, *bad)
+
+
+# k > 1000 (documented too) is not drawn: the course's correct alternatives predate that bound and accept it.
+@check("majority_vote_accuracy", public=True, bad=st.sampled_from([(1.5, 3), (-0.1, 3), (0.7, 0), (0.7, 2.0),
+                                                                    (0.7, True)]))
+def majority_vote_accuracy__rejects_bad_arguments(student, ref, bad):
+    """majority_vote_accuracy should raise ValueError for p outside [0, 1] or k that is not an integer >= 1."""
+    require_value_error(student, *bad)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import strategies as S
-from ..assertions import as_array, as_float, assert_close, fmt, require
+from ..assertions import as_array, as_float, assert_close, fmt, require, require_value_error, assert_stable, row_max_zero
 from . import Registry
 
 registry = Registry()
@@ -348,6 +348,14 @@ def permuting_students_permutes_losses(student, ref, c, perm):
     assert_close(student(z[order], y), a[order], f"dml_losses with students reordered as {order}")
 
 
+@check("dml_losses", public=True, c=cohorts(min_k=2, bound=1.0).map(lambda c: (np.round(c[0]) * LARGE, c[1])))
+def dml_losses__stable_at_large_logits(student, ref, c):
+    """dml_losses should stay finite for logits as large as +-1e4, equal to its value with each row's maximum shifted to 0 (work with log-softmax)."""
+    z, y = c
+    got = as_array(student(z, y), "dml_losses(z, y)", shape=(z.shape[0],))
+    assert_stable(got, student(row_max_zero(z), y), "dml_losses(z, y)", "exp overflow or log(0)")
+
+
 # --- ensemble_soft_targets ----------------------------------------------------------------------
 WEIGHTS = hnp.arrays(np.float64, 4, elements=st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0])).filter(lambda w: w.sum() > 0)
 
@@ -390,6 +398,14 @@ def weights_select_and_normalise(student, ref, c, T, pick, scale):
     w = np.zeros(z.shape[0])
     w[m] = scale
     assert_close(student(z, T, w), np.exp(_log_softmax(z[m] / T)), f"ensemble_soft_targets with weights {fmt(w)}")
+
+
+@check("ensemble_soft_targets", public=True, c=cohorts(min_k=2, bound=1.0).map(lambda c: (np.round(c[0]) * LARGE, c[1])))
+def ensemble_soft_targets__stable_at_large_logits(student, ref, c):
+    """ensemble_soft_targets should stay finite for logits as large as +-1e4, equal to its value with each row's maximum shifted to 0 (subtract each row's own maximum)."""
+    z, _ = c
+    got = as_array(student(z, 1.0, None), "ensemble_soft_targets(z, 1.0)", shape=z.shape[1:])
+    assert_stable(got, student(row_max_zero(z), 1.0, None), "ensemble_soft_targets(z, 1.0)", "exp overflow or 0/0")
 
 
 @check("ensemble_soft_targets", public=True, bad=st.sampled_from(["T=0", "T=-1", "negative weight", "zero weights", "2 weights"]))
@@ -469,6 +485,16 @@ def copies_of_the_deepest_exit(student, ref, b, k, alpha):
                  f"self_distillation_loss of {k} identical exits", atol=1e-12)
 
 
+@check("self_distillation_loss", public=True, b=exits(min_e=2).map(lambda b: (np.round(b[0] / 10) * LARGE, b[1], b[2])),
+       T=st.sampled_from([1.0, 2.0]))
+def self_distillation_loss__stable_at_large_logits(student, ref, b, T):
+    """self_distillation_loss should stay finite for logits as large as +-1e4, equal to its value with each row's maximum shifted to 0 (log-softmax with each row's own maximum)."""
+    z, F, y = b
+    got = as_float(student(z, F, y, T, 0.5, 0.1), "self_distillation_loss with large logits")
+    assert_stable(got, student(row_max_zero(z), F, y, T, 0.5, 0.1), "self_distillation_loss(..., alpha=0.5, lam=0.1)",
+                  "exp overflow or log(0)")
+
+
 @check("self_distillation_loss", public=True, bad=st.sampled_from(["alpha=1.5", "alpha=-0.1", "T=0", "lam=-1", "features"]))
 def self_distillation_loss__rejects_bad_input(student, ref, bad):
     """self_distillation_loss should raise ValueError for T <= 0, alpha outside [0, 1], lam < 0, or features of another (E, N)."""
@@ -476,3 +502,12 @@ def self_distillation_loss__rejects_bad_input(student, ref, bad):
     args = {"alpha=1.5": (z, F, y, 3.0, 1.5, 0.1), "alpha=-0.1": (z, F, y, 3.0, -0.1, 0.1), "T=0": (z, F, y, 0.0, 0.3, 0.1),
             "lam=-1": (z, F, y, 3.0, 0.3, -1.0), "features": (z, np.zeros((2, 2, 5)), y, 3.0, 0.3, 0.1)}[bad]
     _raises_value_error(student, f"self_distillation_loss with {bad}", *args)
+
+
+# --- documented errors (each ValueError in a docstring's Raises: section has a rejects_* check) ------------------
+@check("dml_losses", public=True, bad=st.sampled_from([
+    (np.zeros((2, 2, 3)), np.array([0, 3])), (np.zeros((2, 2, 3)), np.array([-1, 0])),
+    (np.zeros((2, 2, 3)), np.array([0, 1, 2])), (np.zeros((2, 3)), np.array([0, 1]))]))
+def dml_losses__rejects_bad_input(student, ref, bad):
+    """dml_losses should raise ValueError for cohort logits that are not (K, N, C) or labels outside [0, C) or not (N,)."""
+    require_value_error(student, *bad)

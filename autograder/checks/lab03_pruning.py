@@ -19,7 +19,7 @@ from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require
+from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require, require_value_error
 from . import Registry
 
 registry = Registry()
@@ -495,3 +495,38 @@ def one_class_is_its_euclidean_distance_to_the_diagonal(student, ref, a, b):
     m = (a + b) / 2  # the foot of the perpendicular is (m, m)
     expected = math.hypot(a - m, b - m)
     assert_close(student(np.array([a]), np.array([b])), expected, f"sde([{a!r}], [{b!r}])", atol=1e-12)
+
+
+# --- documented errors (each ValueError in a docstring's Raises: section has a rejects_* check) ------------------
+_W = np.array([[1.0, -2.0], [3.0, 0.5]])
+
+
+@check("global_magnitude_masks", public=True, bad=st.sampled_from([
+    ([], 0.5), ([_W], 1.5), ([_W], -0.1), ([_W, np.array([np.nan, 1.0])], 0.5), ([np.array([np.inf])], 0.5)]))
+def global_magnitude_masks__rejects_bad_input(student, ref, bad):
+    """global_magnitude_masks should raise ValueError for no layers, a sparsity outside [0, 1], or a non-finite weight."""
+    require_value_error(student, *bad)
+
+
+@check("per_class_fpr_fnr", public=True, bad=st.sampled_from([
+    (np.array([0, 1]), np.array([0, 1, 1]), 2), (np.array([], dtype=np.int64), np.array([], dtype=np.int64), 2),
+    (np.array([0, 2]), np.array([0, 1]), 2), (np.array([0, 1]), np.array([-1, 1]), 2)]))
+def per_class_fpr_fnr__rejects_bad_input(student, ref, bad):
+    """per_class_fpr_fnr should raise ValueError on a shape mismatch, an empty input, or a label outside [0, C)."""
+    require_value_error(student, *bad)
+
+
+_BAD_RATE_CHANGES = st.sampled_from([(np.array([0.1, 0.2]), np.array([0.1, 0.2, 0.3])), (np.array([]), np.array([])),
+                                     (np.zeros((2, 2)), np.zeros((2, 2)))])
+
+
+@check("cev", public=True, bad=_BAD_RATE_CHANGES)
+def cev__rejects_bad_input(student, ref, bad):
+    """cev should raise ValueError on a shape mismatch or an empty or non-1-D input."""
+    require_value_error(student, *bad)
+
+
+@check("sde", public=True, bad=_BAD_RATE_CHANGES)
+def sde__rejects_bad_input(student, ref, bad):
+    """sde should raise ValueError on a shape mismatch or an empty or non-1-D input."""
+    require_value_error(student, *bad)

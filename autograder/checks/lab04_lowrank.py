@@ -24,7 +24,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..assertions import CheckFailed, as_array, assert_close, fmt, require
+from ..assertions import CheckFailed, as_array, assert_close, fmt, require, require_value_error
 from . import Registry
 
 registry = Registry()
@@ -572,3 +572,35 @@ def full_ranks_are_exact(student, ref, K):
     r_out, r_in = min(c_out, c_in * k * k), min(c_in, c_out * k * k)
     core, U_out, U_in = _tucker(student, K, r_out, r_in)
     assert_close(_tucker_reconstruct(core, U_out, U_in), K, "the reconstruction at full ranks", atol=1e-8)
+
+
+# --- documented errors (each ValueError in a docstring's Raises: section has a rejects_* check) ------------------
+_A = np.array([[3.0, 2.0], [2.0, 3.0], [1.0, 0.0]])
+_K = np.ones((2, 1, 3, 3))
+
+
+@check("low_rank_factors", public=True, bad=st.sampled_from([
+    (_A, 0), (_A, 3), (_A, 1.0), (_A, True), (np.ones(3), 1), (np.array([[1.0, np.nan]]), 1)]))
+def low_rank_factors__rejects_bad_input(student, ref, bad):
+    """low_rank_factors should raise ValueError, as truncated_svd does, for W not a finite 2-D array or a rank outside [1, min(m, n)]."""
+    require_value_error(student, *bad)
+
+
+@check("break_even_rank", public=True, bad=st.sampled_from([(0, 4), (4, -1), (2.0, 4), (True, 4)]))
+def break_even_rank__rejects_bad_sizes(student, ref, bad):
+    """break_even_rank should raise ValueError if m or n is not a positive integer."""
+    require_value_error(student, *bad)
+
+
+@check("conv_lowrank_factors", public=True, bad=st.sampled_from([
+    (np.ones((2, 1, 3, 2)), 1), (np.ones((2, 9)), 1), (_K, 0), (_K, 3), (np.full((2, 1, 1, 1), np.inf), 1)]))
+def conv_lowrank_factors__rejects_bad_input(student, ref, bad):
+    """conv_lowrank_factors should raise ValueError for a kernel that is not finite, 4-D and square, or a rank out of range."""
+    require_value_error(student, *bad)
+
+
+@check("tucker2_hosvd", public=True, bad=st.sampled_from([
+    (np.ones((2, 1, 3, 2)), 1, 1), (np.ones((2, 9)), 1, 1), (_K, 0, 1), (_K, 3, 1), (_K, 1, 2), (_K, 1.0, 1)]))
+def tucker2_hosvd__rejects_bad_input(student, ref, bad):
+    """tucker2_hosvd should raise ValueError for a kernel that is not 4-D and square, or a rank outside [1, its unfolding's rank]."""
+    require_value_error(student, *bad)

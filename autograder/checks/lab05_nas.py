@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import strategies as S
-from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require
+from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require, require_value_error, assert_stable, row_max_zero
 from . import Registry
 
 registry = Registry()
@@ -144,6 +144,13 @@ def shift_invariant(student, ref, alpha, c):
     assert_close(b, a, "mixed_op_weights(alpha + c) compared with mixed_op_weights(alpha)", atol=1e-9)
 
 
+@check("mixed_op_weights", public=True, alpha=_alphas(bound=1.0).map(lambda a: np.round(a) * LARGE))
+def mixed_op_weights__stable_at_large_alpha(student, ref, alpha):
+    """mixed_op_weights should stay finite for alpha as large as +-1e4, equal to its value with each row's maximum shifted to 0 (subtract the row maximum before exp)."""
+    w = as_array(student(alpha), "mixed_op_weights(alpha)", shape=alpha.shape)
+    assert_stable(w, student(row_max_zero(alpha)), "mixed_op_weights(alpha)", "exp overflowed")
+
+
 @check("mixed_op_weights", public=True, K=st.integers(1, 5), value=st.floats(-20, 20))
 def uniform_at_equal_alpha(student, ref, K, value):
     """Equal alphas (DARTS's start, alpha = 0) should give every op the weight 1/K."""
@@ -176,6 +183,14 @@ def matches_own_weights(student, ref, oa):
     o, a = oa
     expected = np.tensordot(_softmax(a), o, axes=(0, 0))
     assert_close(student(o, a), expected, "mixed_op(op_outputs, alpha)")
+
+
+@check("mixed_op", public=True, oa=_op_outputs().map(lambda t: (t[0], np.round(t[1] / 10) * LARGE)))
+def mixed_op__stable_at_large_alpha(student, ref, oa):
+    """mixed_op should stay finite for alpha as large as +-1e4, equal to its value with alpha's maximum shifted to 0 (a stable softmax)."""
+    o, a = oa
+    got = as_array(student(o, a), "mixed_op(op_outputs, alpha)", shape=o.shape[1:])
+    assert_stable(got, student(o, row_max_zero(a)), "mixed_op(op_outputs, alpha)", "exp overflowed")
 
 
 @check("mixed_op", public=True, K=st.integers(1, 4))
@@ -310,6 +325,14 @@ def fixed_adds_once(student, ref, al, fixed):
     e0 = as_float(student(a, lat, 0.0), "expected_latency(alpha, op_latency, 0.0)")
     e1 = as_float(student(a, lat, fixed), f"expected_latency(alpha, op_latency, {fixed!r})")
     assert_close(e1 - e0, fixed, "expected_latency(..., fixed) - expected_latency(..., 0)", atol=1e-9 * (1 + abs(e0)))
+
+
+@check("expected_latency", public=True, al=_alpha_latency().map(lambda t: (np.round(t[0] / 10) * LARGE, t[1])))
+def expected_latency__stable_at_large_alpha(student, ref, al):
+    """expected_latency should stay finite for alpha as large as +-1e4, equal to its value with each row's maximum shifted to 0 (a stable softmax)."""
+    a, lat = al
+    e = as_float(student(a, lat), "expected_latency(alpha, op_latency)")
+    assert_stable(e, student(row_max_zero(a), lat), "expected_latency(alpha, op_latency)", "exp overflowed")
 
 
 @check("expected_latency", public=True, one_d=st.booleans(), K=st.integers(1, 3))
@@ -506,3 +529,10 @@ def strict_tradeoff_is_all_front(student, ref, n):
 def pareto_front__rejects_mismatched_shapes(student, ref, n):
     """pareto_front should raise ValueError when latency and accuracy differ in length."""
     _raises_value_error(student, f"pareto_front(latency of {n}, accuracy of {n + 1})", np.zeros(n), np.zeros(n + 1))
+
+
+# --- documented errors (each ValueError in a docstring's Raises: section has a rejects_* check) ------------------
+@check("mixed_op_weights", public=True, alpha=st.sampled_from([np.array(1.0), np.zeros(0), np.zeros((2, 0))]))
+def mixed_op_weights__rejects_no_op_axis(student, ref, alpha):
+    """mixed_op_weights should raise ValueError if alpha has no op axis (a scalar, or K = 0)."""
+    require_value_error(student, alpha)

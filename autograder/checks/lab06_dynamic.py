@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import strategies as S
-from ..assertions import as_array, as_float, assert_close, fmt, require
+from ..assertions import as_array, as_float, assert_close, fmt, require, require_value_error, assert_stable, row_max_zero
 from . import Registry
 
 registry = Registry()
@@ -317,6 +317,14 @@ def linear_in_weights(student, ref, problem, scale):
     assert_close(b, scale * a, f"branchy_loss with weights scaled by {scale}", atol=1e-9)
 
 
+@check("branchy_loss", public=True, problem=exit_logits(bound=1.0).map(lambda t: (np.round(t[0]) * LARGE, t[1], t[2])))
+def branchy_loss__stable_at_large_logits(student, ref, problem):
+    """branchy_loss should stay finite for logits as large as +-1e4, equal to its value with each row's maximum shifted to 0 (use log-sum-exp)."""
+    z, y, w = problem
+    got = as_float(student(z, y, w), "branchy_loss(logits, labels, weights)")
+    assert_stable(got, student(row_max_zero(z), y, w), "branchy_loss(logits, labels, weights)", "exp overflow or log(0)")
+
+
 # --- skip_gate_forward -------------------------------------------------------------------------
 @check("skip_gate_forward", public=True, z=_gate_logits())
 def hard_zero_one_mask(student, ref, z):
@@ -333,6 +341,13 @@ def zero_logit_executes(student, ref, n):
     z = np.zeros(n)
     assert_close(student(z), np.ones(n), "skip_gate_forward(zeros): sigmoid(0) = 0.5 >= 0.5")
     assert_close(student(z - 0.01), np.zeros(n), "skip_gate_forward(-0.01): sigmoid(-0.01) < 0.5")
+
+
+@check("skip_gate_forward", public=True, z=hnp.arrays(np.float64, st.integers(1, 4), elements=st.sampled_from(
+    [1e-20, -1e-20, 1e-300, -1e-300, 1e-17, -1e-17, 0.0])))
+def decided_by_the_sign_at_tiny_logits(student, ref, z):
+    """For gate logits as small as +-1e-20 the docstring fixes m = 1 exactly when z >= 0: sigmoid(-1e-20) rounds to 0.5 in float64, so compare z with 0, not sigmoid(z) with 1/2."""
+    assert_close(student(z), (z >= 0).astype(np.float64), f"skip_gate_forward({fmt(z)})")
 
 
 # --- skip_block_output -------------------------------------------------------------------------
@@ -468,3 +483,53 @@ def invariant_to_token_and_expert_order(student, ref, z, data):
     b = as_float(student(z[rows][:, cols] + shift[rows, None]), "load_balancing_loss(z permuted and shifted)")
     assert_close(b, a, f"load_balancing_loss with tokens reordered {fmt(rows)}, experts {fmt(cols)}, row shifts {fmt(shift[rows])}")
     require(-1e-12 <= a <= E + 1e-9, f"load_balancing_loss = {a!r} should lie in [0, E = {E}]")
+
+
+@check("load_balancing_loss", public=True, z=router_logits(tied=True).map(lambda z: z * LARGE))
+def load_balancing_loss__stable_at_large_logits(student, ref, z):
+    """load_balancing_loss should stay finite for router logits as large as +-2e4, equal to its value with each token's maximum shifted to 0 (subtract each token's maximum before exp)."""
+    for row in z:  # a unique top expert per token, so f does not depend on how ties are broken
+        top = np.flatnonzero(row == row.max())
+        row[top[1:]] -= 1.0
+    got = as_float(student(z), "load_balancing_loss(router_logits)")
+    assert_stable(got, student(row_max_zero(z)), "load_balancing_loss(router_logits)", "exp overflowed")
+
+
+# --- documented errors (each ValueError in a docstring's Raises: section has a rejects_* check) ------------------
+_PROBS = np.full((2, 1, 2), 0.5)  # E = 2 exits, N = 1, C = 2
+
+
+@check("confidence_exit_decisions", public=True, bad=st.sampled_from([
+    (np.full((1, 2), 0.5), np.array([0.9])), (_PROBS, np.array([0.9, 0.8, 0.7])), (_PROBS, np.zeros((1, 1)))]))
+def confidence_exit_decisions__rejects_bad_shapes(student, ref, bad):
+    """confidence_exit_decisions should raise ValueError if probs is not 3-D or thresholds has neither E-1 nor E entries."""
+    require_value_error(student, *bad)
+
+
+@check("branchy_loss", public=True, bad=st.sampled_from([
+    (np.zeros((2, 1, 3)), np.array([3]), np.ones(2)), (np.zeros((2, 1, 3)), np.array([-1]), np.ones(2)),
+    (np.zeros((2, 1, 3)), np.array([0, 1]), np.ones(2)), (np.zeros((2, 1, 3)), np.array([0]), np.array([1.0, -0.5])),
+    (np.zeros((2, 1, 3)), np.array([0]), np.ones(3)), (np.zeros((1, 3)), np.array([0]), np.ones(1))]))
+def branchy_loss__rejects_bad_input(student, ref, bad):
+    """branchy_loss should raise ValueError on a shape mismatch, a label outside [0, C) or a negative weight."""
+    require_value_error(student, *bad)
+
+
+@check("skip_gate_forward", public=True, gate_logits=st.sampled_from([
+    np.array([np.nan]), np.array([0.0, np.inf]), np.array([[-np.inf, 1.0]])]))
+def skip_gate_forward__rejects_non_finite_logits(student, ref, gate_logits):
+    """skip_gate_forward should raise ValueError if a gate logit is nan or infinite."""
+    require_value_error(student, gate_logits)
+
+
+@check("ste_gate_grad", public=True, bad=st.sampled_from([(np.zeros(2), np.ones(3)), (np.zeros((2, 1)), np.ones(2))]))
+def ste_gate_grad__rejects_mismatched_shapes(student, ref, bad):
+    """ste_gate_grad should raise ValueError if gate_logits and upstream differ in shape."""
+    require_value_error(student, *bad)
+
+
+@check("load_balancing_loss", public=True, router_logits=st.sampled_from([
+    np.zeros(3), np.zeros((0, 2)), np.zeros((2, 0)), np.zeros((1, 2, 2))]))
+def load_balancing_loss__rejects_bad_shape(student, ref, router_logits):
+    """load_balancing_loss should raise ValueError if router_logits is not a non-empty 2-D array (T, E)."""
+    require_value_error(student, router_logits)

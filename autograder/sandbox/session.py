@@ -292,6 +292,8 @@ class CallResult:
     error_type: str = ""
     error: str = ""
     traceback: str = ""
+    mutated: tuple = ()  # arguments the call changed (worker.watched_call)
+    aliased: tuple = ()  # array arguments the returned value shares memory with
 
 
 @dataclass
@@ -594,7 +596,8 @@ class StudentSession:
             self._stop()
             raise WorkerLost(f"{what}: the sandbox sent a malformed reply (did the code write to the grader's pipe?)")
         if msg.get("ok") is True:
-            return CallResult(True, value=msg.get("value"))
+            return CallResult(True, value=msg.get("value"), mutated=tuple(str(n) for n in msg.get("mutated") or ()),
+                              aliased=tuple(str(n) for n in msg.get("aliased") or ()))
         return CallResult(
             False,
             error_type=str(msg.get("error_type", "")),

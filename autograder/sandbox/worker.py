@@ -15,6 +15,8 @@ Protocol (one frame per message, see wire.py):
     <- {"event": "ask", "fn": name, "args": [...], "kwargs": {...}}   a call of an "answered" function
     -> {"op": "answer", "ok": true, "value": ...} | {"op": "answer", "ok": false, "error_type", "error"}
     <- {"ok": true, "value": ...} | {"ok": false, "error_type": "...", "error": "...", "traceback": "..."}
+       an ok reply also lists, when not empty, "mutated": [argument names the call changed] and
+       "aliased": [array arguments the result shares memory with] (see watched_call)
 
 "answered" names other exercises' functions: while this call runs, the student's code calling one
 of them gets the grader's answer (the reference's result, as data) instead of running the
@@ -118,6 +120,60 @@ def _describe(exc: BaseException) -> dict:
     }
 
 
+def _arrays(value, depth: int = 0):
+    """The NumPy arrays in a value (nested in lists, tuples and dict values, as the wire allows)."""
+    import numpy as np
+
+    if depth > 16:
+        return
+    if isinstance(value, np.ndarray):
+        yield value
+    elif type(value) in (list, tuple):
+        for v in value:
+            yield from _arrays(v, depth + 1)
+    elif type(value) is dict:
+        for v in value.values():
+            yield from _arrays(v, depth + 1)
+
+
+def watched_call(fn, args: list, kwargs: dict, encode):
+    """Call ``fn(*args, **kwargs)`` and say which arguments it changed and which its result shares memory with.
+
+    Returns (value, mutated, aliased): the names of the arguments (by the function's signature where it
+    binds, else "argument i") whose data differ after the call (compared by their ``encode`` bytes, so
+    NaN and -0.0 count exactly), and of the array arguments the returned arrays share memory with (the
+    input itself or a view of it). The exercises promise "inputs are not modified; a new array is
+    returned" (DEVELOPERS.md, "Adding a lab"); autograder.runner turns either into a failed check.
+    """
+    import inspect
+
+    import numpy as np
+
+    try:
+        names = list(inspect.signature(fn).bind(*args, **kwargs).arguments)
+    except (TypeError, ValueError):
+        names = [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
+    values = list(args) + list(kwargs.values())
+    names = (names + [f"argument {i + 1}" for i in range(len(values))])[:len(values)]
+    before = []
+    for v in values:
+        try:
+            before.append(encode(v))
+        except Exception:  # noqa: BLE001 - a value the wire cannot carry is not watched
+            before.append(None)
+    value = fn(*args, **kwargs)
+    mutated, aliased = [], []
+    for name, v, b in zip(names, values, before):
+        try:
+            if b is not None and encode(v) != b:
+                mutated.append(name)
+        except Exception:  # noqa: BLE001 - the function made its argument unsendable: it changed it
+            mutated.append(name)
+        if any(np.may_share_memory(r, a) for r in _arrays(value) for a in _arrays(v)):
+            aliased.append(name)
+    return value, mutated, aliased
+
+
 def _leave_if_forked(worker_pid: int) -> None:
     """A process the student's code forked must never speak on the protocol pipes: it would send a
     second reply to every request (or read the grader's next request) and scramble the grading."""
@@ -137,7 +193,7 @@ def _call(msg: dict, namespace: dict, fd_in: int, fd_out: int, wire, worker_pid:
     try:
         if fn is None or not callable(fn):
             raise NameError(f"name '{msg['fn']}' is not defined")
-        value = fn(*msg["args"], **msg["kwargs"])
+        value, mutated, aliased = watched_call(fn, msg["args"], msg["kwargs"], wire.encode)
     except BaseException as exc:  # noqa: BLE001 - a student's SystemExit must not end the worker
         _leave_if_forked(worker_pid)
         reply = {"ok": False, **_describe(exc)}
@@ -146,7 +202,8 @@ def _call(msg: dict, namespace: dict, fd_in: int, fd_out: int, wire, worker_pid:
     else:
         _leave_if_forked(worker_pid)
         try:
-            frame = wire.encode({"ok": True, "value": value})
+            frame = wire.encode({"ok": True, "value": value, **({"mutated": mutated} if mutated else {}),
+                                 **({"aliased": aliased} if aliased else {})})
         except BaseException as exc:  # noqa: BLE001 - WireError, or a hostile value's side effects
             frame = wire.encode(
                 {"ok": False, "error_type": "UnsupportedReturnValue", "error": str(exc)[:MAX_ERROR_CHARS], "traceback": ""}

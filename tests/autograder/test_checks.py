@@ -49,7 +49,8 @@ BUGS = {
     "kl_divergence": ("np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)", "p * (np.log(p) - np.log(q))",
                       {"agrees_with_reference", "zero_for_identical", "handles_zero_probabilities"}),
     "cross_entropy": ("-logp[np.arange(logits.shape[0]), labels].mean()", "-logp[np.arange(logits.shape[0]), labels].sum()",
-                      {"agrees_with_reference", "uniform_logits_give_log_c", "batch_mean", "stable_at_large_logits"}),
+                      {"agrees_with_reference", "uniform_logits_give_log_c", "batch_mean"}),  # not the stability
+    # check: a sum for the mean is a formula bug, which issue 19's stability checks no longer report as an overflow
     "majority_vote_accuracy": ("total += 0.5 * term", "total += term", {"agrees_with_reference", "complement_symmetry", "even_k_splits_ties"}),
 }
 

@@ -59,3 +59,33 @@ def test_mutants_are_unique_compile_and_have_stable_ids():
     for m in ms:
         compile(m.source, "<m>", "exec")
     assert [m.id for m in mutants("sample", sample)] == [m.id for m in ms]
+
+
+def sample_inputs(x: np.ndarray, w: np.ndarray, n: int) -> tuple:
+    """The operators of issue 19: in-place on an input, a dropped copy, a shortened loop or sum."""
+    a = np.asarray(x, dtype=np.float64)
+    z = a - a.max()
+    t = z * 2.0  # z is a new array: t = z * 2 is not an input's operation
+    total = sum([w[i] for i in range(n)])
+    return z, t, w.copy(), np.array(x), np.copy(w), total
+
+
+def test_the_new_operators_mutate_inputs_drop_copies_and_shorten_loops():
+    by_op: dict[str, list[list[str]]] = {}
+    for m in mutants("sample_inputs", sample_inputs):
+        by_op.setdefault(m.id.split(":")[0], []).append(_changed_lines(m))
+    assert by_op["inplace"] == [["a -= a.max()", "z = a"]]  # only on the input's alias a, never on the new z
+    assert sorted(map(tuple, by_op["copy"])) == sorted([
+        ("return (z, t, w, np.array(x), np.copy(w), total)",), ("return (z, t, w.copy(), np.asarray(x), np.copy(w), total)",),
+        ("return (z, t, w.copy(), np.array(x), w, total)",)])
+    assert sorted(map(tuple, by_op["shorten"])) == sorted([
+        ("total = sum([w[i] for i in range(n - 1)])",), ("total = sum([w[i] for i in range(n)][:-1])",)])
+
+
+def test_an_in_place_mutant_modifies_the_callers_array():
+    ns = {"np": np}
+    (m,) = [m for m in mutants("sample_inputs", sample_inputs) if m.id.startswith("inplace")]
+    exec(m.source, ns)
+    x = np.array([1.0, 3.0])
+    ns["sample_inputs"](x, np.ones(2), 2)
+    np.testing.assert_array_equal(x, [-2.0, 0.0])

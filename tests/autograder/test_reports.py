@@ -349,7 +349,7 @@ def test_submission_report_shows_failures_properties_and_counterexamples(graded)
     assert pres == ["logits = np.array([[10000., 10000.]])\nT = 1.0"]
     details = [x for t, a, x in dom.texts if t == "pre" and a.get("class") == "detail"]
     assert any("non-finite" in d for d in details)
-    assert "should stay finite and correct for logits as large as +-1e4" in text
+    assert "should stay finite for logits as large as +-1e4, equal to its value with each row" in text
     assert res["buggy_a"]["extra_data"]["sandbox"] and res["buggy_a"]["extra_data"]["sandbox"] in text
     # every exercise and every check has its row
     assert len(dom.by("tr")) >= len(res["buggy_a"]["tests"]) + len(res["buggy_a"]["extra_data"]["exercises"])

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from hypothesis import strategies as st
 
 from reference_impl import distillation as R
 
 from ... import strategies as S
-from ...assertions import CheckFailed, as_array, as_float, assert_close, fmt, require
-from ..lab01_distillation import LARGE, _bounds, _large_logits, _loyalty_pair, check
+from ...assertions import CheckFailed, as_float, assert_close
+from ..lab01_distillation import _bounds, _loyalty_pair, check
 
 
 # --- softmax_t ------------------------------------------------------------------------------------
@@ -25,28 +24,11 @@ def softmax_t__agrees_with_reference(student, ref, logits, T):
     assert_close(student(logits, T), ref(logits, T), "softmax_t(logits, T)")
 
 
-@check("softmax_t", logits=_large_logits(), T=st.sampled_from([1.0, 2.0]))
-def softmax_t__stable_at_large_logits(student, ref, logits, T):
-    """softmax_t should stay finite and correct for logits as large as +-1e4 (subtract the row maximum before exp)."""
-    p = as_array(student(logits, T), "softmax_t(logits, T)", shape=logits.shape)
-    require(bool(np.all(np.isfinite(p))), f"softmax_t returned non-finite values {fmt(p)}: exp overflowed")
-    assert_close(p, ref(logits, T), "softmax_t(logits, T)")
-
-
 # --- log_softmax_t --------------------------------------------------------------------------------
 @check("log_softmax_t", logits=S.logit_arrays(), T=S.TEMPERATURES)
 def log_softmax_t__agrees_with_reference(student, ref, logits, T):
     """log_softmax_t(logits, T) should equal log of the temperature softmax along the last axis."""
     assert_close(student(logits, T), ref(logits, T), "log_softmax_t(logits, T)")
-
-
-@check("log_softmax_t", logits=_large_logits(), T=st.sampled_from([1.0, 2.0]))
-def finite_at_large_logits(student, ref, logits, T):
-    """log_softmax_t should stay finite for logits as large as +-1e4 (use log-sum-exp, not log(softmax))."""
-    lp = as_array(student(logits, T), "log_softmax_t(logits, T)", shape=logits.shape)
-    require(bool(np.all(np.isfinite(lp))),
-            f"log_softmax_t returned non-finite values {fmt(lp)}: log(0) or exp overflow")
-    assert_close(lp, ref(logits, T), "log_softmax_t(logits, T)")
 
 
 # --- kl_divergence --------------------------------------------------------------------------------
@@ -71,15 +53,6 @@ def cross_entropy__agrees_with_reference(student, ref, zy):
     """cross_entropy(logits, labels) should equal -1/N sum_n log softmax(z_n)[y_n]."""
     z, y = zy
     assert_close(student(z, y), ref(z, y), "cross_entropy(logits, labels)")
-
-
-@check("cross_entropy", zy=S.labelled_logits(bound=1.0).map(lambda t: (np.round(t[0]) * LARGE, t[1])))
-def cross_entropy__stable_at_large_logits(student, ref, zy):
-    """cross_entropy should stay finite and correct for logits as large as +-1e4 (go through log-softmax)."""
-    z, y = zy
-    ce = as_float(student(z, y), "cross_entropy(logits, labels)")
-    require(math.isfinite(ce), f"cross_entropy returned {ce} for large logits: log(0) or exp overflow")
-    assert_close(ce, ref(z, y), "cross_entropy(logits, labels)")
 
 
 # --- kd_loss --------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from ... import strategies as S
-from ...assertions import as_array, as_float, assert_close, fmt, require
-from ..lab02_distillation_ii import LARGE, P_VALUES, WEIGHTS, _ce, _kl, check, cohorts, embedding_pairs, exits, feature_maps, hint_batches, map_pairs, param_pairs
+from ...assertions import as_array, as_float, assert_close, require
+from ..lab02_distillation_ii import P_VALUES, WEIGHTS, _ce, _kl, check, cohorts, embedding_pairs, exits, feature_maps, hint_batches, map_pairs, param_pairs
 
 
 # --- hint_loss ------------------------------------------------------------------------------------
@@ -99,15 +99,6 @@ def mean_over_peers(student, ref, c):
     assert_close(student(z, y), expected, f"dml_losses for a cohort of {K}")
 
 
-@check("dml_losses", c=cohorts(min_k=2, bound=1.0).map(lambda c: (np.round(c[0]) * LARGE, c[1])))
-def dml_losses__stable_at_large_logits(student, ref, c):
-    """dml_losses should stay finite and correct for logits as large as +-1e4 (work with log-softmax, subtract the row maximum)."""
-    z, y = c
-    got = as_array(student(z, y), "dml_losses(z, y)", shape=(z.shape[0],))
-    require(bool(np.all(np.isfinite(got))), f"dml_losses returned {fmt(got)} for large logits: exp overflow or log(0)")
-    assert_close(got, ref(z, y), "dml_losses(z, y) with large logits")
-
-
 # --- ensemble_soft_targets ------------------------------------------------------------------------
 @check("ensemble_soft_targets", c=cohorts(), T=S.TEMPERATURES, w=st.one_of(st.none(), WEIGHTS))
 def ensemble_soft_targets__agrees_with_reference(student, ref, c, T, w):
@@ -117,15 +108,6 @@ def ensemble_soft_targets__agrees_with_reference(student, ref, c, T, w):
     if w is not None and w.sum() == 0:
         w = np.ones(z.shape[0])
     assert_close(student(z, T, w), ref(z, T, w), "ensemble_soft_targets(teacher_logits, T, weights)")
-
-
-@check("ensemble_soft_targets", c=cohorts(min_k=2, bound=1.0).map(lambda c: (np.round(c[0]) * LARGE, c[1])))
-def ensemble_soft_targets__stable_at_large_logits(student, ref, c):
-    """ensemble_soft_targets should stay finite and correct for logits as large as +-1e4 (subtract each row's own maximum)."""
-    z, _ = c
-    got = as_array(student(z, 1.0, None), "ensemble_soft_targets(z, 1.0)", shape=z.shape[1:])
-    require(bool(np.all(np.isfinite(got))), f"ensemble_soft_targets returned {fmt(got)} for large logits: exp overflow or 0/0")
-    assert_close(got, ref(z, 1.0, None), "ensemble_soft_targets(z, 1.0) with large logits")
 
 
 # --- ema_update -----------------------------------------------------------------------------------
@@ -151,13 +133,3 @@ def deepest_exit_teaches_with_t_squared(student, ref, b, T):
     z, F, y = b
     expected = _ce(z[-1], y) + T**2 * sum(_kl(z[-1] / T, z[i] / T) for i in range(len(z) - 1))
     assert_close(student(z, F, y, T, 1.0, 0.0), expected, f"self_distillation_loss(..., T={T}, alpha=1, lam=0)")
-
-
-@check("self_distillation_loss", b=exits(min_e=2).map(lambda b: (np.round(b[0] / 10) * LARGE, b[1], b[2])),
-       T=st.sampled_from([1.0, 2.0]))
-def self_distillation_loss__stable_at_large_logits(student, ref, b, T):
-    """self_distillation_loss should stay finite and correct for logits as large as +-1e4 (log-softmax with each row's own maximum)."""
-    z, F, y = b
-    got = as_float(student(z, F, y, T, 0.5, 0.1), "self_distillation_loss with large logits")
-    require(math.isfinite(got), f"self_distillation_loss returned {got!r} for large logits: exp overflow or log(0)")
-    assert_close(got, ref(z, F, y, T, 0.5, 0.1), "self_distillation_loss(..., alpha=0.5, lam=0.1) with large logits")

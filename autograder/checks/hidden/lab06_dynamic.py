@@ -6,13 +6,11 @@ checks) and not this file. ``autograder.checks.load("lab06_dynamic")`` registers
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from hypothesis import strategies as st
 
-from ...assertions import as_float, assert_close, fmt, require
-from ..lab06_dynamic import CAPACITY_FACTORS, CONFIDENCE_THRESHOLDS, LARGE, _exits, _gate_logits, check, exit_costs, exit_logits, exit_problems, gate_grads, gated_blocks, prob_arrays, router_logits
+from ...assertions import assert_close, fmt, require
+from ..lab06_dynamic import CAPACITY_FACTORS, CONFIDENCE_THRESHOLDS, _exits, _gate_logits, check, exit_costs, exit_logits, exit_problems, gate_grads, gated_blocks, prob_arrays, router_logits
 
 
 # --- entropy --------------------------------------------------------------------------------------
@@ -79,15 +77,6 @@ def branchy_loss__agrees_with_reference(student, ref, problem):
     assert_close(student(z, y, w), ref(z, y, w), "branchy_loss(logits, labels, weights)")
 
 
-@check("branchy_loss", problem=exit_logits(bound=1.0).map(lambda t: (np.round(t[0]) * LARGE, t[1], t[2])))
-def branchy_loss__stable_at_large_logits(student, ref, problem):
-    """branchy_loss should stay finite and correct for logits as large as +-1e4 (use log-sum-exp)."""
-    z, y, w = problem
-    got = as_float(student(z, y, w), "branchy_loss(logits, labels, weights)")
-    require(math.isfinite(got), f"branchy_loss returned {got} for large logits: exp overflow or log(0)")
-    assert_close(got, ref(z, y, w), "branchy_loss(logits, labels, weights)")
-
-
 # --- skip_gate_forward ----------------------------------------------------------------------------
 @check("skip_gate_forward", z=_gate_logits())
 def skip_gate_forward__agrees_with_reference(student, ref, z):
@@ -123,14 +112,3 @@ def switch_route__agrees_with_reference(student, ref, z, cf):
 def load_balancing_loss__agrees_with_reference(student, ref, z):
     """load_balancing_loss should equal E * sum_i f_i P_i (f_i: share of tokens whose argmax is i; P_i: mean softmax probability of i)."""
     assert_close(student(z), ref(z), "load_balancing_loss(router_logits)")
-
-
-@check("load_balancing_loss", z=router_logits(tied=True).map(lambda z: z * LARGE))
-def load_balancing_loss__stable_at_large_logits(student, ref, z):
-    """load_balancing_loss should stay finite and correct for router logits as large as +-2e4 (subtract each token's maximum before exp)."""
-    for row in z:  # a unique top expert per token, so f does not depend on how ties are broken
-        top = np.flatnonzero(row == row.max())
-        row[top[1:]] -= 1.0
-    got = as_float(student(z), "load_balancing_loss(router_logits)")
-    require(math.isfinite(got), f"load_balancing_loss returned {got} for large logits: exp overflowed")
-    assert_close(got, ref(z), "load_balancing_loss(router_logits)")
