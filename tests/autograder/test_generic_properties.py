@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import re
 
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from autograder.checks import Check
+from autograder.checks import load as load_checks
 from autograder.config import load_course
 from autograder.grade import lab_checks
 from autograder.inprocess import InProcessBackend
@@ -157,7 +157,7 @@ def test_every_documented_value_error_has_a_rejects_check(lab, ex):
     documented = documented_value_error(ex.load_reference())
     if documented is None:
         return
-    module = importlib.import_module(f"autograder.checks.{lab.checks}")
+    module = load_checks(lab.checks)
     rejects = [n for n in ex.checks if n.startswith("rejects_") and n in module.CHECKS[ex.id]]
     assert rejects, (f"{lab.id} {ex.id}: its docstring documents '{documented}' but no check named rejects_* "
                      f"tests it: add one to autograder/checks/{lab.checks}.py (DEVELOPERS.md, 'Adding a lab')")
@@ -196,7 +196,7 @@ def softmax_t(logits, T=1.0):
 def test_a_stability_check_passes_a_stable_function_with_a_formula_bug(lab_id, ex_id, check_name):
     """The formula bug (no division by T; CE without the mean) is the agreement check's to report, not the stability check's."""
     lab = COURSE.lab(lab_id)
-    module = importlib.import_module(f"autograder.checks.{lab.checks}")
+    module = load_checks(lab.checks)
     source = SOFTMAX_WITHOUT_T if ex_id == "softmax_t" else (
         "def cross_entropy(logits, labels):\n"
         "    z = logits - logits.max(axis=-1, keepdims=True)\n"
@@ -212,7 +212,7 @@ def test_a_stability_check_passes_a_stable_function_with_a_formula_bug(lab_id, e
 
 def test_a_stability_check_fails_an_overflowing_function_and_names_the_overflow():
     lab = COURSE.lab("lab01")
-    check = importlib.import_module(f"autograder.checks.{lab.checks}").CHECKS["softmax_t"]["stable_at_large_logits"]
+    check = load_checks(lab.checks).CHECKS["softmax_t"]["stable_at_large_logits"]
     out = run_check(check, StudentFunction(InProcessBackend.from_source(SOFTMAX_UNSTABLE), "softmax_t"), None,
                     max_examples=30, seed_value=1)
     assert out.status == "failed" and "non-finite values" in out.output and "exp overflowed" in out.output
@@ -224,7 +224,7 @@ def test_the_self_check_counts_the_hidden_checks_it_did_not_run(capsys):
     from reference_impl.distillation import kd_loss
 
     lab = COURSE.lab("lab01")
-    module = importlib.import_module(f"autograder.checks.{lab.checks}")
+    module = load_checks(lab.checks)
     hidden = [n for n in lab.exercise("kd_loss").checks if not module.CHECKS["kd_loss"][n].public]
     assert len(hidden) >= 2
     check("lab01", "kd_loss", kd_loss, examples=3)
@@ -232,20 +232,23 @@ def test_the_self_check_counts_the_hidden_checks_it_did_not_run(capsys):
     assert f"{len(hidden)} hidden checks (comparing with the reference) were NOT run" in out.splitlines()[0]
 
 
-def test_a_released_checks_module_keeps_the_names_of_the_hidden_checks_it_lost():
+def test_a_released_bundle_keeps_the_names_of_the_hidden_checks_and_nothing_else(tmp_path):
     import ast
 
     from autograder.checks import Registry
-    from autograder.release import public_checks_source
+    from autograder.release import release_lab
 
     lab = COURSE.lab("lab01")
-    module = importlib.import_module(f"autograder.checks.{lab.checks}")
-    released = public_checks_source(inspect.getsource(module))
-    call = ast.parse(released).body[-1].value
+    module = load_checks(lab.checks)
+    release_lab(COURSE, lab, tmp_path / "bundle")
+    names = tmp_path / "bundle" / "autograder" / "checks" / "hidden" / f"{lab.checks}.py"
+    tree = ast.parse(names.read_text(encoding="utf-8"))
+    assert not [n for n in tree.body if isinstance(n, ast.FunctionDef)], "no check function in the bundle's hidden/"
+    call = tree.body[-1].value
     assert ast.unparse(call.func) == "registry.withhold"
     withheld = ast.literal_eval(call.args[0])
     for ex in lab.exercises:
-        assert withheld.get(ex.id, []) == module.registry.hidden(ex.id), ex.id
+        assert withheld.get(ex.id, []) == module.registry.hidden(ex.id, ex.checks), ex.id
     student_side = Registry()  # what the bundle's module holds: the public checks, and the hidden names
     student_side.withhold(withheld)
     assert student_side.hidden("kd_loss") == module.registry.hidden("kd_loss")

@@ -86,7 +86,10 @@ def test_public_check_files_use_no_reference_and_hidden_files_are_not_shipped(bu
             if any(isinstance(d, ast.Call) and getattr(d.func, "id", "") == "check" for d in fn.decorator_list):
                 assert not [x for x in ast.walk(fn) if isinstance(x, ast.Name) and x.id == "ref"], (f, fn.name)
     out, files = bundle
-    assert not [p for p in files if "hidden" in p.relative_to(out).parts]
+    hidden = [p.relative_to(out).as_posix() for p in files if "hidden" in p.relative_to(out).parts]
+    assert sorted(hidden) == ["autograder/checks/hidden/__init__.py", "autograder/checks/hidden/lab01_distillation.py"]
+    names_only = ast.parse((out / hidden[1]).read_text(encoding="utf-8"))  # registry.withhold({...}): names only
+    assert not [n for n in ast.walk(names_only) if isinstance(n, ast.FunctionDef)]
     shipped = out / "autograder" / "checks" / "lab01_distillation.py"
     assert shipped.read_bytes() == (checks / "lab01_distillation.py").read_bytes()
 
