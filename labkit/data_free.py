@@ -177,10 +177,10 @@ def train_nasty_teacher(nasty_teacher_grad, model: nn.Module, normal: nn.Module,
     and is backpropagated into the network with ``logits.backward(gradient)``: the chain rule from the
     logits on is autograd's, the part that makes the teacher nasty is the student's.
     """
-    Xt = torch.as_tensor(X, dtype=torch.float32)
+    Xt = torch.as_tensor(X, dtype=next(model.parameters()).dtype)
     yt = torch.as_tensor(y, dtype=torch.long)
     with torch.no_grad():
-        normal_logits = normal(Xt).double().numpy()  # (N, C), fixed
+        normal_logits = normal(torch.as_tensor(X, dtype=torch.float32)).double().numpy()  # (N, C), fixed
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     for _ in range(epochs):

@@ -157,7 +157,7 @@ if ready({1: softmax_ce_grad, 2: distill_grad}):
 # %% [markdown] name="md_df"
 # ## Distilling Lab 1's teacher without its data
 #
-# The student never sees a digit: a small generator (noise of 32 dimensions → 128 → 64 pixels in [0, 1]) plays the adversarial game of Exercise 3 with the L1 disagreement (one generator step, five student steps, 400 rounds of 128 images), once alone and once with the BN-statistics term of Exercise 4 added to the generator's loss. Lab 1's teacher has no BatchNorm layer, so we record what one after its first layer would have stored — the mean and variance of its first layer's pre-activations on the training set — and treat that as part of the model. Baselines: the student on the real labels (no KD), KD on the real images, and the same game with uniform noise instead of a generator. First, your two functions against the torch versions the training uses.
+# The student never sees a digit: a small generator (noise of 32 dimensions → 128 → 64 pixels in [0, 1]) plays the adversarial game of Exercise 3 with the L1 disagreement (one generator step, five student steps, 250 rounds of 128 images), once alone and once with the BN-statistics term of Exercise 4 added to the generator's loss. Lab 1's teacher has no BatchNorm layer, so we record what one after its first layer would have stored — the mean and variance of its first layer's pre-activations on the training set — and treat that as part of the model. Baselines: the student on the real labels (no KD), KD on the real images, and the same game with uniform noise instead of a generator. First, your two functions against the torch versions the training uses.
 
 # %% name="exp_df"
 if ready({3: data_free_kd_losses, 4: bn_statistics_loss}):

@@ -39,7 +39,7 @@ class Config(ExperimentConfig):
     student_epochs: int = 40
     student_lr: float = 1e-2
     # data-free KD
-    df_iters: int = 400
+    df_iters: int = 250
     df_batch: int = 128
     df_bn_weight: float = 1.0
     # nasty teacher (Ma et al. 2021: T = 4, omega = 0.04 on CIFAR-10)
@@ -80,7 +80,7 @@ def dataset_distillation(softmax_ce_grad, distill_grad, data, cfg: Config, figur
     results, images = {}, {}
     for n in cfg.dd_per_class:
         rows = {"distilled": [], "random real": [], f"random real, {cfg.dd_long_steps} steps": [],
-                "full training set": []}
+                "full training set": [], f"full set, {cfg.dd_long_steps} steps": []}
         for s in cfg.seeds:
             X_syn, y_syn, _ = dfk.distill_dataset(distill_grad, X, y, n, steps=cfg.dd_steps, lr=cfg.dd_lr,
                                                   iters=cfg.dd_iters, outer_lr=cfg.dd_outer_lr, batch=cfg.dd_batch,
@@ -91,16 +91,17 @@ def dataset_distillation(softmax_ce_grad, distill_grad, data, cfg: Config, figur
             for name, (Xs, ys, k) in {"distilled": (X_syn, y_syn, cfg.dd_steps),
                                       "random real": (X_real, y_real, cfg.dd_steps),
                                       f"random real, {cfg.dd_long_steps} steps": (X_real, y_real, cfg.dd_long_steps),
-                                      "full training set": (X, y, cfg.dd_steps)}.items():
+                                      "full training set": (X, y, cfg.dd_steps),
+                                      f"full set, {cfg.dd_long_steps} steps": (X, y, cfg.dd_long_steps)}.items():
                 W = dfk.train_linear(softmax_ce_grad, Xs, ys, W0, cfg.dd_lr, k)
                 rows[name].append(dfk.linear_accuracy(W, Xte, yte))
         results[n] = rows
     print(f"linear softmax regression, {cfg.dd_steps} GD steps at lr {cfg.dd_lr} from W0 ~ N(0, {cfg.dd_init_std}^2); "
           f"test accuracy (mean ± std over seeds {cfg.seeds})")
-    print(f"{'images':>8} " + " ".join(f"{k:>26}" for k in results[cfg.dd_per_class[0]]))
+    print(f"{'images':>6} " + " ".join(f"{k:>23}" for k in results[cfg.dd_per_class[0]]))
     for n, rows in results.items():
-        print(f"{10 * n:>8} " + " ".join(f"{_ms(v):>26}" for v in rows.values()))
-        for key, v in zip(("distilled", "real", "real_long", "full"), rows.values()):
+        print(f"{10 * n:>6} " + " ".join(f"{_ms(v):>23}" for v in rows.values()))
+        for key, v in zip(("distilled", "real", "real_long", "full", "full_long"), rows.values()):
             _record(figures, f"dd_{10 * n}_{key}", v)
     return {"results": results, "images": images}
 
@@ -125,6 +126,17 @@ def teacher(data, cfg: Config, figures: Figures | None = None):
     """Lab 1's teacher (seed 0), trained on all training images."""
     t, _ = lab01.train_teacher(data, cfg.lab01_config(), figures)
     return t
+
+
+_STUDENTS: dict = {}
+
+
+def student_accuracy(data, cfg: Config, seed: int, teacher_model=None, T: float = 4.0, alpha: float = 0.9) -> float:
+    """Test accuracy of ``train_student``; a setting trained once (the same student appears in two tables)."""
+    key = (id(data), cfg, seed, teacher_model, T, alpha)  # the model itself: kept alive, compared by identity
+    if key not in _STUDENTS:
+        _STUDENTS[key] = accuracy(train_student(data, cfg, seed, teacher_model, T, alpha), data.X_test, data.y_test)
+    return _STUDENTS[key]
 
 
 def train_student(data, cfg: Config, seed: int, teacher_model=None, T: float = 4.0, alpha: float = 0.9):
@@ -156,8 +168,8 @@ def data_free(data_free_kd_losses, bn_statistics_loss, teacher_model, data, cfg:
                                   "uniform noise, no generator")}
     for s_ in cfg.seeds:
         acc = lambda m: accuracy(m, data.X_test, data.y_test)  # noqa: E731
-        rows["no KD (real labels)"].append(acc(train_student(data, cfg, s_)))
-        rows["KD on real images"].append(acc(train_student(data, cfg, s_, teacher_model, cfg.kd_T, cfg.kd_alpha)))
+        rows["no KD (real labels)"].append(student_accuracy(data, cfg, s_))
+        rows["KD on real images"].append(student_accuracy(data, cfg, s_, teacher_model, cfg.kd_T, cfg.kd_alpha))
         for name, kw in (("generator (L1)", {}), ("generator (L1) + BN stats", {"bn_weight": cfg.df_bn_weight}),
                          ("uniform noise, no generator", {"generator": False})):
             set_seed(s_)
@@ -200,9 +212,8 @@ def nasty(nasty_teacher_grad, soft_label_entropy, dark_knowledge_stats, normal_t
     for name, m in (("normal", normal_teacher), ("nasty", bad)):
         for variant, (T, alpha) in (("KD", (cfg.kd_T, cfg.kd_alpha)),
                                     ("skeptical", (cfg.skeptical_T, cfg.skeptical_alpha))):
-            rows[name, variant] = [accuracy(train_student(data, cfg, s, m, T, alpha), data.X_test, data.y_test)
-                                   for s in cfg.seeds]
-    rows["none", "CE"] = [accuracy(train_student(data, cfg, s), data.X_test, data.y_test) for s in cfg.seeds]
+            rows[name, variant] = [student_accuracy(data, cfg, s, m, T, alpha) for s in cfg.seeds]
+    rows["none", "CE"] = [student_accuracy(data, cfg, s) for s in cfg.seeds]
     print(f"\nstudents (MLP 64 -> {cfg.student_hidden[0]} -> 10), test accuracy (mean ± std over seeds {cfg.seeds}):")
     print(f"  no teacher (cross-entropy):                       {_ms(rows['none', 'CE'])}")
     for name in ("normal", "nasty"):
