@@ -22,34 +22,31 @@ from labkit.training import MLP, accuracy, predict_logits, set_seed, train_class
 
 @dataclass(frozen=True)
 class Config(ExperimentConfig):
-    # dataset distillation (linear softmax regression, no bias)
+    # dataset distillation (linear softmax regression, no bias): the inner loop, then Adam on the pixels
     dd_per_class: tuple = (1, 5)
     dd_steps: int = 10
     dd_lr: float = 1.0
     dd_iters: int = 300
     dd_outer_lr: float = 0.03
     dd_batch: int = 256
+    # Lab 1's teacher (teacher_hidden, _epochs, _lr) and student (student_hidden, _epochs, _lr)
+    teacher_hidden: tuple = (256, 256)
     dd_init_std: float = 0.01
     dd_long_steps: int = 300  # "trained to convergence" on the same real images
-    # Lab 1's teacher and student
-    teacher_hidden: tuple = (256, 256)
     teacher_epochs: int = 40
     teacher_lr: float = 1e-3
     student_hidden: tuple = (16,)
     student_epochs: int = 40
     student_lr: float = 1e-2
-    # data-free KD
+    # data-free KD; then the nasty teacher (Ma et al. 2021: T = 4, omega = 0.04 on CIFAR-10)
     df_iters: int = 250
     df_batch: int = 128
     df_bn_weight: float = 1.0
-    # nasty teacher (Ma et al. 2021: T = 4, omega = 0.04 on CIFAR-10)
+    kd: tuple = (4.0, 0.9)  # (T, alpha) of Lab 1's KD
     nasty_T: float = 4.0
     nasty_omega: float = 0.04
     nasty_epochs: int = 40
-    kd_T: float = 4.0
-    kd_alpha: float = 0.9
-    skeptical_T: float = 20.0
-    skeptical_alpha: float = 0.5
+    skeptical: tuple = (20.0, 0.5)  # (T, alpha) of the skeptical student
 
     @classmethod
     def quick(cls) -> Config:
@@ -169,7 +166,7 @@ def data_free(data_free_kd_losses, bn_statistics_loss, teacher_model, data, cfg:
     for s_ in cfg.seeds:
         acc = lambda m: accuracy(m, data.X_test, data.y_test)  # noqa: E731
         rows["no KD (real labels)"].append(student_accuracy(data, cfg, s_))
-        rows["KD on real images"].append(student_accuracy(data, cfg, s_, teacher_model, cfg.kd_T, cfg.kd_alpha))
+        rows["KD on real images"].append(student_accuracy(data, cfg, s_, teacher_model, *cfg.kd))
         for name, kw in (("generator (L1)", {}), ("generator (L1) + BN stats", {"bn_weight": cfg.df_bn_weight}),
                          ("uniform noise, no generator", {"generator": False})):
             set_seed(s_)
@@ -189,19 +186,19 @@ def data_free(data_free_kd_losses, bn_statistics_loss, teacher_model, data, cfg:
 def nasty(nasty_teacher_grad, soft_label_entropy, dark_knowledge_stats, normal_teacher, data, cfg: Config,
           figures: Figures | None = None) -> dict:
     """A nasty teacher trained (with your gradient) against the normal one; its soft labels; and what students
-    distilled from each reach, with Lab 1's KD (T = kd_T) and a skeptical student (higher T, lower alpha)."""
+    distilled from each reach, with Lab 1's KD (T, alpha = cfg.kd) and a skeptical student (higher T, lower alpha)."""
     set_seed(0)
     bad = MLP(64, cfg.teacher_hidden, 10)
     dfk.train_nasty_teacher(nasty_teacher_grad, bad, normal_teacher, data.X_train, data.y_train,
                             epochs=cfg.nasty_epochs, lr=cfg.teacher_lr, batch=cfg.batch_size, T=cfg.nasty_T,
                             omega=cfg.nasty_omega, seed=0)
     out = {"teachers": {}, "students": {}}
-    print(f"teachers on the test set (soft labels at T = {cfg.kd_T}):")
+    print(f"teachers on the test set (soft labels at T = {cfg.kd[0]}):")
     print(f"{'':>8} {'accuracy':>9} {'entropy':>8} {'p[y]':>7} {'non-target':>11} {'non-target H / log 9':>21}")
     for name, m in (("normal", normal_teacher), ("nasty", bad)):
         z = predict_logits(m, data.X_test).astype(np.float64)
-        H = float(np.mean(soft_label_entropy(z, cfg.kd_T)))
-        stats = np.asarray(dark_knowledge_stats(z, data.y_test.astype(np.int64), cfg.kd_T))
+        H = float(np.mean(soft_label_entropy(z, cfg.kd[0])))
+        stats = np.asarray(dark_knowledge_stats(z, data.y_test.astype(np.int64), cfg.kd[0]))
         a = accuracy(m, data.X_test, data.y_test)
         out["teachers"][name] = (a, H, *stats)
         print(f"{name:>8} {a:>9.3f} {H:>8.3f} {stats[0]:>7.3f} {stats[1]:>11.3f} {stats[2]:>21.3f}")
@@ -210,15 +207,15 @@ def nasty(nasty_teacher_grad, soft_label_entropy, dark_knowledge_stats, normal_t
             figures[f"nasty_{name}_p_target"], figures[f"nasty_{name}_nontarget_entropy"] = stats[0], stats[2]
     rows = {}
     for name, m in (("normal", normal_teacher), ("nasty", bad)):
-        for variant, (T, alpha) in (("KD", (cfg.kd_T, cfg.kd_alpha)),
-                                    ("skeptical", (cfg.skeptical_T, cfg.skeptical_alpha))):
+        for variant, (T, alpha) in (("KD", cfg.kd),
+                                    ("skeptical", cfg.skeptical)):
             rows[name, variant] = [student_accuracy(data, cfg, s, m, T, alpha) for s in cfg.seeds]
     rows["none", "CE"] = [student_accuracy(data, cfg, s) for s in cfg.seeds]
     print(f"\nstudents (MLP 64 -> {cfg.student_hidden[0]} -> 10), test accuracy (mean ± std over seeds {cfg.seeds}):")
     print(f"  no teacher (cross-entropy):                       {_ms(rows['none', 'CE'])}")
     for name in ("normal", "nasty"):
-        print(f"  {name:>6} teacher, KD T = {cfg.kd_T:g}, alpha = {cfg.kd_alpha:g}:            {_ms(rows[name, 'KD'])}")
-        print(f"  {name:>6} teacher, skeptical T = {cfg.skeptical_T:g}, alpha = {cfg.skeptical_alpha:g}:    "
+        print(f"  {name:>6} teacher, KD T = {cfg.kd[0]:g}, alpha = {cfg.kd[1]:g}:            {_ms(rows[name, 'KD'])}")
+        print(f"  {name:>6} teacher, skeptical T = {cfg.skeptical[0]:g}, alpha = {cfg.skeptical[1]:g}:    "
               f"{_ms(rows[name, 'skeptical'])}")
     for (name, variant), v in rows.items():
         _record(figures, f"nasty_student_{name}_{variant.lower()}", v)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
-import torch
 
 from datasets import digits_splits
 from labkit.experiments import Figures, lab12
@@ -14,12 +13,8 @@ from reference_impl import data_free as ref
 
 matplotlib.use("Agg")
 CFG = lab12.Config.quick()
-
-
-@pytest.fixture(scope="module")
-def data():
-    torch.set_num_threads(1)
-    return digits_splits(seed=0)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+data = pytest.fixture(scope="module", name="data")(lambda: digits_splits(seed=0))  # the digits, split once for the module
 
 
 def test_dataset_distillation_records_every_row(data):
