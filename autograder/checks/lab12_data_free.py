@@ -289,6 +289,22 @@ def zero_steps_zero_gradient(student, ref, case):
     assert_close(grad, np.zeros_like(case[0]), "grad_X_syn of " + _distill_desc(case), atol=0.0)
 
 
+@check("distill_grad", public=True, big=st.sampled_from([800.0, 1000.0, -900.0]), steps=st.integers(1, 3))
+def large_inputs_stay_finite(student, ref, big, steps):
+    """Synthetic inputs of +-1e3 give logits of +-1e3 in the inner steps: the loss and the gradient should stay finite and match finite differences (subtract the row maximum in every softmax, the backward pass's too)."""
+    case = (np.array([[big], [1.0]]), np.array([1, 0]), np.array([[1.0], [-1.0]]), np.array([0, 1]),
+            np.array([[1.0, -1.0]]), 1e-3, steps)
+    loss, grad = _distill(student, case)
+    assert_close(loss, _unrolled_loss(*case), "the validation loss of " + _distill_desc(case))
+    X_syn, rest = case[0], case[1:]
+    fd = np.zeros_like(X_syn)
+    for idx in np.ndindex(*X_syn.shape):
+        E = np.zeros_like(X_syn)
+        E[idx] = H
+        fd[idx] = (_unrolled_loss(X_syn + E, *rest) - _unrolled_loss(X_syn - E, *rest)) / (2 * H)
+    assert_close(grad, fd, "grad_X_syn vs finite differences, for " + _distill_desc(case), rtol=FD_RTOL, atol=FD_ATOL)
+
+
 _DG = dict(X_syn=np.ones((2, 3)), y_syn=np.array([0, 1]), X_val=np.ones((4, 3)), y_val=np.array([0, 1, 1, 0]),
            W0=np.zeros((3, 2)), lr=0.1, steps=2)
 
@@ -297,7 +313,9 @@ _DG = dict(X_syn=np.ones((2, 3)), y_syn=np.array([0, 1]), X_val=np.ones((4, 3)),
     ("lr = 0", dict(lr=0.0)), ("lr = -0.1", dict(lr=-0.1)), ("lr = inf", dict(lr=math.inf)), ("lr = NaN", dict(lr=math.nan)),
     ("steps = -1", dict(steps=-1)), ("steps = 1.5", dict(steps=1.5)), ("a label 3 in y_syn", dict(y_syn=np.array([0, 3]))),
     ("W0 of shape (2, 3)", dict(W0=np.ones((2, 3)))), ("a NaN in X_syn", dict(X_syn=np.full((2, 3), np.nan))),
-    ("a label 2 in y_val", dict(y_val=np.array([0, 2, 1, 0]))), ("X_val with 2 features", dict(X_val=np.ones((4, 2))))]))
+    ("a label 2 in y_val", dict(y_val=np.array([0, 2, 1, 0]))), ("X_val with 2 features", dict(X_val=np.ones((4, 2)))),
+    ("a label 3 in y_syn and steps = 0", dict(y_syn=np.array([0, 3]), steps=0)),
+    ("a NaN in X_syn and steps = 0", dict(X_syn=np.full((2, 3), np.nan), steps=0))]))
 def distill_grad__rejects_bad_input(student, ref, bad):
     """distill_grad should raise ValueError for lr not a finite number > 0, steps not an integer >= 0, or a bad array (shape, label, non-finite), even with steps = 0."""
     what, change = bad
@@ -433,6 +451,19 @@ def copying_the_normal_network_is_plain_ce(student, ref, case, shift):
     assert_close(as_float(student(z, a, y, T, 0.0), "L"), ce, _nasty_desc("nasty_teacher_loss", z, a, y, T, 0.0))
 
 
+def _big_nasty(big, label):
+    z = np.array([[big, -big, 0.0], [0.0, big, -big]])
+    a = np.array([[-big, 0.0, big], [big, 0.0, -big]])
+    return z, a, np.array([label, 1]), 1.0, 0.5
+
+
+@check("nasty_teacher_loss", public=True, big=st.sampled_from([1e3, 1e4]), label=st.integers(0, 2))
+def nasty_teacher_loss__large_logits_stay_finite(student, ref, big, label):
+    """Logits of +-1e4 (also divided by T = 1 in the KL) should give the finite closed-form value: subtract the row maximum in every softmax."""
+    case = _big_nasty(big, label)
+    assert_close(as_float(student(*case), "L"), _nasty_loss(*case), _nasty_desc("nasty_teacher_loss", *case))
+
+
 _NASTY_BAD = st.sampled_from([
     ("a label 3 with C = 3", np.ones((2, 3)), np.ones((2, 3)), np.array([0, 3])),
     ("shapes (2, 3) and (2, 2)", np.ones((2, 3)), np.ones((2, 2)), np.array([0, 1])),
@@ -472,6 +503,19 @@ def nasty_teacher_grad__closed_form(student, ref, case):
     expected = (sm(z) - np.eye(C)[y]) / N - omega * T * (sm(z / T) - sm(a / T)) / N
     got = as_array(student(*case), "the gradient", shape=z.shape)
     assert_close(got, expected, _nasty_desc("nasty_teacher_grad", *case), atol=1e-12)
+
+
+@check("nasty_teacher_grad", public=True, big=st.sampled_from([1e3, 1e4]), label=st.integers(0, 2))
+def nasty_teacher_grad__large_logits_stay_finite(student, ref, big, label):
+    """Logits of +-1e4 should give the finite closed-form gradient (softmaxes with the row maximum subtracted)."""
+    z, a, y, T, omega = _big_nasty(big, label)
+
+    def sm(v):
+        return np.array([[math.exp(u) for u in _log_softmax_row(list(row))] for row in v])
+
+    expected = (sm(z) - np.eye(3)[y]) / 2 - omega * T * (sm(z / T) - sm(a / T)) / 2
+    got = as_array(student(z, a, y, T, omega), "the gradient", shape=z.shape)
+    assert_close(got, expected, _nasty_desc("nasty_teacher_grad", z, a, y, T, omega), atol=1e-12)
 
 
 @check("nasty_teacher_grad", public=True, case=nasty_cases().filter(lambda c: c[0].size <= 24))
@@ -556,14 +600,14 @@ def dark_knowledge_stats__closed_form(student, ref, case):
 @check("dark_knowledge_stats", public=True, C=st.integers(3, 10), top=st.sampled_from([0.0, 2.0, 5.0]),
        label=st.integers(0, 2), big=st.sampled_from([1e3, 1e4]))
 def even_and_spiky_ends(student, ref, C, top, label, big):
-    """Wrong classes that share the mass evenly give normalised entropy 1; one wrong class taking all of it (the others at -big) gives 0, not NaN; p[y] + non-target mass = 1."""
+    """Wrong classes that share the mass evenly give normalised entropy 1; one wrong class taking all of it (it and the target at +big, the others at 0) gives 0, not NaN or inf; p[y] + non-target mass = 1."""
     z = np.zeros((1, C))
     z[0, label] = top
     got = as_array(student(z, np.array([label]), 1.0), "the statistics", shape=(3,))
     p_y = math.exp(top) / (math.exp(top) + C - 1)
     assert_close(got, np.array([p_y, 1 - p_y, 1.0]), f"dark_knowledge_stats({fmt(z)}, [{label}], 1.0)", atol=1e-12)
-    z = np.full((1, C), -big)
-    z[0, label], z[0, (label + 1) % C] = 0.0, 0.0
+    z = np.zeros((1, C))  # two classes at +big, the rest at 0: exp(+big) overflows unless the row maximum goes first
+    z[0, label], z[0, (label + 1) % C] = big, big
     got = as_array(student(z, np.array([label]), 1.0), "the statistics", shape=(3,))
     assert_close(got, np.array([0.5, 0.5, 0.0]), f"dark_knowledge_stats({fmt(z)}, [{label}], 1.0)", atol=1e-12)
 
