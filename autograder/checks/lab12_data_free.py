@@ -215,12 +215,12 @@ def softmax_ce_grad__gradient_matches_finite_differences(student, ref, case):
 
 @check("softmax_ce_grad", public=True, big=st.sampled_from([1e3, 1e4, 3e4]), label=st.integers(0, 1))
 def large_logits_stay_finite(student, ref, big, label):
-    """Logits of +-1e4 (and up to +-3e4) should give a finite loss (twice the logit for the wrong label, 0 for the right one) and a finite gradient: subtract the row maximum."""
-    X, W, y = np.array([[1.0], [1.0]]), np.array([[big, -big]]), np.array([label, label])
+    """Rows of logits (big, big / 2) and (-big, -big / 2), big up to 3e4, should give the finite loss big / 4 and grad_W = [[1/2, -1/2]]: subtract each row's own maximum (a single maximum for the whole batch underflows the second row)."""
+    X, W, y = np.array([[1.0], [-1.0]]), np.array([[big, big / 2]]), np.array([label, label])
     loss, grad = _ce_result(student, X, W, y)
-    assert_close(loss, 2 * big * label, f"the loss of softmax_ce_grad([[1], [1]], [[{big}, {-big}]], [{label}, {label}])")
-    e = np.array([[float(label), -float(label)]])
-    assert_close(grad, e, "grad_W", atol=1e-12)
+    what = f"softmax_ce_grad([[1], [-1]], [[{big}, {big / 2}]], [{label}, {label}])"
+    assert_close(loss, big / 4, "the loss of " + what)
+    assert_close(grad, np.array([[0.5, -0.5]]), "grad_W of " + what, atol=1e-12)
 
 
 @check("softmax_ce_grad", public=True, bad=st.sampled_from([
@@ -558,11 +558,13 @@ def entropy_closed_form(student, ref, pair, T):
 
 @check("soft_label_entropy", public=True, N=st.integers(1, 4), C=st.integers(1, 9), big=st.sampled_from([1e3, 1e4]))
 def uniform_and_one_hot_ends(student, ref, N, C, big):
-    """Equal logits give the maximum log C; logits (big, 0, -big) give a one-hot label with entropy 0, not NaN (0 log 0 = 0)."""
+    """Equal logits give the maximum log C; logits (big, 0, -big) give a one-hot label with entropy 0, not NaN (0 log 0 = 0), also beside a row of equal logits -3 big (log 3)."""
     got = as_array(student(np.zeros((N, C)), 1.0), "the entropies", shape=(N,))
     assert_close(got, np.full(N, math.log(C)), f"soft_label_entropy(np.zeros(({N}, {C})), 1.0)", atol=1e-12)
-    got = as_array(student(np.array([[big, 0.0, -big]]), 1.0), "the entropies", shape=(1,))
-    assert_close(got, np.zeros(1), f"soft_label_entropy([[{big}, 0, {-big}]], 1.0)", atol=1e-12)
+    z = np.array([[big, 0.0, -big], [-3 * big, -3 * big, -3 * big]])
+    got = as_array(student(z, 1.0), "the entropies", shape=(2,))
+    assert_close(got, np.array([0.0, math.log(3)]), f"soft_label_entropy({fmt(z)}, 1.0) (each row its own maximum)",
+                 atol=1e-12)
 
 
 @check("soft_label_entropy", public=True, bad=st.sampled_from([
@@ -600,7 +602,7 @@ def dark_knowledge_stats__closed_form(student, ref, case):
 @check("dark_knowledge_stats", public=True, C=st.integers(3, 10), top=st.sampled_from([0.0, 2.0, 5.0]),
        label=st.integers(0, 2), big=st.sampled_from([1e3, 1e4]))
 def even_and_spiky_ends(student, ref, C, top, label, big):
-    """Wrong classes that share the mass evenly give normalised entropy 1; one wrong class taking all of it (it and the target at +big, the others at 0) gives 0, not NaN or inf; p[y] + non-target mass = 1."""
+    """Wrong classes that share the mass evenly give normalised entropy 1; one wrong class taking all of it (it and the target at +big, the others at 0) gives 0, not NaN or inf; a row whose target takes all the mass (wrong classes at -big in log space) still has a uniform non-target part (1)."""
     z = np.zeros((1, C))
     z[0, label] = top
     got = as_array(student(z, np.array([label]), 1.0), "the statistics", shape=(3,))
@@ -610,6 +612,11 @@ def even_and_spiky_ends(student, ref, C, top, label, big):
     z[0, label], z[0, (label + 1) % C] = big, big
     got = as_array(student(z, np.array([label]), 1.0), "the statistics", shape=(3,))
     assert_close(got, np.array([0.5, 0.5, 0.0]), f"dark_knowledge_stats({fmt(z)}, [{label}], 1.0)", atol=1e-12)
+    z = np.zeros((2, C))  # a target that takes (nearly) all the mass beside a row of equal logits
+    z[0, label] = big
+    got = as_array(student(z, np.array([label, label]), 1.0), "the statistics", shape=(3,))
+    assert_close(got, np.array([(1 + 1 / C) / 2, (C - 1) / C / 2, 1.0]),
+                 f"dark_knowledge_stats({fmt(z)}, [{label}, {label}], 1.0) (each row its own maximum)", atol=1e-12)
 
 
 @check("dark_knowledge_stats", public=True, bad=st.sampled_from([
