@@ -357,16 +357,17 @@ def l1_closed_form(student, ref, pair, T):
 @check("data_free_kd_losses", public=True, pair=logit_pairs(), shift=st.sampled_from([-3.0, 5.0, 1e3]),
        kind=st.sampled_from(["kl", "l1"]))
 def zero_at_agreement(student, ref, pair, shift, kind):
-    """Identical logits give 0 for both kinds; for "kl", so do student logits shifted by a constant per row (softmax ignores it), and logits of +-1e4 stay finite."""
+    """Identical logits give 0 for both kinds; for "kl", so do student logits shifted by a constant per row (softmax ignores it), and logits of +-1e4 stay finite beside a row at -3e4 (each row its own maximum)."""
     t, _ = pair
     got = _dfkd(student, t, t.copy(), kind, 1.0)
     assert_close(np.array(got), np.zeros(2), f"data_free_kd_losses(t, t, {kind!r}) with t = {fmt(t)}", atol=1e-12)
     got = _dfkd(student, t, t + shift, "kl", 2.0)
     assert_close(np.array(got), np.zeros(2), f"data_free_kd_losses(t, t + {shift}, 'kl', 2.0) with t = {fmt(t)}",
                  atol=1e-9)
-    big = np.array([[1e4, -1e4, 0.0]])
+    big = np.array([[1e4, -1e4, 0.0], [-3e4, -3e4, -3e4]])  # rows with very different maxima
     got = _dfkd(student, big, big[:, ::-1].copy(), "kl", 1.0)
-    assert_close(np.array(got), np.array([1e4, -1e4]), "data_free_kd_losses([[1e4, -1e4, 0]], [[0, -1e4, 1e4]], 'kl', 1.0)")
+    assert_close(np.array(got), np.array([5e3, -5e3]),
+                 "data_free_kd_losses([[1e4, -1e4, 0], [-3e4, -3e4, -3e4]], [[0, -1e4, 1e4], [-3e4, -3e4, -3e4]], 'kl', 1.0)")
 
 
 @check("data_free_kd_losses", public=True, bad=st.sampled_from([
@@ -452,14 +453,14 @@ def copying_the_normal_network_is_plain_ce(student, ref, case, shift):
 
 
 def _big_nasty(big, label):
-    z = np.array([[big, -big, 0.0], [0.0, big, -big]])
-    a = np.array([[-big, 0.0, big], [big, 0.0, -big]])
+    z = np.array([[big, -big, 0.0], [-big, -big, -2 * big]])  # rows with very different maxima
+    a = np.array([[-big, 0.0, big], [-3 * big, -2 * big, -3 * big]])
     return z, a, np.array([label, 1]), 1.0, 0.5
 
 
 @check("nasty_teacher_loss", public=True, big=st.sampled_from([1e3, 1e4]), label=st.integers(0, 2))
 def nasty_teacher_loss__large_logits_stay_finite(student, ref, big, label):
-    """Logits of +-1e4 (also divided by T = 1 in the KL) should give the finite closed-form value: subtract the row maximum in every softmax."""
+    """Logits of +-1e4 beside a row at -2e4 (also divided by T = 1 in the KL) should give the finite closed-form value: subtract each row's own maximum in every softmax."""
     case = _big_nasty(big, label)
     assert_close(as_float(student(*case), "L"), _nasty_loss(*case), _nasty_desc("nasty_teacher_loss", *case))
 
@@ -507,7 +508,7 @@ def nasty_teacher_grad__closed_form(student, ref, case):
 
 @check("nasty_teacher_grad", public=True, big=st.sampled_from([1e3, 1e4]), label=st.integers(0, 2))
 def nasty_teacher_grad__large_logits_stay_finite(student, ref, big, label):
-    """Logits of +-1e4 should give the finite closed-form gradient (softmaxes with the row maximum subtracted)."""
+    """Logits of +-1e4 beside a row at -2e4 should give the finite closed-form gradient (softmaxes with each row's own maximum subtracted)."""
     z, a, y, T, omega = _big_nasty(big, label)
 
     def sm(v):
