@@ -202,13 +202,13 @@ def distill(tinybert_layer_map, models: dict, data, cfg: Config, figures: Figure
 
         res["tinybert"][s] = train(_model(cfg.student), *_train_set(data, cfg), tb, epochs=cfg.epochs,
                                    lr=cfg.lr, batch_size=cfg.batch_size, seed=s, extra_params=[W_h, W_e])
-    rows = [("teacher (4 layers)", models["teacher"]), ("student, no KD", models["student"]),
-            ("student, Hinton KD", res["kd"]), ("student, TinyBERT losses", res["tinybert"])]
+    rows = [("teacher", "teacher (4 layers)", models["teacher"]), ("none", "student, no KD", models["student"]),
+            ("kd", "student, Hinton KD", res["kd"]), ("tinybert", "student, TinyBERT losses", res["tinybert"])]
     base = np.array([_acc(outputs(models["student"][s], data.X_test)["logits"], data.y_test) for s in cfg.seeds])
-    for name, ms in rows:
+    for key, name, ms in rows:
         acc = np.array([_acc(outputs(ms[s], data.X_test)["logits"], data.y_test) for s in cfg.seeds])
-        key = name.split(",")[-1].strip().split(" ")[0].lower()
         figures[f"distill_{key}_mean"], figures[f"distill_{key}_std"] = acc.mean(), acc.std()
+        figures[f"distill_{key}_gain_mean"] = (acc - base).mean()
         print(f"{name:>26}: {_ms(acc)}   gain over no KD (paired): {_ms(acc - base)}")
     return res
 
@@ -216,7 +216,7 @@ def distill(tinybert_layer_map, models: dict, data, cfg: Config, figures: Figure
 def deit(deit_loss, deit_predict, models: dict, data, cfg: Config, figures: Figures) -> None:
     """DeiT students (class + distillation token, hard teacher labels) against a class-token student with
     Hinton KD and one without distillation."""
-    acc = {k: [] for k in ("none", "kd", "deit_cls", "deit_dist", "deit_fused", "agree")}
+    acc = {k: [] for k in ("none", "kd", "cls", "dist", "fused", "agree")}
     for s in cfg.seeds:
         teacher = models["teacher"][s]
 
@@ -239,17 +239,17 @@ def deit(deit_loss, deit_predict, models: dict, data, cfg: Config, figures: Figu
                 acc[key].append(_acc(out["logits"], data.y_test))
                 continue
             pred, agreement = deit_predict(out["logits"], out["dist_logits"])
-            acc["deit_cls"].append(_acc(out["logits"], data.y_test))
-            acc["deit_dist"].append(_acc(out["dist_logits"], data.y_test))
-            acc["deit_fused"].append(float((pred == data.y_test).mean()))
+            acc["cls"].append(_acc(out["logits"], data.y_test))
+            acc["dist"].append(_acc(out["dist_logits"], data.y_test))
+            acc["fused"].append(float((pred == data.y_test).mean()))
             acc["agree"].append(agreement)
     for k, v in acc.items():
         figures[f"deit_{k}_mean"], figures[f"deit_{k}_std"] = np.mean(v), np.std(v)
     print(f"class token, no distillation: {_ms(acc['none'])}")
     print(f"class token, Hinton KD:       {_ms(acc['kd'])}")
-    print(f"DeiT, class head:             {_ms(acc['deit_cls'])}")
-    print(f"DeiT, distillation head:      {_ms(acc['deit_dist'])}")
-    print(f"DeiT, both heads (fused):     {_ms(acc['deit_fused'])}")
+    print(f"DeiT, class head:             {_ms(acc['cls'])}")
+    print(f"DeiT, distillation head:      {_ms(acc['dist'])}")
+    print(f"DeiT, both heads (fused):     {_ms(acc['fused'])}")
     print(f"the two heads agree on        {_ms(acc['agree'])} of the test images")
 
 
