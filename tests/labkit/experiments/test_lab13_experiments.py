@@ -16,10 +16,13 @@ CFG = lab13.Config.quick()
 
 @pytest.fixture(scope="module")
 def setup():
+    """(data, the models of train_teachers) at the quick size."""
     torch.set_num_threads(1)
-    data = digits_splits(seed=0)
-    figures = Figures()
-    return data, lab13.train_teachers(data, CFG, figures), figures
+    return _trained(digits_splits(seed=0))
+
+
+def _trained(data):
+    return data, lab13.train_teachers(data, CFG, Figures())
 
 
 def test_flash_attention_records_equal_outputs_and_the_traffic_ratio():
@@ -44,7 +47,7 @@ def test_a_wrong_tiled_attention_shows_in_the_figures():
 
 
 def test_sanity_reports_agreement_and_disagreement(setup, capsys):
-    data, models, _ = setup
+    data, models = setup
     lab13.sanity(ref.soft_cross_entropy, ref.tinybert_attention_loss, ref.tinybert_hidden_loss, ref.deit_loss,
                  models, data)
     out = capsys.readouterr().out
@@ -55,7 +58,7 @@ def test_sanity_reports_agreement_and_disagreement(setup, capsys):
 
 
 def test_distill_deit_heads_record_accuracies_in_range(setup):
-    data, models, _ = setup
+    data, models = setup
     figures = Figures()
     lab13.distill(ref.tinybert_layer_map, models, data, CFG, figures)
     lab13.deit(ref.deit_loss, ref.deit_predict, models, data, CFG, figures)
@@ -66,7 +69,7 @@ def test_distill_deit_heads_record_accuracies_in_range(setup):
 
 
 def test_cascade_figures_match_a_brute_force_cascade(setup):
-    data, models, _ = setup
+    data, models = setup
     figures = Figures()
     lab13.cascade(ref.cascade_cost_accuracy, models, data, CFG, figures)
     s = CFG.seeds[0]
