@@ -147,7 +147,7 @@ import numpy as np
 # %% [markdown] name="md_experiments"
 # # Experiments
 #
-# Nothing from here on is graded. **Set-up**: the 8×8 digits (1,078 / 359 / 360, test accuracies reported), each image as 8 tokens (its rows) of 8 pixels. `DigitTransformer` (`labkit.efficient_transformers`) is a pre-norm transformer: teacher 4 layers, width 32, 4 heads; student 2 layers, width 16, 4 heads; a 1-layer width-8 "tiny" model as the cascade's first stage. Every model trains 30 epochs with AdamW (lr 3·10⁻³), seeds 0, 1, 2; "±" is the standard deviation over seeds. Times are measured on the machine that runs the notebook, **now**: yours will differ.
+# Nothing from here on is graded. **Set-up**: the 8×8 digits (1,078 / 359 / 360, test accuracies reported), each image as 8 tokens (its rows) of 8 pixels. `DigitTransformer` (`labkit.efficient_transformers`) is a pre-norm transformer: teacher 4 layers, width 32, 4 heads; student 2 layers, width 16, 4 heads; a 1-layer width-8 "tiny" model as the cascade's first stage. Every model trains 15 epochs with AdamW (lr 5·10⁻³, batches of 128), seeds 0, 1, 2; "±" is the standard deviation over seeds. Times are measured on the machine that runs the notebook, **now**: yours will differ.
 
 # %% name="exp_setup"
 import time
@@ -203,7 +203,7 @@ if ready({7: deit_loss, 8: deit_predict}):
 # %% [markdown] name="md_heads"
 # ## Dynamic heads: accuracy against expected FLOPs
 #
-# The teacher's architecture with a linear head predictor, trained with cross-entropy plus $20\times$ the FLOPs penalty at several targets. Your `head_flops_loss` turns the trained predictor's gate logits on the test set into masks and expected FLOPs.
+# A 2-layer transformer of width 32 with 4 heads per layer and a linear head predictor (on the mean token embedding), trained with cross-entropy plus $20\times$ the FLOPs penalty at several targets. Your `head_flops_loss` turns the trained predictor's gate logits on the test set into masks and expected FLOPs.
 
 # %% name="exp_heads"
 if ready({9: head_flops_loss}):
