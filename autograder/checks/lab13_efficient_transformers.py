@@ -214,14 +214,15 @@ def block_sizes_do_not_matter(student, ref, case, seed):
 
 @check("tiled_attention", public=True, scale=st.sampled_from([50.0, 200.0, 1000.0]), bc=st.integers(1, 3))
 def stable_for_huge_scores(student, ref, scale, bc):
-    """Scores of order 1e4 to 1e6 should give a finite answer: the running max keeps exp from overflowing (each query attends to its best key)."""
-    Q = scale * np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    """Scores of order 1e4 to 1e6 should give a finite answer: the running max of each row keeps exp from overflowing (each query attends to its best key; a zero query, whose scores are all 0, averages the values)."""
+    Q = scale * np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, 0.0]])
     K = scale * np.array([[0.0, -1.0], [1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
     V = np.arange(8.0).reshape(4, 2)
     O, L = _attention(student, Q, K, V, 2, bc)
-    assert_close(O, V[[1, 2, 3]], f"tiled_attention(Q, K, V, 2, {bc}) with scores up to {scale**2 / math.sqrt(2):.3g}",
-                 atol=1e-9)
-    assert_close(L, np.full(3, scale**2 / math.sqrt(2)), f"L with scores up to {scale**2 / math.sqrt(2):.3g}")
+    top = scale**2 / math.sqrt(2)
+    assert_close(O, np.vstack([V[[1, 2, 3]], V.mean(axis=0)]),
+                 f"tiled_attention(Q, K, V, 2, {bc}) with scores up to {top:.3g} and a zero query", atol=1e-9)
+    assert_close(L, [top, top, top, math.log(4)], f"L with scores up to {top:.3g} and a zero query")
 
 
 @check("tiled_attention", public=True, N=st.integers(1, 8), M=st.integers(1, 8), bc=st.integers(1, 8))
@@ -300,7 +301,10 @@ def tinybert_layer_map__agrees_with_reference(student, ref, M, k):
 def uniform_closed_form(student, ref, M, k):
     """The mapping should be g(m) = m N / M for m = 0..M and g(M + 1) = N + 1 (embedding to embedding, prediction layer to prediction layer)."""
     N = k * M
-    _same_ints(student(M, N), [m * k for m in range(M + 1)] + [N + 1], f"tinybert_layer_map({M}, {N})")
+    got = student(M, N)
+    _same_ints(got, [m * k for m in range(M + 1)] + [N + 1], f"tinybert_layer_map({M}, {N})")
+    require(got.dtype.kind in "iu", f"tinybert_layer_map({M}, {N}) should be an integer array (layer indices), "
+                                    f"got dtype {got.dtype}")
 
 
 @check("tinybert_layer_map", public=True, bad=st.sampled_from([(3, 8), (0, 4), (4, 0), (2.0, 4), (5, 3), (-2, 4)]))
@@ -436,6 +440,21 @@ def shift_invariant_and_stable(student, ref, pair, shift):
                  f"soft_cross_entropy({fmt(zs)} + {shift}, {fmt(zt)} - {shift}) vs unshifted", rtol=1e-9, atol=1e-9)
 
 
+def _far_rows(big: float) -> np.ndarray:
+    """Two rows of logits: one spread over 1.5 big, one offset by -big (a global max or min shift overflows)."""
+    return np.array([[big, 0.0, -big / 2], [-big, -big - 1.0, -big - 3.0]])
+
+
+BIG = st.sampled_from([800.0, 2000.0, 1e4])
+
+
+@check("soft_cross_entropy", public=True, big=BIG, T=st.sampled_from([1.0, 2.0]))
+def rows_far_apart_stay_finite(student, ref, big, T):
+    """Rows whose logits spread over 1e3 or more, and rows offset by -1e3 or more from the others, should give the closed form: each row is shifted by its own maximum."""
+    zs, zt = _far_rows(big), _far_rows(big)[::-1].copy()
+    assert_close(student(zs, zt, T), _soft_ce(zs, zt, T), f"soft_cross_entropy({fmt(zs)}, {fmt(zt)}, {T})")
+
+
 @check("soft_cross_entropy", public=True, pair=logit_pair(), T=TEMPS)
 def at_least_the_teacher_entropy(student, ref, pair, T):
     """The loss should be at least the teacher's entropy at T (it is KL + entropy), with equality when the student's logits equal the teacher's."""
@@ -487,6 +506,14 @@ def teacher_ties_go_to_the_lowest_class(student, ref, case, C):
     y = y % C
     Zt = np.zeros((B, C))  # every class ties: the teacher says class 0
     assert_close(student(Zc, Zd, Zt, y), _deit(Zc, Zd, Zt, y), f"deit_loss with an all-zero teacher (ties), Zd={fmt(Zd)}")
+
+
+@check("deit_loss", public=True, big=BIG)
+def deit_loss_rows_far_apart(student, ref, big):
+    """Logits spread over 1e3 or more, with rows offset from each other, should still give the closed form (each row shifted by its own maximum)."""
+    Zc, Zd, Zt = _far_rows(big), _far_rows(big)[::-1].copy(), _far_rows(big)[:, ::-1].copy()
+    y = np.array([2, 1])
+    assert_close(student(Zc, Zd, Zt, y), _deit(Zc, Zd, Zt, y), f"deit_loss({fmt(Zc)}, {fmt(Zd)}, {fmt(Zt)}, {fmt(y)})")
 
 
 @check("deit_loss", public=True, bad=st.sampled_from([
@@ -544,6 +571,18 @@ def fuses_probabilities_not_logits(student, ref, big):
     pred, agreement = _predict(student, Zc, Zd)
     _same_ints(pred, [1, 1], f"deit_predict({fmt(Zc)}, {fmt(Zd)})[0]")
     assert_close(agreement, 0.5, f"deit_predict({fmt(Zc)}, {fmt(Zd)})[1]")
+
+
+@check("deit_predict", public=True, big=BIG)
+def deit_predict_rows_far_apart(student, ref, big):
+    """Logits spread over 1e3 or more, with rows offset from each other, should fuse like small ones: each head's softmax shifted by its row's maximum."""
+    Zc = np.array([[-big / 2, 0.0, 0.0], [-big, -big - 1.0, -big - 3.0]])
+    Zd = np.array([[-big, 0.0, 0.5], [-big - 3.0, -big, -big - 1.0]])  # fused: class 2, then class 1
+    pred, agreement = _predict(student, Zc, Zd)
+    fused = np.exp(_log_softmax_rows(Zc)) + np.exp(_log_softmax_rows(Zd))
+    _same_ints(pred, fused.argmax(axis=1), f"deit_predict({fmt(Zc)}, {fmt(Zd)})[0], fused {fmt(fused)}")
+    agree = float(np.mean(Zc.argmax(axis=1) == Zd.argmax(axis=1)))
+    assert_close(agreement, agree, f"deit_predict({fmt(Zc)}, {fmt(Zd)})[1]")
 
 
 @check("deit_predict", public=True, bad=st.sampled_from([
@@ -646,10 +685,12 @@ def default_is_a_quarter_teacher(student, ref, case):
 
 @check("switch_distill_loss", public=True, big=st.sampled_from([100.0, 1e3, 1e4]))
 def stable_at_huge_logits(student, ref, big):
-    """Logits of +-1e4 should give a finite loss: a student sure of the wrong class pays about the logit gap."""
-    zs = np.array([[big, -big]])
-    got = as_float(student(zs, zs.copy(), np.array([1]), 0.0), f"switch_distill_loss([[{big}, {-big}]], ..., [1], 0.0)")
-    assert_close(got, 2 * big, f"switch_distill_loss([[{big}, {-big}]], ..., [1], 0.0)")
+    """Logits of +-1e4 should give a finite loss (a student sure of the wrong class pays about the logit gap), also when the rows are far apart from each other."""
+    zs = np.array([[big, -big], [-big, -big - 1.0]])
+    y = np.array([1, 0])
+    expected = float(-(_log_softmax_rows(zs)[[0, 1], y]).mean())  # (2 big + log(1 + 1/e)) / 2
+    got = as_float(student(zs, zs.copy(), y, 0.0), f"switch_distill_loss({fmt(zs)}, ..., [1, 0], 0.0)")
+    assert_close(got, expected, f"switch_distill_loss({fmt(zs)}, ..., [1, 0], 0.0)")
 
 
 @check("switch_distill_loss", public=True, bad=st.sampled_from([
