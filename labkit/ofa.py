@@ -6,7 +6,7 @@ Not graded. Every function that needs one of the lab's exercises takes it as an 
 student's NumPy code runs: the in-place distillation gradient comes from ``inplace_kd_loss`` and is
 back-propagated through the subnet (``logits.backward(grad)``), subnets are cut out with
 ``elastic_linear``, channels are sorted with ``sort_channels``. Lab 5's helpers are reused, not
-copied: the digits split (``datasets.digits_splits``), its mini-batch order and its training loop
+copied: the digits split (``labdatasets.digits_splits``), its mini-batch order and its training loop
 for networks trained from scratch (``labkit.nas.train_network``).
 
 The search space. The supernet is the MLP 64 -> w_1 -> ... -> w_D -> 10 with every w_l = max width.

@@ -1,6 +1,6 @@
 """Distillation for efficiency: the NumPy reference graded in Lab 10.
 
-Ten functions here are Lab 10's exercises (autograder/checks/lab10_blockwise.py declares them):
+Ten functions here are Lab 10's exercises (labgrader/checks/lab10_blockwise.py declares them):
 ``depthwise_separable_conv``, ``separable_cost``, ``block_loss``, ``replacement_plan``,
 ``wfd_schedule``, ``makespan``, ``parallel_metrics``, ``mse_logit_loss``, ``kd_weight_schedule`` and
 ``time_to_target``. Each one's source is copied verbatim into the solution notebook, so each is

@@ -1,6 +1,6 @@
 """Distillation without the data, and data without the model: the NumPy reference graded in Lab 12.
 
-Eight functions here are Lab 12's exercises (autograder/checks/lab12_data_free.py declares them):
+Eight functions here are Lab 12's exercises (labgrader/checks/lab12_data_free.py declares them):
 ``softmax_ce_grad``, ``distill_grad`` (dataset distillation by unrolled SGD), ``data_free_kd_losses``
 and ``bn_statistics_loss`` (data-free KD), ``nasty_teacher_loss`` and ``nasty_teacher_grad`` (the
 undistillable teacher), ``soft_label_entropy`` and ``dark_knowledge_stats`` (telling a nasty

@@ -1,6 +1,6 @@
 """Efficient transformers: the NumPy reference graded in Lab 13.
 
-Eleven functions here are Lab 13's exercises (autograder/checks/lab13_efficient_transformers.py
+Eleven functions here are Lab 13's exercises (labgrader/checks/lab13_efficient_transformers.py
 declares them): ``tiled_attention``, ``attention_hbm_accesses``, ``tinybert_layer_map``,
 ``tinybert_attention_loss``, ``tinybert_hidden_loss``, ``soft_cross_entropy``, ``deit_loss``,
 ``deit_predict``, ``head_flops_loss``, ``switch_distill_loss`` and ``cascade_cost_accuracy``.

@@ -1,6 +1,6 @@
 """NAS II: weight sharing, once-for-all, reinforcement learning and evolution — the NumPy reference graded in Lab 9.
 
-Ten functions here are Lab 9's exercises (autograder/checks/lab09_ofa.py declares them):
+Ten functions here are Lab 9's exercises (labgrader/checks/lab09_ofa.py declares them):
 ``sort_channels``, ``elastic_linear``, ``subnet_cost``, ``ps_sample``, ``inplace_kd_loss``,
 ``reinforce_grad``, ``tournament_select``, ``crossover_mutate``, ``ridge_fit`` and ``kendall_tau``.
 Each one's source is copied verbatim into the solution notebook, so each is self-contained: it may

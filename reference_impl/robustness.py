@@ -1,6 +1,6 @@
 """What compression costs beyond accuracy: the NumPy reference graded in Lab 11.
 
-Eleven functions here are Lab 11's exercises (autograder/checks/lab11_robustness.py declares them):
+Eleven functions here are Lab 11's exercises (labgrader/checks/lab11_robustness.py declares them):
 ``obd_saliency``, ``fgsm``, ``pgd_step``, ``robust_accuracy``, ``sam_perturbation``,
 ``edge_popup_mask``, ``supermask_score_grad``, ``mask_distance``, ``early_bird_epoch``,
 ``cp_reconstruct`` and ``cp_als_update``. Each one's source is copied verbatim into the solution

@@ -29,12 +29,12 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.checks import load as load_checks
-from autograder.demo import load_expectations, prepare
-from autograder.grade import grade_batch, grade_submission
-from autograder.inprocess import InProcessBackend
-from autograder.runner import grade_exercise
-from autograder.validate import lab_source
+from labgrader.checks import load as load_checks
+from labgrader.demo import load_expectations, prepare
+from labgrader.grade import grade_batch, grade_submission
+from labgrader.inprocess import InProcessBackend
+from labgrader.runner import grade_exercise
+from labgrader.validate import lab_source
 
 ALTERNATIVES = Path(__file__).resolve().parent / "alternatives"
 

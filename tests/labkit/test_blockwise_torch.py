@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.blockwise import (BlockCNN, SeparableConv2d, block_activations, conv_macs, prune_filters_l1,
                               train_blocks_job, train_with_schedule, with_blocks)
 from labkit.training import set_seed

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from autograder.checks import load as load_checks
+from labgrader.checks import load as load_checks
 from reference_impl import distillation_ii as R
 
 LAB_ID = "lab02"

@@ -10,10 +10,10 @@ from lab_contract import *  # noqa: E402,F401,F403 - the contract's tests, colle
 
 import pytest  # noqa: E402
 
-from autograder.checks import load as load_checks  # noqa: E402
-from autograder.inprocess import InProcessBackend  # noqa: E402
-from autograder.runner import grade_exercise  # noqa: E402
-from autograder.validate import lab_source  # noqa: E402
+from labgrader.checks import load as load_checks  # noqa: E402
+from labgrader.inprocess import InProcessBackend  # noqa: E402
+from labgrader.runner import grade_exercise  # noqa: E402
+from labgrader.validate import lab_source  # noqa: E402
 
 CHECKS = load_checks("lab03_pruning").CHECKS
 

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from lab_contract import *  # noqa: E402,F401,F403 - the contract's tests run for this lab
 from lab_contract import grade_in_process  # noqa: E402
 
-from autograder.checks import load as load_checks  # noqa: E402
+from labgrader.checks import load as load_checks  # noqa: E402
 from reference_impl import lowrank as R  # noqa: E402
 
 CHECKS = load_checks("lab04_lowrank").CHECKS

@@ -13,7 +13,7 @@ LAB_ID = "lab05"
 from lab_contract import *  # noqa: E402,F401,F403 - the contract's tests, collected in this module
 from lab_contract import assert_bug_caught, grade_in_process  # noqa: E402
 
-from autograder.checks import load as load_checks  # noqa: E402
+from labgrader.checks import load as load_checks  # noqa: E402
 from reference_impl import nas as R  # noqa: E402
 
 CHECKS = load_checks("lab05_nas").CHECKS

@@ -8,7 +8,7 @@ import matplotlib
 import pytest
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.experiments import Figures, lab10
 from reference_impl import blockwise as ref
 

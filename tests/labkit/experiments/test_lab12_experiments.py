@@ -7,7 +7,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.experiments import Figures, lab12
 from reference_impl import data_free as ref
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.experiments import Figures, lab13
 from reference_impl import efficient_transformers as ref
 
