@@ -41,8 +41,8 @@ clean:
 	rm -rf $(VENV) build .pytest_cache
 
 validate: $(STAMP)   ## mutation score and alternatives of every lab in course.toml
-	$(BIN)/python -c "from autograder.config import load_course; print(*(l.id for l in load_course().labs))" \
+	$(BIN)/python -c "from labgrader.config import load_course; print(*(l.id for l in load_course().labs))" \
 	  | xargs -n1 $(BIN)/course validate --jobs 2
 
 site: $(STAMP)   ## every solution notebook executed (full size) and rendered to build/site/ (index.html); checks quoted numbers
-	$(BIN)/python -m autograder.site
+	$(BIN)/python -m labgrader.site

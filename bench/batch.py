@@ -5,7 +5,7 @@ The batch is 40 Lab 1 notebooks, made deterministically from files in the reposi
 * 14 correct: the solution and the three alternative implementations (tests/alternatives/lab01/),
   cycled under different names;
 * 14 buggy: the committed buggy example, and the solution with one exercise replaced by a mutant of its
-  reference (autograder/mutation.py: the first mutant of each exercise that is not listed as
+  reference (labgrader/mutation.py: the first mutant of each exercise that is not listed as
   equivalent, then the second...), so every buggy file loses some points;
 * 12 hostile: from tests/hostile/lab01/ (rigged ``__eq__``, monkeypatched harness, reading the
   reference, the network, exits, a memory bomb...), chosen so that none waits for a time limit — a
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.mutation import mutants
-from autograder.submission import grade_id
-from autograder.validate import load_equivalents
+from labgrader.mutation import mutants
+from labgrader.submission import grade_id
+from labgrader.validate import load_equivalents
 
 HOSTILE = ("rigged_eq", "rigged_array", "rigged_float", "monkeypatch_builtins", "monkeypatch_hypothesis",
            "monkeypatch_numpy", "import_reference", "read_reference_absolute", "network", "nan_inf",
@@ -72,7 +72,7 @@ def time_batch(course, workdir: Path, jobs_list=(1, 2)) -> dict:
     for jobs in jobs_list:
         results = workdir / f"batch_results_jobs{jobs}"
         t = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", "lab01", str(subs), "--out",
+        proc = subprocess.run([sys.executable, "-m", "labgrader.cli", "grade", "lab01", str(subs), "--out",
                                str(results), "--jobs", str(jobs), "--force"], capture_output=True, text=True,
                               cwd=course.root, timeout=3600)
         wall = time.perf_counter() - t

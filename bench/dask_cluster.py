@@ -1,7 +1,7 @@
 """Grading on a Dask cluster (``course grade --cluster``): throughput with 1 and 2 workers, and a model.
 
 A real ``dask scheduler`` and ``dask worker --nthreads 1`` processes on 127.0.0.1 grade bench/batch.py's
-40 mixed Lab 1 submissions (``--force``, the grading profile) through ``autograder.cluster``; the
+40 mixed Lab 1 submissions (``--force``, the grading profile) through ``labgrader.cluster``; the
 wall time is from the call to the gradebook written, cluster start-up excluded.
 
 The model for N workers, each with its own core, stated with the inputs it is measured from:
@@ -123,7 +123,7 @@ def time_cluster(course, workdir: Path, workers_list=(1, 2), profile: str = "gra
     from batch import make_batch
     from distributed import Client
 
-    from autograder.cluster import grade_batch_on_cluster
+    from labgrader.cluster import grade_batch_on_cluster
 
     lab = course.lab("lab01")
     subs = workdir / "cluster_submissions"

@@ -14,7 +14,7 @@ module builds exactly that from one of our labs, so the same submission can be g
 * ``nbgrader generate_assignment`` then ``nbgrader autograde`` run for real (nbgrader 0.9.6, offline),
   in two configurations: nbgrader's defaults (every cell runs, the experiments included: what a course
   gets unless it configures otherwise) and with the experiment cells skipped
-  (``autograder.exports.nbgrader.autograde_preprocessors``: the best case for nbgrader).
+  (``labgrader.exports.nbgrader.autograde_preprocessors``: the best case for nbgrader).
 
 Only the autograde command is timed (generate_assignment is a once-per-assignment cost), as a
 subprocess from interpreter start to exit — as ``course grade`` is timed in bench/run.py.
@@ -33,11 +33,11 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.build import without_solution_markers
-from autograder.grade import lab_checks
-from autograder.inprocess import InProcessBackend
-from autograder.runner import grade_exercise
-from autograder.submission import TEST_PREFIX, grade_id
+from labgrader.build import without_solution_markers
+from labgrader.grade import lab_checks
+from labgrader.inprocess import InProcessBackend
+from labgrader.runner import grade_exercise
+from labgrader.submission import TEST_PREFIX, grade_id
 
 CASES_PER_EXERCISE = 3
 STUDENT = "student01"
@@ -153,7 +153,7 @@ def _config(root: Path, skip_experiments: bool) -> None:
              f"c.CourseDirectory.db_url = {'sqlite:///' + str(root / 'gradebook.db')!r}",
              "c.Execute.timeout = 900", "c.ExecutePreprocessor.timeout = 900"]
     if skip_experiments:
-        lines += ["from autograder.exports.nbgrader import autograde_preprocessors",
+        lines += ["from labgrader.exports.nbgrader import autograde_preprocessors",
                   "c.Autograde.autograde_preprocessors = autograde_preprocessors()"]
     (root / "nbgrader_config.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -8,7 +8,7 @@ Sections:
 grading    ``course grade <lab> <solution>`` per lab, median of ``--runs`` runs, as a subprocess (interpreter
            start, sandbox, every property with the grading profile, reports); the number of property
            examples it checks. The full solution is the slowest case: every property runs all its
-           examples. Before them, one "cold" run with no recorded cases (autograder/cases.py): what the
+           examples. Before them, one "cold" run with no recorded cases (labgrader/cases.py): what the
            first grade after a change of the checks or the reference costs, reported on its own row.
 nbgrader   the same submission through the real ``nbgrader autograde`` (bench/nbgrader_baseline.py), with
            nbgrader's defaults (every cell, experiments included) and with the experiments skipped;
@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from autograder.config import load_course  # noqa: E402
+from labgrader.config import load_course  # noqa: E402
 
 SECTIONS = ("grading", "nbgrader", "batch", "notebooks", "private", "cluster")
 
@@ -70,7 +70,7 @@ class Table:
 
 
 def time_course_grade(course, lab, runs: int, workdir: Path) -> dict:
-    from autograder.cases import CASES_DIR
+    from labgrader.cases import CASES_DIR
 
     sub = workdir / "ours" / lab.id / f"{lab.id}_solution.ipynb"
     sub.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +81,7 @@ def time_course_grade(course, lab, runs: int, workdir: Path) -> dict:
     times = []
     for _ in range(runs + 1):
         t = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", lab.id, str(sub), "--out", str(out),
+        proc = subprocess.run([sys.executable, "-m", "labgrader.cli", "grade", lab.id, str(sub), "--out", str(out),
                                "--force"], capture_output=True, text=True, cwd=course.root, timeout=1800)
         times.append(time.perf_counter() - t)
         if proc.returncode not in (0, 1):

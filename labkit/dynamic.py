@@ -14,7 +14,7 @@ Not graded. Three small networks, each with the torch twin of a graded NumPy exe
   the residual path; :func:`load_balancing_loss_torch` is the auxiliary loss N * sum_i f_i P_i.
 
 All training is full-precision Adam on CPU, deterministic for a seed (as ``labkit.training``).
-Imports point one way: labkit -> datasets; nothing here imports ``reference_impl``.
+Imports point one way: labkit -> labdatasets; nothing here imports ``reference_impl``.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ NumPy reference in tests/labkit/test_nas.py.
 
 Two search spaces:
 
-* ``PlantedSupernet``: one mixed op over :data:`datasets.PLANTED_OPS` on 1-D signals, then ReLU
-  and a learned linear readout: the shape of :func:`datasets.make_planted_op_task`, so the best
+* ``PlantedSupernet``: one mixed op over :data:`labdatasets.PLANTED_OPS` on 1-D signals, then ReLU
+  and a learned linear readout: the shape of :func:`labdatasets.make_planted_op_task`, so the best
   op is known.
 * ``CellNet``: a DARTS-style network for the 8x8 digits: a conv stem, one cell of ``n_nodes``
   intermediate nodes over :data:`DIGIT_OPS` (node j takes an edge from the stem and from every
@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from datasets import PLANTED_OPS
+from labdatasets import PLANTED_OPS
 
 __all__ = [
     "DIGIT_OPS", "CellNet", "PlantedSupernet", "SearchHistory", "count_steps", "expected_latency_torch",

@@ -285,7 +285,7 @@ def sparse_init_vs_reinit(data, mask_fn, *, sparsities=(0.3, 0.5, 0.7, 0.9), see
     * "rewind": the magnitude mask on the dense network's own initialisation (one-shot lottery ticket).
 
     Every arm trains ``epochs`` epochs with the mask fixed. ``data`` has X_train, y_train, X_test,
-    y_test (``datasets.digits_splits()``). Returns {"sparsities", "seeds", "dense": (S,) test
+    y_test (``labdatasets.digits_splits()``). Returns {"sparsities", "seeds", "dense": (S,) test
     accuracies, and per arm a (len(sparsities), len(seeds)) array}. ``quick``: two sparsities,
     one seed, 3 epochs.
     """

@@ -206,7 +206,7 @@ import time
 
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.experiments import Figures, lab01, quick_mode, ready
 from labkit.training import predict_logits
 

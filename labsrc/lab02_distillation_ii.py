@@ -169,7 +169,7 @@ import time
 
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.experiments import Figures, lab02, quick_mode, ready
 
 torch.set_num_threads(1)  # tiny networks: threads cost more than they save (and results repeat bit for bit)

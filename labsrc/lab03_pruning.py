@@ -184,7 +184,7 @@ import time
 
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.experiments import Figures, lab03, quick_mode, ready
 
 # Tiny networks: one thread is faster than several and makes results bit-for-bit repeatable.
@@ -253,7 +253,7 @@ if ready({2: global_magnitude_masks}):
 # Global magnitude pruning at 75% and 90%, fine-tuned either with cross-entropy (**CE**) or with Hinton's KD loss from the dense model ($T = 4$, $\alpha = 0.9$, Lab 1's `kd_loss_torch`), on
 #
 # * the **balanced** training set, and
-# * a **down-sampled** one in which classes 3 and 8 keep only 20% of their training images (`datasets.imbalance.downsample_classes`, deterministic): the dense baseline is trained on the same imbalanced set.
+# * a **down-sampled** one in which classes 3 and 8 keep only 20% of their training images (`labdatasets.imbalance.downsample_classes`, deterministic): the dense baseline is trained on the same imbalanced set.
 #
 # Every model is tested on the same balanced test set. Per class: FPR and FNR with **your** `per_class_fpr_fnr`, their normalised changes against the dense model with **your** `rate_change` (floors $1/\#\text{negatives}$ and $1/\#\text{positives}$ of the class in the test set), then **your** `cev` and `sde`.
 

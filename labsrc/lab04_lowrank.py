@@ -163,7 +163,7 @@ import time
 
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.experiments import Figures, lab04, quick_mode, ready
 
 torch.set_num_threads(1)

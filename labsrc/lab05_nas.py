@@ -136,7 +136,7 @@ import time
 
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.experiments import Figures, lab05, quick_mode, ready
 from labkit.nas import DIGIT_OPS
 

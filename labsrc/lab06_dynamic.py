@@ -181,7 +181,7 @@ print(f"sum y log y = {np.sum(y * np.log(y)):.3f}, entropy H(y) = {-np.sum(y * n
 #
 # **Set-up.**
 #
-# * **Data:** the easy/hard synthetic set (`datasets.make_easy_hard`: two classes in 2-D, "easy" points far from the boundary, "hard" ones within 0.5 of it, a third of them on the wrong side) and the 8×8 digits split 1,078 / 359 / 360. Reported numbers are *test* numbers.
+# * **Data:** the easy/hard synthetic set (`labdatasets.make_easy_hard`: two classes in 2-D, "easy" points far from the boundary, "hard" ones within 0.5 of it, a third of them on the wrong side) and the 8×8 digits split 1,078 / 359 / 360. Reported numbers are *test* numbers.
 # * **Cost** is counted in multiply–accumulates (MACs) of the Linear layers per sample; biases, activations and the softmax are ignored.
 # * **Seeds:** the early-exit networks on digits are trained with seeds 0, 1, 2 (mean ± std); the gate and routing experiments use seed 0 only, to keep the lab within its time budget — their differences should be read with that in mind.
 # * Architectures, learning rates and epochs were fixed by the lab authors in a short pilot and are not tuned per setting.
@@ -191,7 +191,7 @@ import time
 
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.experiments import Figures, lab06, quick_mode, ready
 
 torch.set_num_threads(1)

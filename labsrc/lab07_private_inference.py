@@ -171,7 +171,7 @@ import time
 
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.experiments import Figures, lab07, quick_mode, ready
 from labkit.private_inference import Dealer
 

@@ -1,6 +1,6 @@
 """Quantization: the NumPy reference graded in Lab 8.
 
-Twelve functions here are Lab 8's exercises (autograder/checks/lab08_quantization.py declares
+Twelve functions here are Lab 8's exercises (labgrader/checks/lab08_quantization.py declares
 them): ``quant_params``, ``quantize``, ``dequantize``, ``calibrate_range``, ``fp_encode``,
 ``fp_decode``, ``bfp_quantize``, ``quantize_multiplier``, ``int_linear``, ``fake_quant_grad``,
 ``lsq_grads`` and ``storage_bits``. Each one's source is copied verbatim into the solution notebook,

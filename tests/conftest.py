@@ -9,10 +9,10 @@ import nbformat
 import pytest
 from hypothesis import HealthCheck, settings
 
-from autograder.config import REPO_ROOT, load_course
-from autograder.submission import grade_id
+from labgrader.config import REPO_ROOT, load_course
+from labgrader.submission import grade_id
 
-# Hypothesis profiles for the test suite (the grading profile lives in autograder.runner).
+# Hypothesis profiles for the test suite (the grading profile lives in labgrader.runner).
 settings.register_profile("quick", max_examples=30, deadline=None, database=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))

@@ -30,11 +30,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.demo import load_expectations, prepare
-from autograder.grade import grade_batch, grade_submission
-from autograder.inprocess import InProcessBackend
-from autograder.runner import grade_exercise
-from autograder.validate import lab_source
+from labgrader.demo import load_expectations, prepare
+from labgrader.grade import grade_batch, grade_submission
+from labgrader.inprocess import InProcessBackend
+from labgrader.runner import grade_exercise
+from labgrader.validate import lab_source
 
 ALTERNATIVES = Path(__file__).resolve().parent / "alternatives"
 
@@ -74,7 +74,7 @@ def lab(course, request):
 
 
 def _checks_module(lab):
-    return importlib.import_module(f"autograder.checks.{lab.checks}")
+    return importlib.import_module(f"labgrader.checks.{lab.checks}")
 
 
 def test_contract_exercises_and_checks_agree(lab):

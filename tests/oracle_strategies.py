@@ -1,5 +1,5 @@
 """Hypothesis strategies shared by the reference and labkit tests (oracle tests, not grading checks:
-the grading strategies live in autograder/strategies.py and are deliberately smaller)."""
+the grading strategies live in labgrader/strategies.py and are deliberately smaller)."""
 
 from __future__ import annotations
 

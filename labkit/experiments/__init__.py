@@ -7,7 +7,7 @@ a ``Config``; ``Config.quick()`` is a tiny size for the test suite (``COURSE_QUI
 notebook's environment selects it), the default is the size the answers were measured at.
 
 Measured figures go into a ``Figures`` record, written as JSON at the end of the notebook, which
-``autograder.claims`` compares with the numbers quoted in the answer cells.
+``labgrader.claims`` compares with the numbers quoted in the answer cells.
 """
 
 from __future__ import annotations

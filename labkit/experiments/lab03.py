@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import matplotlib.pyplot as plt
 import numpy as np
 
-from datasets.imbalance import downsample_classes
+from labdatasets.imbalance import downsample_classes
 from labkit.distillation_torch import kd_loss_torch
 from labkit.experiments import ExperimentConfig, Figures
 from labkit.pruning import (agp_filter_prune, agp_sparsity, correlations, count_params, get_weights, hidden_activations,

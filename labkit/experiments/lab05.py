@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from datasets import PLANTED_OPS, make_planted_op_task
+from labdatasets import PLANTED_OPS, make_planted_op_task
 from labkit.experiments import ExperimentConfig, Figures
 from labkit.nas import (DIGIT_OPS, CellNet, measure_latencies_us, op_latency_table, planted_op_importance,
                         random_genotype, search_darts, search_planted, train_network)

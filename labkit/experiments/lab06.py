@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from datasets import make_easy_hard
+from labdatasets import make_easy_hard
 from labkit.dynamic import (GatedResidualMLP, MultiExitMLP, SwitchMLP, predict, train_gated, train_multi_exit,
                             train_switch)
 from labkit.experiments import ExperimentConfig, Figures

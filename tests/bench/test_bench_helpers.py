@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 import nbgrader_baseline as B  # noqa: E402
 
-from autograder.mutation import function_source  # noqa: E402
+from labgrader.mutation import function_source  # noqa: E402
 
 
 @given(hnp.arrays(st.sampled_from([np.float64, np.int64, np.uint64, np.bool_]), hnp.array_shapes(min_dims=0, max_dims=3,

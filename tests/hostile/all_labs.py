@@ -14,7 +14,7 @@ one, so every expected score is exact. Per lab:
                bubblewrap sandbox also SIGKILL to its parent.
                Both: the lab's total minus the attacked leaves' points (a lab with one leaf: one attack each).
 ``reference``  the untouched skeleton, every exercise "solved" by importing it from the hidden reference
-               (``from reference_impl.<module> import <fn>``) or the checks (``autograder.checks``); in
+               (``from reference_impl.<module> import <fn>``) or the checks (``labgrader.checks``); in
                the bubblewrap sandbox also by exec'ing the reference's source from its absolute path.
                Score: 0.
 ``clean``      the full solution, in the same batch: full marks.
@@ -152,11 +152,11 @@ def reference(course, lab, *, bwrap: bool, repo: Path) -> Case:
         for ex in exercises:
             module, fn = ex.reference.split(":", 1)
             lines.append(f"from {module} import {fn}" if i % 2 == 0 else
-                         f"import autograder.checks.{lab.checks} as checks\n{fn} = checks.{fn}")
+                         f"import labgrader.checks.{lab.checks} as checks\n{fn} = checks.{fn}")
         c.source = "\n".join(lines)
     reasons = ["'reference_impl' is not available inside the grading sandbox"]
     if len(cells) > 1:
-        reasons.append("'autograder' is not available inside the grading sandbox")
+        reasons.append("'labgrader' is not available inside the grading sandbox")
     if bwrap:
         module = lab.exercises[0].reference.split(":")[0]
         path = repo / (module.replace(".", "/") + ".py")
@@ -183,7 +183,7 @@ def small_course(root: Path, repo: Path, grading: dict):
     import re
     import shutil
 
-    from autograder.config import load_course
+    from labgrader.config import load_course
 
     root.mkdir(parents=True)
     for folder in ("labs", "solutions"):

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from datasets import PLANTED_OPS, digits_splits, make_planted_op_task
+from labdatasets import PLANTED_OPS, digits_splits, make_planted_op_task
 from labkit.nas import (DIGIT_OPS, CellNet, PlantedSupernet, expected_latency_torch, measure_latency_us,
                         op_latency_table, random_genotype, search_darts, search_planted)
 from reference_impl.nas import derive_genotype, expected_latency, mixed_op

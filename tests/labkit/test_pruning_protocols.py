@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.pruning import (agp_filter_prune, agp_sparsity, correlations, get_weights, linear_layers, modal_predictions,
                             pie_experiment, pruning_identified_exemplars, sparse_init_vs_reinit, svcca_vs_cev,
                             unit_masks)

@@ -1,6 +1,6 @@
 """Lab 1 meets the contract every lab meets (tests/lab_contract.py).
 
-Its example submissions are graded in more detail by tests/autograder/test_grading.py (the demo's
+Its example submissions are graded in more detail by tests/labgrader/test_grading.py (the demo's
 fixture), so the contract's examples test is not repeated here.
 """
 

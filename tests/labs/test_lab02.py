@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from autograder.checks.lab02_distillation_ii import CHECKS
+from labgrader.checks.lab02_distillation_ii import CHECKS
 from reference_impl import distillation_ii as R
 
 LAB_ID = "lab02"

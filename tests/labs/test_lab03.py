@@ -10,10 +10,10 @@ from lab_contract import *  # noqa: E402,F401,F403 - the contract's tests, colle
 
 import pytest  # noqa: E402
 
-from autograder.checks.lab03_pruning import CHECKS  # noqa: E402
-from autograder.inprocess import InProcessBackend  # noqa: E402
-from autograder.runner import grade_exercise  # noqa: E402
-from autograder.validate import lab_source  # noqa: E402
+from labgrader.checks.lab03_pruning import CHECKS  # noqa: E402
+from labgrader.inprocess import InProcessBackend  # noqa: E402
+from labgrader.runner import grade_exercise  # noqa: E402
+from labgrader.validate import lab_source  # noqa: E402
 
 BUGS = {
     # name: (exercise, anchor in the reference, replacement, checks that must fail)

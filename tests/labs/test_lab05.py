@@ -13,7 +13,7 @@ LAB_ID = "lab05"
 from lab_contract import *  # noqa: E402,F401,F403 - the contract's tests, collected in this module
 from lab_contract import assert_bug_caught, grade_in_process  # noqa: E402
 
-from autograder.checks.lab05_nas import CHECKS  # noqa: E402
+from labgrader.checks.lab05_nas import CHECKS  # noqa: E402
 from reference_impl import nas as R  # noqa: E402
 
 ALL_SOURCE = "\n\n".join(textwrap.dedent(inspect.getsource(getattr(R, n))) for n in CHECKS)

@@ -17,7 +17,7 @@ LAB_ID = "lab06"
 from lab_contract import *  # noqa: E402,F401,F403 - the contract's tests run for this lab
 from lab_contract import grade_in_process  # noqa: E402
 
-from autograder.checks.lab06_dynamic import CHECKS  # noqa: E402
+from labgrader.checks.lab06_dynamic import CHECKS  # noqa: E402
 from reference_impl import dynamic as R  # noqa: E402
 
 ALL_SOURCE = "\n\n".join(textwrap.dedent(inspect.getsource(getattr(R, n))) for n in CHECKS)

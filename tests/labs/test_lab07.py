@@ -12,7 +12,7 @@ from lab_contract import grade_in_process  # noqa: E402
 
 import pytest  # noqa: E402
 
-from autograder.validate import lab_source  # noqa: E402
+from labgrader.validate import lab_source  # noqa: E402
 
 
 

@@ -6,7 +6,7 @@ LAB_ID = "lab08"
 from lab_contract import *  # noqa: E402,F401,F403 - the contract's tests run for this lab
 from lab_contract import assert_bug_caught  # noqa: E402
 
-from autograder.validate import lab_source  # noqa: E402
+from labgrader.validate import lab_source  # noqa: E402
 
 BUGS = [
     # the zero point from floor instead of round: off by one code for most ranges

@@ -10,9 +10,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.config import REPO_ROOT, load_course
-from autograder.labsource import source_path
-from autograder.submission import grade_id
+from labgrader.config import REPO_ROOT, load_course
+from labgrader.labsource import source_path
+from labgrader.submission import grade_id
 
 COURSE = load_course(REPO_ROOT / "course.toml")
 MAX_LINES = 15

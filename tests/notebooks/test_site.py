@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from autograder.site import build_site
+from labgrader.site import build_site
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import nbformat
 
-from autograder.config import REPO_ROOT, load_course
+from labgrader.config import REPO_ROOT, load_course
 
 COURSE = load_course(REPO_ROOT / "course.toml")
 

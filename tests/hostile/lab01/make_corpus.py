@@ -373,7 +373,7 @@ def import_autograder():
         # Reach the grader's own modules (to patch its checks) and the course's packages.
         import importlib
         refused = []
-        for name in ("autograder", "autograder.checks.lab01_distillation", "autograder.sandbox.wire", "datasets"):
+        for name in ("labgrader", "labgrader.checks.lab01_distillation", "labgrader.sandbox.wire", "labdatasets"):
             try:
                 importlib.import_module(name)
             except ImportError as e:
@@ -695,8 +695,8 @@ def json_huge_number():
     return b'{"cells": [], "metadata": {"n": ' + b"9" * 5000 + b'}, "nbformat": 4, "nbformat_minor": 5}\n'
 
 
-# Known grader bugs (autograder/sandbox/session.py trusts the shape of the worker's frames): graded by a
-# separate xfail test in tests/autograder/test_hostile.py, not in the main batch.
+# Known grader bugs (labgrader/sandbox/session.py trusts the shape of the worker's frames): graded by a
+# separate xfail test in tests/labgrader/test_hostile.py, not in the main batch.
 _FORGE = '''
 import json, os, struct, sys
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.experiments import Figures, implemented, ready
 from labkit.experiments import lab01
 from labkit.training import MLP, predict_logits, set_seed

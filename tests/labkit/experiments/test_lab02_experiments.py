@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.distillation_ii import MultiExitMLP
 from labkit.experiments import Figures
 from labkit.experiments import lab02
@@ -131,8 +131,8 @@ def test_editing_a_quoted_number_fails_the_claims(tmp_path):
     """Lab 2's answer cells are checked: the attention-transfer result edited by one unit no longer matches."""
     import shutil
 
-    from autograder.config import REPO_ROOT
-    from autograder.claims import check
+    from labgrader.config import REPO_ROOT
+    from labgrader.claims import check
 
     for suffix in (".py", ".claims.toml"):
         shutil.copy(REPO_ROOT / "labsrc" / f"lab02_distillation_ii{suffix}", tmp_path / f"lab02_distillation_ii{suffix}")

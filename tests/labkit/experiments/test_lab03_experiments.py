@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.experiments import Figures, lab03
 from labkit.pruning import count_params, get_weights
 from reference_impl import pruning as ref
@@ -162,8 +162,8 @@ def test_editing_a_number_lab03_quotes_fails_its_claims_check(tmp_path):
     import json
     import shutil
 
-    from autograder.claims import check
-    from autograder.config import REPO_ROOT
+    from labgrader.claims import check
+    from labgrader.config import REPO_ROOT
 
     for suffix in (".py", ".claims.toml", ".figures.json"):
         shutil.copy(REPO_ROOT / "labsrc" / f"lab03_pruning{suffix}", tmp_path / f"lab03_pruning{suffix}")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.experiments import Figures
 from labkit.experiments import lab04
 from labkit.lowrank import compress_mlp, weight_count

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from datasets import PLANTED_OPS, digits_splits
+from labdatasets import PLANTED_OPS, digits_splits
 from labkit.experiments import Figures
 from labkit.experiments import lab05
-from autograder.claims import MACHINE_DEPENDENT
+from labgrader.claims import MACHINE_DEPENDENT
 from reference_impl import nas as ref
 
 matplotlib.use("Agg")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 from labkit.dynamic import predict
 from labkit.experiments import Figures
 from labkit.experiments import lab06

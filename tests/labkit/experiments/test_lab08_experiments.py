@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from datasets import digits_splits
+from labdatasets import digits_splits
 
 from labkit.experiments import Figures, lab08
 from labkit.quantization import ptq_weights, quantized_layers

@@ -1,4 +1,0 @@
-"""Exports to the platforms a course already uses (see gradescope.py).
-
-Kept free of imports so that ``python -m autograder.exports.gradescope`` runs the module once.
-"""

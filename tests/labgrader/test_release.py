@@ -1,0 +1,111 @@
+"""course release: the student bundle holds no solution code, no reference_impl, no hidden checks;
+course check runs the public checks from it, without the reference."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from labgrader.checks.lab01_distillation import CHECKS
+from labgrader.cli import main
+from labgrader.release import public_checks_source, release_lab
+from reference_impl import distillation as R
+
+NO_REFERENCE = "import sys; sys.modules['reference_impl'] = None\n"  # any import of it now fails
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory, course, lab01):
+    out = tmp_path_factory.mktemp("release") / "bundle"
+    files = release_lab(course, lab01, out)
+    return out, files
+
+
+def test_bundle_has_no_solutions_reference_or_hidden_checks(bundle):
+    out, files = bundle
+    rel = [f.relative_to(out).as_posix() for f in files]
+    assert "labs/lab01_distillation.ipynb" in rel
+    assert not [r for r in rel if r.startswith(("reference_impl/", "solutions/", "tests/", "examples/"))]
+    assert not [r for r in rel if r in ("labgrader/validate.py", "labgrader/mutation.py",
+                                        "labgrader/checks/equivalent_mutants/lab01.toml")]
+    # No solution body of any exercise, no hidden test, no solution marker, anywhere in the bundle.
+    bodies = []
+    for name in CHECKS:
+        fn = getattr(R, name)
+        node = ast.parse(inspect.getsource(fn)).body[0]
+        bodies += [ast.get_source_segment(inspect.getsource(fn), stmt).strip() for stmt in node.body[1:]
+                   if not isinstance(stmt, (ast.If, ast.Raise))]
+    distinctive = [b for b in bodies if len(b) > 30]
+    assert len(distinctive) >= 10
+    for f in files:
+        text = f.read_text(encoding="utf-8", errors="ignore")
+        assert "### BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, f
+        if f.parent.name == "labkit":
+            # The torch losses the experiments train with restate the docstrings' formulas by design
+            # (labkit/__init__.py); the NumPy exercise bodies must appear nowhere else.
+            continue
+        for b in distinctive:
+            assert b not in text, (f, b)
+
+
+def test_bundle_checks_module_holds_exactly_the_public_checks(bundle):
+    out, _ = bundle
+    code = NO_REFERENCE + (
+        "import json\nfrom labgrader.checks.lab01_distillation import CHECKS\n"
+        "print(json.dumps({e: sorted(c) for e, c in CHECKS.items()}))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=out, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(out)}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    public = json.loads(r.stdout)
+    expected = {e: sorted(n for n, c in checks.items() if c.public) for e, checks in CHECKS.items()}
+    assert {e: v for e, v in public.items() if v} == {e: v for e, v in expected.items() if v}
+    assert all(public.get(e) for e in CHECKS), "every exercise keeps at least one public check"
+
+
+def test_public_checks_source_refuses_a_public_check_that_uses_the_reference():
+    src = ('"""doc"""\nfrom reference_impl import distillation as R\n'
+           '@check("x", public=True)\ndef c(student, ref):\n    """p."""\n    return R.softmax_t\n')
+    with pytest.raises(ValueError, match="uses the reference"):
+        public_checks_source(src)
+
+
+def test_course_check_runs_from_the_bundle_without_the_reference(bundle, course, lab01):
+    out, _ = bundle
+    def run(notebook):
+        code = NO_REFERENCE + f"from labgrader.cli import main; sys.exit(main(['check', {str(notebook)!r}]))"
+        return subprocess.run([sys.executable, "-c", code], cwd=out, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(out)}, timeout=300)
+    skeleton = run(out / "labs" / lab01.notebook)
+    assert skeleton.returncode == 0, skeleton.stderr
+    assert "(public checks only): 0 / 100" in skeleton.stdout and "not implemented" in skeleton.stdout
+    solution = run(lab01.solution_path(course.root))
+    assert solution.returncode == 0, solution.stderr
+    assert "(public checks only): 100 / 100" in solution.stdout
+
+
+def test_release_refuses_a_non_empty_folder(tmp_path, capsys):
+    (tmp_path / "x").write_text("keep me")
+    assert main(["release", "lab01", "--out", str(tmp_path)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert (tmp_path / "x").read_text() == "keep me"
+
+
+def test_bundle_course_toml_names_only_the_released_lab():
+    from labgrader.release import single_lab_toml
+    import tomllib
+    text = ('[course]\nname = "x"\n\n[[labs]]\nid = "lab01"\nchecks = "a"\n\n[[labs.exercises]]\nid = "e1"\n\n'
+            '[[labs]]\nid = "lab02"  # second\nchecks = "b"\n\n[[labs.exercises]]\nid = "e2"\n[[labs.exercises]]\nid = "e3"\n')
+    two = tomllib.loads(single_lab_toml(text, "lab02"))
+    assert two["course"] == {"name": "x"} and [lab["id"] for lab in two["labs"]] == ["lab02"]
+    assert [e["id"] for e in two["labs"][0]["exercises"]] == ["e2", "e3"]
+    one = tomllib.loads(single_lab_toml(text, "lab01"))
+    assert [e["id"] for e in one["labs"][0]["exercises"]] == ["e1"]
+    with pytest.raises(ValueError, match="lab09"):
+        single_lab_toml(text, "lab09")
