@@ -199,11 +199,30 @@ def cmd_demo(args) -> int:
     return run_demo(_course(args), jobs=args.jobs, out=Path(args.out) if args.out else None)
 
 
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="course", description="Efficient ML Labs: build, grade and demo the course.")
+STUDENT_VERBS = ("check",)  # what works in a student bundle: no reference, builder or exports there
+
+
+def student_bundle() -> bool:
+    """True when this labgrader comes from a student bundle (``course release`` marks it)."""
+    return (Path(__file__).resolve().parent / "STUDENT_BUNDLE").exists()
+
+
+def make_parser(student: bool | None = None) -> argparse.ArgumentParser:
+    student = student_bundle() if student is None else student
+    p = argparse.ArgumentParser(prog="course", description=(
+        "Efficient ML Labs, the student bundle: check your notebook with the public checks." if student else
+        "Efficient ML Labs: build, grade and demo the course."))
     p.add_argument("--course", default=os.environ.get("COURSE_TOML", str(DEFAULT_COURSE)),
                    help="path to course.toml (default: the repository's)")
-    sub = p.add_subparsers(dest="command", required=True)
+    subparsers = p.add_subparsers(dest="command", required=True)
+
+    class _Verbs:  # in a student bundle, the instructor's verbs are not offered (they would crash there)
+        def add_parser(self, name, **kw):
+            if student and name not in STUDENT_VERBS:
+                return argparse.ArgumentParser(add_help=False)
+            return subparsers.add_parser(name, **kw)
+
+    sub = _Verbs()
 
     b = sub.add_parser("build", help="regenerate solution exercise cells and labs/ from reference_impl")
     b.add_argument("--check", action="store_true", help="only report drift; exit 1 if anything would change")

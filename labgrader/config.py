@@ -30,7 +30,10 @@ from pathlib import Path
 from .sandbox.session import Limits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_COURSE = REPO_ROOT / "course.toml"
+# In the course checkout, course.toml beside the packages; in an installed student bundle (course
+# release), the copy inside the labgrader package.
+DEFAULT_COURSE = next((p for p in (REPO_ROOT / "course.toml", Path(__file__).resolve().parent / "course.toml")
+                       if p.exists()), REPO_ROOT / "course.toml")
 
 
 class CourseConfigError(Exception):
