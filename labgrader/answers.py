@@ -98,11 +98,12 @@ def write_answers_sheet(out_dir: Path, lab, names: list[str] | None = None) -> P
                          "score": "" if given is None else f"{given[0]:g}",
                          "comment": "" if given is None else given[1], "answer": text or UNANSWERED})
     path = Path(out_dir) / ANSWERS_SHEET
-    _write_csv(path, SHEET_FIELDS, rows)
+    write_csv(path, SHEET_FIELDS, rows)
     return path
 
 
-def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    """Write a CSV atomically (a temporary file, then os.replace): a reader never sees half of it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
@@ -151,7 +152,7 @@ def merge_scores(out_dir: Path, lab, ta_csv: str | Path) -> int:
                                   "(course.toml's points for it)")
         scores[(sub, q)] = (value, (row.get("comment") or "").strip())
         merged += 1
-    _write_csv(out_dir / MANUAL_SCORES, ["submission", "question", "score", "comment"],
+    write_csv(out_dir / MANUAL_SCORES, ["submission", "question", "score", "comment"],
                [{"submission": s, "question": q, "score": f"{v:g}", "comment": c}
                 for (s, q), (v, c) in sorted(scores.items())])
     write_gradebook(out_dir, lab)

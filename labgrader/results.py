@@ -17,10 +17,8 @@ submission and the grader.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -351,7 +349,7 @@ def write_gradebook(out_dir: Path, lab, names: list[str] | None = None) -> Path:
     ``names`` are the submissions of this run (their DIR/<name>/results.json); without it, every
     results.json of the lab in DIR.
     """
-    from .answers import manual_columns, read_manual_scores
+    from .answers import manual_columns, read_manual_scores, write_csv
 
     fields = ["submission", "score", "max_score", "percent", *[e.id for e in lab.exercises],
               *lab.question_points(), "manual_score", "total", "total_max", *SubmissionResult.CSV_TAIL]
@@ -370,10 +368,5 @@ def write_gradebook(out_dir: Path, lab, names: list[str] | None = None) -> Path:
         row.update(manual_columns(out_dir, lab, f.parent.name, result.score, manual))  # written answers (answers.py)
         rows.append({k: row.get(k, 0.0) for k in fields})
     path = Path(out_dir) / "gradebook.csv"
-    tmp = path.with_name(f".gradebook.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, path)
+    write_csv(path, fields, rows)
     return path
