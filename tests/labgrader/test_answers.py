@@ -118,3 +118,16 @@ def test_course_toml_questions_must_be_points(course, tmp_path):
     (tmp_path / "course.toml").write_text(text, encoding="utf-8")
     with pytest.raises(CourseConfigError, match=r"line \d+: labs\[0\]\.questions.*answer_2 must be a number"):
         load_course(tmp_path / "course.toml", resolve_references=False)
+
+
+def test_the_submission_report_shows_the_written_answers_escaped(graded, lab01):
+    import json
+
+    from labgrader.reports import submission_html
+    results = json.loads((graded / "alice" / "results.json").read_text(encoding="utf-8"))
+    results["extra_data"]["answers"]["answer_2"] = "<script>alert(1)</script> x < y"
+    page = submission_html(results)
+    assert '<h2>Written answers</h2>' in page and "&lt;script&gt;alert(1)&lt;/script&gt; x &lt; y" in page
+    assert "<script>" not in page
+    bob = json.loads((graded / "bob" / "results.json").read_text(encoding="utf-8"))
+    assert submission_html(bob).count("<em>no answer</em>") == len(lab01.question_points())
