@@ -186,8 +186,8 @@ def release_lab(course: Course, lab: Lab, out: Path) -> list[Path]:
     shutil.copytree(root / "labdatasets", out / "labdatasets", ignore=IGNORE)
     # The data: in the course layout's datasets/data/ for the student to see, and inside the package
     # (labdatasets/data/, where labdatasets.checksums looks first) for the wheel.
-    shutil.copytree(root / "datasets" / "data", out / "datasets" / "data", ignore=IGNORE)
-    shutil.copytree(root / "datasets" / "data", out / "labdatasets" / "data", ignore=IGNORE)
+    shutil.copytree(root / "datasets/data", out / "datasets/data", ignore=IGNORE)
+    shutil.copytree(root / "datasets/data", out / "labdatasets/data", ignore=IGNORE)
     shutil.copytree(root / "labgrader", out / "labgrader",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", *EXCLUDED_AUTOGRADER))
     checks_dir = out / "labgrader" / "checks"

@@ -2,8 +2,8 @@
 
 Simulates the README's set-ups (the bundle's README.md, written by `course release`):
 
-* Colab: Hugging Face `datasets` is preinstalled there. A stand-in distribution named `datasets`
-  (same top-level name, a `load_dataset` function) is installed beside the bundle; both import, each
+* Colab: Hugging Face `datasets` is preinstalled there. A stand-in for Hugging Face's `datasets`
+  (the same top-level name, a `load_dataset` function) is installed beside the bundle; both import, each
   to its own package, also from the bundle's folder (whose `datasets/` holds only the data).
 * laptop / VS Code: the venv's own kernel (VS Code's "Python Environments" kernel is that
   interpreter) executes the lab notebook headless; the self-check cells run and report.
@@ -52,11 +52,11 @@ def student(tmp_path_factory, course, lab01):
     release_lab(course, lab01, bundle)
     wh = tmp / "wheels"
     wheelhouse(list(WHEEL_REQUIRES), wh)
-    stand_in = tmp / "hf" / "datasets"
+    stand_in = tmp / "hf" / "datasets"  # rename: keep (Hugging Face's name)
     stand_in.mkdir(parents=True)
     (stand_in / "__init__.py").write_text('"""Stand-in for Hugging Face datasets (same top-level name)."""\n'
                                           'def load_dataset(name):\n    return f"hf:{name}"\n')
-    write_wheel(tmp / "hf", ("datasets",), "datasets", "5.2.0", (), wh, scripts=False)
+    write_wheel(tmp / "hf", ("datasets",), "datasets", "5.2.0", (), wh, scripts=False)  # rename: keep
     venv = tmp / "venv"
     run([sys.executable, "-m", "venv", venv])
     py = venv / "bin" / "python"
@@ -79,9 +79,9 @@ def test_one_install_brings_no_instructor_tools(student):
 
 def test_hugging_face_datasets_and_the_course_data_import_side_by_side(student):
     code = textwrap.dedent("""
-        import datasets, labdatasets
+        import datasets, labdatasets  # rename: keep (Hugging Face's datasets beside ours)
         from labdatasets import digits_splits
-        print(datasets.load_dataset("mnist"), datasets.__file__)
+        print(datasets.load_dataset("mnist"), datasets.__file__)  # rename: keep
         s = digits_splits()
         print(len(s.y_train), labdatasets.checksums.DATA_DIR)
     """)
