@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test build check bench validate clean site
+.PHONY: demo test build check bench validate clean site lab
 
 $(STAMP): requirements.txt pyproject.toml
 	@# bubblewrap gives the grading sandbox no network and no view of the repository (Linux, as root).
@@ -46,3 +46,13 @@ validate: $(STAMP)   ## mutation score and alternatives of every lab in course.t
 
 site: $(STAMP)   ## every solution notebook executed (full size) and rendered to build/site/ (index.html); checks quoted numbers
 	$(BIN)/python -m labgrader.site
+
+# JupyterLab on labs/ with the course's kernel registered in the venv ("Efficient ML Labs").
+# `make lab LAB_PORT=8890`; LAB_ARGS passes more options (e.g. --no-browser). Ctrl-C stops it.
+LAB_IP   ?= 127.0.0.1
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+lab: $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name efficient-ml-labs --display-name "Efficient ML Labs"
+	$(BIN)/jupyter lab --notebook-dir=labs --ip=$(LAB_IP) --port=$(LAB_PORT) \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)

@@ -9,6 +9,10 @@ source, verbatim, with nbgrader's solution markers around its body; the student 
 preprocessors:
 
 0. ``read_source``      — the lab's cells from its source, with nbgrader metadata and stable ids;
+   ``add_header``       — a locked cell at the top from course.toml: due date and late policy, how to
+                          submit, each exercise's points and public/hidden check counts, the written
+                          answers' points; ``set_answer_points`` gives each answer cell its points
+                          (nbgrader manual grading), and refuses a lab whose answers have none;
 1. ``fill_exercises``   — exercise cells (grade_id = exercise id) get the reference source;
    A locked test cell (grade_id ``test_<exercise>``, nbgrader points) follows each exercise:
    the public self-check, and hidden full grading for ``nbgrader autograde``;
@@ -112,6 +116,88 @@ TEST_PREFIX = "test_"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 
+def check_counts(lab: Lab, ex) -> tuple[int, int]:
+    """(public, hidden) numbers of the checks that grade ``ex`` (course.toml's list, drop_checks applied)."""
+    import importlib
+
+    declared = importlib.import_module(f"labgrader.checks.{lab.checks}").CHECKS[ex.id]
+    public = sum(1 for name in ex.checks if declared[name].public)
+    return public, len(ex.checks) - public
+
+
+HEADER_ID = "course_header"
+
+
+def header_markdown(course: Course, lab: Lab) -> str:
+    """The top of the notebook: due date, late policy, how to submit, and what each part is worth."""
+    lp = lab.late_policy
+    late = (f"{lp.grace_minutes:g} minutes' grace, then {lp.penalty_per_day:.0%} off per started day"
+            + (f", not accepted after {lp.max_days_late} days" if lp.max_days_late else "")) \
+        if lp.penalty_per_day or lp.grace_minutes else "no late policy set"
+    rows = []
+    for i, ex in enumerate(lab.exercises, 1):
+        public, hidden = check_counts(lab, ex)
+        rows.append(f"| {i}. `{ex.function_name}` | {ex.points:g} | {public} | {hidden} |")
+    answers = lab.question_points()
+    lines = [f"**{lab.title}** · due **{lab.due:%Y-%m-%d %H:%M} {lab.due.tzname() or 'UTC'}** (late: {late}).",
+             "",
+             f"**How to submit.** {course.submission}",
+             "",
+             "| exercise | points | public checks (run here, and by `course check`) | hidden checks (grading only) |",
+             "|---|---|---|---|", *rows, ""]
+    if answers:
+        each = sorted(set(answers.values()))
+        worth = f"{each[0]:g} points each" if len(each) == 1 else \
+            ", ".join(f"{name}: {p:g}" for name, p in answers.items())
+        lines.append(f"**Written answers** (the cells that say YOUR ANSWER HERE): {len(answers)} questions, {worth}, "
+                     "graded by hand.")
+        lines.append("")
+    lines.append(f"**Total:** {lab.max_score:g} points from the checks"
+                 + (f" + {lab.manual_max:g} for the written answers = {lab.max_score + lab.manual_max:g}."
+                    if answers else "."))
+    return "\n".join(lines)
+
+
+def add_header(nb, course: Course, lab: Lab):
+    """Insert (or replace) the locked header cell after the title cell."""
+    nb.cells = [c for c in nb.cells if _nbgrader(c).get("grade_id") != HEADER_ID]
+    cell = nbformat.v4.new_markdown_cell(header_markdown(course, lab))
+    cell.id = cell_id(HEADER_ID)
+    cell.metadata = {"nbgrader": {"grade": False, "locked": True, "schema_version": 3, "solution": False,
+                                  "grade_id": HEADER_ID}}
+    first = nb.cells[0] if nb.cells else None
+    at = 1 if first is not None and first.cell_type == "markdown" and first.source.lstrip().startswith("#") else 0
+    nb.cells.insert(at, cell)
+    return nb
+
+
+def answer_cells(nb) -> list[str]:
+    """The grade_ids of the written-answer cells (markdown solution cells), in notebook order."""
+    return [_nbgrader(c)["grade_id"] for c in nb.cells
+            if c.cell_type == "markdown" and _nbgrader(c).get("solution") and _nbgrader(c).get("grade_id")]
+
+
+def set_answer_points(nb, lab: Lab) -> None:
+    """Each answer cell gets its points from course.toml (nbgrader: grade + solution = manual grading)."""
+    names = answer_cells(nb)
+    points = lab.question_points()
+    if names and lab.questions is None:
+        raise ValueError(f"course.toml: lab {lab.id} has written answers ({', '.join(names)}) but no points for them: "
+                         f"add to its [[labs]] block, before its first [[labs.exercises]]: questions = {{ "
+                         + ", ".join(f"{n} = 5" for n in names) + " }  (points each; 0 for an ungraded one)")
+    missing = [n for n in names if n not in points]
+    unknown = [n for n in points if n not in names]
+    if missing or unknown:
+        raise ValueError(f"course.toml: lab {lab.id} questions " + "; ".join(
+            ([f"give no points to {', '.join(missing)}"] if missing else [])
+            + ([f"name {', '.join(unknown)}, which is no answer cell of labsrc (answers: {', '.join(names)})"]
+               if unknown else [])))
+    for c in nb.cells:
+        gid = _nbgrader(c).get("grade_id")
+        if gid in points and c.cell_type == "markdown":
+            c.metadata["nbgrader"]["points"] = points[gid]
+
+
 def test_cell_source(lab: Lab, ex) -> str:
     """The exercise's test cell: public self-check for the student, hidden full grading for nbgrader.
 
@@ -121,8 +207,10 @@ def test_cell_source(lab: Lab, ex) -> str:
     credit, equal to what ``course grade`` gives the same function.
     """
     fn = ex.function_name
+    public, hidden = check_counts(lab, ex)
     return (
-        f"# Self-check: the public properties of {fn} (grading adds hidden ones). Runs in seconds.\n"
+        f"# Self-check of {fn}, {ex.points:g} points: its {public} public checks run here (in seconds); "
+        f"grading adds {hidden} hidden ones.\n"
         f"from labgrader.selfcheck import check\n"
         f'check("{lab.id}", "{ex.id}", {fn})\n'
         f"{HIDDEN_BEGIN}\n"
@@ -251,6 +339,8 @@ class BuildChange:
 def lab_notebooks(course: Course, lab: Lab) -> dict[Path, str]:
     """Every notebook built from one lab's source: path -> its exact text."""
     nb = read_source(source_path(course.root, lab), lab, course.root)
+    set_answer_points(nb, lab)
+    add_header(nb, course, lab)
     missing = fill_exercises(nb, lab)
     if missing:
         raise ValueError(f"{lab.id}: no exercise cell for {', '.join(missing)}")

@@ -5,6 +5,7 @@
                  [--jobs N] [--force]      and DIR/gradebook.csv; resumes unless --force
     course check NOTEBOOK [--lab LAB]      a student's self-check: the public checks, in the sandbox
     course release LAB --out DIR           the student bundle (no solutions, reference or hidden checks)
+    course scores LAB DIR --csv FILE       merge a TA's scores of the written answers into DIR/gradebook.csv
     course validate LAB [--exercise ID]    mutation score of the checks, and the correct alternatives
     course export gradescope LAB --out F   an autograder zip for Gradescope
     course export nbgrader LAB DIR --db URL   write graded results into an nbgrader gradebook
@@ -175,6 +176,22 @@ def cmd_release(args) -> int:
     return EXIT_OK
 
 
+def cmd_scores(args) -> int:
+    from .answers import ScoreSheetError, merge_scores
+
+    course = _course(args)
+    lab = _lab(course, args.lab)
+    if not lab.questions:
+        raise UsageError(f"{lab.id} has no written questions with points in course.toml (questions = {{...}})")
+    try:
+        n = merge_scores(course_out := Path(args.dir), lab, args.csv)
+    except (ScoreSheetError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from None
+    print(f"merged {n} scores into {course_out / 'manual_scores.csv'}; rewrote {course_out / 'gradebook.csv'} "
+          "(total = autograded + written answers)")
+    return EXIT_OK
+
+
 def cmd_export_gradescope(args) -> int:
     from .exports.gradescope import export_gradescope
 
@@ -202,11 +219,30 @@ def cmd_demo(args) -> int:
     return run_demo(_course(args), jobs=args.jobs, out=Path(args.out) if args.out else None)
 
 
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="course", description="Efficient ML Labs: build, grade and demo the course.")
+STUDENT_VERBS = ("check",)  # what works in a student bundle: no reference, builder or exports there
+
+
+def student_bundle() -> bool:
+    """True when this labgrader comes from a student bundle (``course release`` marks it)."""
+    return (Path(__file__).resolve().parent / "STUDENT_BUNDLE").exists()
+
+
+def make_parser(student: bool | None = None) -> argparse.ArgumentParser:
+    student = student_bundle() if student is None else student
+    p = argparse.ArgumentParser(prog="course", description=(
+        "Efficient ML Labs, the student bundle: check your notebook with the public checks." if student else
+        "Efficient ML Labs: build, grade and demo the course."))
     p.add_argument("--course", default=os.environ.get("COURSE_TOML", str(DEFAULT_COURSE)),
                    help="path to course.toml (default: the repository's)")
-    sub = p.add_subparsers(dest="command", required=True)
+    subparsers = p.add_subparsers(dest="command", required=True)
+
+    class _Verbs:  # in a student bundle, the instructor's verbs are not offered (they would crash there)
+        def add_parser(self, name, **kw):
+            if student and name not in STUDENT_VERBS:
+                return argparse.ArgumentParser(add_help=False)
+            return subparsers.add_parser(name, **kw)
+
+    sub = _Verbs()
 
     b = sub.add_parser("build", help="regenerate solution exercise cells and labs/ from reference_impl")
     b.add_argument("--check", action="store_true", help="only report drift; exit 1 if anything would change")
@@ -244,6 +280,13 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-alternatives", action="store_true", help="skip grading tests/alternatives/<lab>/")
     v.add_argument("--min-kill-rate", type=float, default=0.95, help="exit 1 below this (default 0.95)")
     v.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("scores", help="merge a TA's scores of the written answers (CSV) into DIR's gradebook")
+    s.add_argument("lab", help="lab id from course.toml, e.g. lab01")
+    s.add_argument("dir", help="the folder course grade wrote (with answers.csv and gradebook.csv)")
+    s.add_argument("--csv", required=True, help="columns submission, question, score[, comment]: "
+                                                "e.g. DIR/answers.csv with the score column filled in")
+    s.set_defaults(func=cmd_scores)
 
     x = sub.add_parser("export", help="export to the grading tools a course already uses")
     xs = x.add_subparsers(dest="target", required=True)

@@ -31,7 +31,10 @@ from .sandbox.session import Limits
 from .checks import load as load_checks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_COURSE = REPO_ROOT / "course.toml"
+# In the course checkout, course.toml beside the packages; in an installed student bundle (course
+# release), the copy inside the labgrader package.
+DEFAULT_COURSE = next((p for p in (REPO_ROOT / "course.toml", Path(__file__).resolve().parent / "course.toml")
+                       if p.exists()), REPO_ROOT / "course.toml")
 
 
 class CourseConfigError(Exception):
@@ -80,10 +83,22 @@ class Lab:
     due: dt.datetime
     late_policy: LatePolicy
     exercises: tuple[Exercise, ...]
+    # The written answers' points (graded by hand): ((answer cell name, points), ...) in course.toml's
+    # order; None when the lab's block has no `questions` line (course build then refuses a lab with
+    # answer cells, naming the line to add).
+    questions: tuple[tuple[str, float], ...] | None = None
 
     @property
     def max_score(self) -> float:
+        """The autograded points (the exercises); the written answers' are ``manual_max``."""
         return sum(e.points for e in self.exercises)
+
+    @property
+    def manual_max(self) -> float:
+        return sum(p for _, p in self.questions or ())
+
+    def question_points(self) -> dict[str, float]:
+        return dict(self.questions or ())
 
     def solution_path(self, root: Path) -> Path:
         return root / "solutions" / self.notebook
@@ -149,6 +164,8 @@ class Course:
     path: Path
     root: Path = field(default=REPO_ROOT)
     visibility: Visibility = field(default_factory=Visibility)
+    submission: str = ("Hand in this notebook (the .ipynb file, with your code and answers) as your course "
+                       "tells you: Gradescope, nbgrader's Submit, or the course page.")
 
     def lab(self, lab_id: str) -> Lab:
         """Find a lab by id, or by a unique prefix of it or of its notebook name."""
@@ -290,7 +307,8 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
             raise v.fail(f"visibility.{k}", f"must be one of {', '.join(VISIBILITY_LEVELS)} (Gradescope's values), "
                                             f"got {level!r}")
 
-    c = v.table(data["course"], "course", {"name": (str,), "term": (str,), "timezone": (str,)}, {"name"})
+    c = v.table(data["course"], "course", {"name": (str,), "term": (str,), "timezone": (str,), "submission": (str,)},
+                {"name"})
 
     g = v.table(
         data.get("grading", {}),
@@ -326,7 +344,7 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
             lab,
             key,
             {"id": (str,), "title": (str,), "notebook": (str,), "checks": (str,), "due": (dt.datetime,),
-             "late_policy": (dict,), "exercises": (list,)},
+             "late_policy": (dict,), "exercises": (list,), "questions": (dict,)},
             {"id", "title", "notebook", "checks", "due", "exercises"},
         )
         if not _ID.match(lab["id"]):
@@ -405,10 +423,24 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
                                              f"labgrader/checks/{lab['checks']}.py: add a [[labs.exercises]] for each")
         order = list(declared_exercises)  # the order declared in code
         exercises.sort(key=lambda e: order.index(e.id))
+        questions = None
+        if "questions" in lab:  # questions = { answer_1 = 5, ... }: the written answers' points, by cell name
+            questions = []
+            for name, pts in lab["questions"].items():
+                if not _ID.match(name):
+                    raise v.fail(f"{key}.questions", f"names the answer cell {name!r}: use the cell's name from "
+                                                     "labsrc (answer=\"...\"), an identifier")
+                if isinstance(pts, bool) or not isinstance(pts, (int, float)):
+                    raise v.fail(f"{key}.questions", f"{name} must be a number >= 0 (its points), got {pts!r}")
+                v.number(pts, f"{key}.questions", 0)
+                questions.append((name, float(pts)))
+            questions = tuple(questions)
         labs.append(
-            Lab(lab["id"], lab["title"], lab["notebook"], lab["checks"], due, LatePolicy(**lp), tuple(exercises))
+            Lab(lab["id"], lab["title"], lab["notebook"], lab["checks"], due, LatePolicy(**lp), tuple(exercises),
+                questions)
         )
     return Course(
         name=c["name"], term=c.get("term", ""), timezone=c.get("timezone", "UTC"), grading=grading,
         labs=tuple(labs), path=path, root=path.resolve().parent, visibility=Visibility(**vis),
+        **({"submission": c["submission"]} if "submission" in c else {}),
     )

@@ -217,6 +217,9 @@ def grade_one(run: GradingRun, path: Path, name: str | None = None) -> Submissio
     except SubmissionError as e:
         return run.not_graded(result, f"This submission could not be graded: {e}.").replace(
             seconds=time.monotonic() - start)
+    if run.lab.questions:  # the written answers' text, for the TA (labgrader/answers.py)
+        from .answers import collect_answers
+        result = result.with_extra(answers=collect_answers(run.lab, nb))
     plan = plan_cells(nb, trusted_setup(run.lab.lab_path(run.course.root)))
     with StudentSession(plan.cells, run.limits) as session, _open(session):
         functions, cells, load_error = load_notebook(session)
@@ -535,4 +538,7 @@ def write_outputs(course: Course, lab: Lab, out_dir: Path, names: list[str], now
 
     now = now or dt.datetime.now(dt.timezone.utc)
     write_gradebook(out_dir, lab, names)
+    if lab.questions:
+        from .answers import write_answers_sheet
+        write_answers_sheet(out_dir, lab, names)
     write_reports(out_dir, lab, names, visibility=course.visibility, after_due=now >= lab.due)

@@ -460,6 +460,13 @@ def submission_html(results: dict, *, class_report: str | None = None, visibilit
         else:
             out.extend(_failure_block(t, p) for t, p in failing)
 
+    answers = extra.get("answers") or {}
+    if answers:  # the written answers, as submitted: graded by hand (labgrader/answers.py)
+        out.append('<h2>Written answers</h2><p>Graded by hand by a TA; not part of the score above.</p>'
+                   '<dl class="meta" id="answers">' + "".join(
+                       f"<dt>{esc(q)}</dt><dd>{_pre(text) if text else '<em>no answer</em>'}</dd>"
+                       for q, text in answers.items()) + "</dl>")
+
     # how it was graded
     out.append("<h2>How this was graded</h2>")
     sandbox = extra.get("sandbox") or ("not run (the file could not be graded)" if extra.get("fatal") else "none")

@@ -17,10 +17,8 @@ submission and the grader.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -345,11 +343,17 @@ def strip_timings(results: dict) -> dict:
 
 
 def write_gradebook(out_dir: Path, lab, names: list[str] | None = None) -> Path:
-    """DIR/gradebook.csv: one row per submission, one column per exercise.
+    """DIR/gradebook.csv: one row per submission, one column per exercise, one per written question
+    (the TA's score, blank until ``course scores`` merged one), manual_score, total and total_max.
 
     ``names`` are the submissions of this run (their DIR/<name>/results.json); without it, every
     results.json of the lab in DIR.
     """
+    from .answers import manual_columns, read_manual_scores, write_csv
+
+    fields = ["submission", "score", "max_score", "percent", *[e.id for e in lab.exercises],
+              *lab.question_points(), "manual_score", "total", "total_max", *SubmissionResult.CSV_TAIL]
+    manual = read_manual_scores(out_dir)
     rows = []
     files = (sorted(Path(out_dir) / n / "results.json" for n in names) if names is not None
              else sorted(Path(out_dir).glob("*/results.json")))
@@ -361,15 +365,8 @@ def write_gradebook(out_dir: Path, lab, names: list[str] | None = None) -> Path:
         if result.lab != lab.id:
             continue
         row = result.csv_row(f.parent.name)
-        rows.append({k: row.get(k, 0.0) for k in ["submission", "score", "max_score", "percent",
-                                                  *[e.id for e in lab.exercises], *SubmissionResult.CSV_TAIL]})
+        row.update(manual_columns(out_dir, lab, f.parent.name, result.score, manual))  # written answers (answers.py)
+        rows.append({k: row.get(k, 0.0) for k in fields})
     path = Path(out_dir) / "gradebook.csv"
-    tmp = path.with_name(f".gradebook.{os.getpid()}.tmp")
-    fields = ["submission", "score", "max_score", "percent", *[e.id for e in lab.exercises],
-              *SubmissionResult.CSV_TAIL]
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, path)
+    write_csv(path, fields, rows)
     return path

@@ -236,7 +236,9 @@ def test_gradebook_cells_are_the_exercises(roundtrip, lab01):
             assert f'grade("{lab01.id}", "{ex.id}"' in src
     assert {k: v for k, v in cells.items() if k.startswith(TEST_PREFIX)} == {
         f"{TEST_PREFIX}{ex.id}": float(ex.points) for ex in lab01.exercises}
-    assert sum(cells.values()) == pytest.approx(lab01.max_score)  # written answers are worth 0 points
+    # the written answers are nbgrader's manually graded cells, with course.toml's points
+    assert {k: v for k, v in cells.items() if not k.startswith(TEST_PREFIX)} == lab01.question_points()
+    assert sum(cells.values()) == pytest.approx(lab01.max_score + lab01.manual_max)
 
 
 def test_experiments_come_after_every_test_cell(roundtrip):
@@ -265,7 +267,11 @@ def test_nbgrader_autograde_agrees_with_course_grade(roundtrip, lab01, student):
         assert auto is not None and not needs_manual, (ex.id, auto, needs_manual)
         assert auto == pytest.approx(ours["extra_data"]["exercises"][ex.id]["score"], abs=1e-3), ex.id
     assert theirs["score"] == pytest.approx(ours["score"], abs=1e-3)
-    assert theirs["max_score"] == pytest.approx(ours["max_score"])
+    # nbgrader counts the written answers too: manual grading, not yet done (ours: the autograded part)
+    assert theirs["max_score"] == pytest.approx(ours["max_score"] + lab01.manual_max)
+    if student in ("solution", "skeleton"):  # a written answer waits for a TA; an untouched one gets 0 at once
+        for name in lab01.question_points():
+            assert theirs["cells"][name][1] == (student == "solution"), (name, theirs["cells"][name])
 
 
 def test_the_three_scores_are_the_expected_ones(roundtrip, course, lab01):
@@ -322,7 +328,8 @@ def assert_gradebook_matches_results(db_url: str, lab, results: dict) -> None:
             assert auto == pytest.approx(res["extra_data"]["exercises"][ex.id]["score"], abs=1e-9), (student, ex.id)
             assert not needs_manual
         assert got[student]["score"] == pytest.approx(res["score"], abs=1e-6), student
-        assert got[student]["max_score"] == pytest.approx(res["max_score"]), student
+        # the gradebook's notebook also holds the written answers (manual grading, course.toml's points)
+        assert got[student]["max_score"] == pytest.approx(res["max_score"] + lab.manual_max), student
 
 
 def row_counts(db: Path) -> dict:

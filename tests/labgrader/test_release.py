@@ -141,3 +141,46 @@ def test_bundle_course_toml_names_only_the_released_lab():
     assert [e["id"] for e in one["labs"][0]["exercises"]] == ["e1"]
     with pytest.raises(ValueError, match="lab09"):
         single_lab_toml(text, "lab09")
+
+
+def test_bundle_requirements_pin_torch_on_the_cpu_index_and_leave_out_the_instructor_tools(bundle, course):
+    out, files = bundle
+    lines = [ln for ln in (out / "requirements.txt").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert lines[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"
+    dev = {ln.split("==")[0].lower(): ln for ln in (course.root / "requirements.txt").read_text().splitlines()
+           if "==" in ln}
+    pins = {ln.split("==")[0].lower(): ln for ln in lines if "==" in ln}
+    assert pins["torch"] == dev["torch"] == "torch==2.13.0"
+    assert all(dev[name] == line for name, line in pins.items() if name != "jupyterlab")  # the course's own pins
+    assert "jupyterlab" in pins
+    assert not set(pins) & {"nbgrader", "pytest", "pytest-xdist", "dask", "distributed", "ruff", "jupytext"}
+    wheel = lines[-1]
+    assert wheel.startswith("./dist/") and (out / wheel).is_file()
+
+
+def test_bundle_wheel_carries_the_data_the_course_toml_and_no_reference(bundle):
+    import zipfile
+    out, _ = bundle
+    names = zipfile.ZipFile(next((out / "dist").glob("*.whl"))).namelist()
+    assert "labdatasets/data/digits.csv.gz" in names and "labgrader/course.toml" in names
+    assert "labgrader/labs/lab01_distillation.ipynb" in names and "labgrader/STUDENT_BUNDLE" in names
+    assert not [n for n in names if n.startswith(("reference_impl", "solutions", "datasets/"))]
+    meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    requires = [ln for ln in zipfile.ZipFile(next((out / "dist").glob("*.whl"))).read(meta).decode().splitlines()
+                if ln.startswith("Requires-Dist")]
+    assert requires and not [r for r in requires if "torch" in r or "nbgrader" in r or "pytest" in r]
+
+
+def test_student_requirements_name_a_missing_pin():
+    from labgrader.release import student_requirements
+    with pytest.raises(ValueError, match="pins no torch"):
+        student_requirements("numpy==2.4.6\n", "x.whl")
+
+
+def test_course_in_a_student_bundle_offers_only_check(capsys):
+    from labgrader.cli import make_parser
+    with pytest.raises(SystemExit):
+        make_parser(student=True).parse_args(["grade", "lab01", "x.ipynb", "--out", "o"])
+    assert "invalid choice: 'grade'" in capsys.readouterr().err
+    assert make_parser(student=True).parse_args(["check", "x.ipynb"]).command == "check"
+    assert make_parser(student=False).parse_args(["build"]).command == "build"
