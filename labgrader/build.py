@@ -149,7 +149,7 @@ def header_markdown(course: Course, lab: Lab) -> str:
         each = sorted(set(answers.values()))
         worth = f"{each[0]:g} points each" if len(each) == 1 else \
             ", ".join(f"{name}: {p:g}" for name, p in answers.items())
-        lines.append(f"**Written answers** (the cells that say YOUR ANSWER HERE): {len(answers)} questions, {worth}, "
+        lines.append(f"**Written answers** (a markdown cell under each question): {len(answers)} questions, {worth}, "
                      "graded by hand.")
         lines.append("")
     lines.append(f"**Total:** {lab.max_score:g} points from the checks"
