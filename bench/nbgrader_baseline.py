@@ -159,12 +159,13 @@ def _config(root: Path, skip_experiments: bool) -> None:
 
 
 def autograded_score(root: Path, lab) -> tuple[float, float]:
-    """(score, max score) nbgrader's autograde recorded for the student."""
+    """(score, max score) of the code cells nbgrader's autograde graded for the student (the written
+    answers are manual-grade cells, worth points only once a TA grades them)."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course_id="bench") as gb:
         sub = gb.find_submission(lab.id, STUDENT)
-        return sub.score, sub.max_score
+        return sub.code_score, sub.max_code_score
 
 
 def prepare_assignment(course, lab, workdir: Path) -> tuple[Path, int]:
