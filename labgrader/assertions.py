@@ -132,12 +132,25 @@ def call_text(name: str, *args, **kwargs) -> str:
     return f"{name}(" + ", ".join([fmt(a) for a in args] + [f"{k}={fmt(v)}" for k, v in kwargs.items()]) + ")"
 
 
-def require_value_error(student, *args, **kwargs) -> None:
-    """``student(*args, **kwargs)`` should raise ValueError (a documented error: the ``rejects_*`` checks)."""
+def raises_value_error(student, what: str, *args, **kwargs) -> None:
+    """``student(*args, **kwargs)``, described to the student as ``what``, should raise ValueError (a
+    documented error: the ``rejects_*`` checks)."""
     r = student.raw(*args, **kwargs)
     require(not r.ok and r.error_type == "ValueError",
-            f"{call_text(student.name, *args, **kwargs)} should raise ValueError, but it "
+            f"{what} should raise ValueError, but it "
             + (f"returned {fmt(r.value)}" if r.ok else f"raised {r.error_type}: {r.error}"))
+
+
+def require_value_error(student, *args, **kwargs) -> None:
+    """``student(*args, **kwargs)`` should raise ValueError; the message shows the call as typed."""
+    raises_value_error(student, call_text(student.name, *args, **kwargs), *args, **kwargs)
+
+
+def as_tuple(got, count: int, what: str) -> tuple:
+    """The student's tuple (or list) of ``count`` results; CheckFailed for anything else."""
+    require(isinstance(got, (tuple, list)) and len(got) == count,
+            f"{what} should return a tuple of {count} values, got {type(got).__name__}: {fmt(got)}")
+    return tuple(got)
 
 
 def row_max_zero(z: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import strategies as S
-from ..assertions import as_array, as_float, assert_close, fmt, require, require_value_error, assert_stable, row_max_zero
+from ..assertions import as_array, as_float, assert_close, assert_stable, fmt, raises_value_error, require, require_value_error, row_max_zero
 from . import Registry
 
 registry = Registry()
@@ -41,10 +41,6 @@ def _arr(shape):
     return hnp.arrays(np.float64, shape, elements=VALUES)
 
 
-def _raises_value_error(student, what: str, *args) -> None:
-    r = student.raw(*args)
-    require(not r.ok and r.error_type == "ValueError",
-            f"{what} should raise ValueError, but it " + ("returned a value" if r.ok else f"raised {r.error_type}: {r.error}"))
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
@@ -163,7 +159,7 @@ def rejects_mismatched_regressor(student, ref, batch):
     """hint_loss should raise ValueError when W does not map D_s student features to D_t teacher features."""
     u, v, W, b = batch
     bad_W = np.zeros((W.shape[0] + 1, W.shape[1]))
-    _raises_value_error(student, f"hint_loss with student features {v.shape} and W of shape {bad_W.shape}", u, v, bad_W, b)
+    raises_value_error(student, f"hint_loss with student features {v.shape} and W of shape {bad_W.shape}", u, v, bad_W, b)
 
 
 # --- attention_map ------------------------------------------------------------------------------
@@ -209,7 +205,7 @@ def one_hot_position(student, ref, pos, p):
 def attention_map__rejects_bad_input(student, ref, bad):
     """attention_map should raise ValueError for features that are not (N, C, H, W) or p that is not a finite number > 0."""
     f, p = (np.ones((1, 2, 2)), 2.0) if bad == "3-D" else (np.ones((1, 1, 2, 2)), float(bad[2:]))
-    _raises_value_error(student, f"attention_map with {bad}", f, p)
+    raises_value_error(student, f"attention_map with {bad}", f, p)
 
 
 # --- attention_transfer_loss --------------------------------------------------------------------
@@ -244,7 +240,7 @@ def symmetric_and_bounded(student, ref, fs):
 def rejects_spatial_mismatch(student, ref, f):
     """attention_transfer_loss should raise ValueError when the maps' batch or spatial sizes (N, H, W) differ."""
     g = np.ones(f.shape[:3] + (f.shape[3] + 1,))
-    _raises_value_error(student, f"attention_transfer_loss with shapes {f.shape} and {g.shape}", f, g)
+    raises_value_error(student, f"attention_transfer_loss with shapes {f.shape} and {g.shape}", f, g)
 
 
 # --- rkd_distance_loss --------------------------------------------------------------------------
@@ -278,10 +274,10 @@ def collinear_against_equilateral(student, ref, scale):
 def rejects_degenerate_batches(student, ref, n):
     """rkd_distance_loss should raise ValueError for fewer than 2 samples or when all of one side's embeddings coincide."""
     if n == 1:
-        _raises_value_error(student, "rkd_distance_loss with one sample", np.ones((1, 2)), np.ones((1, 2)))
+        raises_value_error(student, "rkd_distance_loss with one sample", np.ones((1, 2)), np.ones((1, 2)))
     else:
         t = np.arange(2.0 * n).reshape(n, 2)
-        _raises_value_error(student, f"rkd_distance_loss with {n} identical student embeddings", np.ones((n, 2)), t)
+        raises_value_error(student, f"rkd_distance_loss with {n} identical student embeddings", np.ones((n, 2)), t)
 
 
 # --- rkd_angle_loss -----------------------------------------------------------------------------
@@ -320,7 +316,7 @@ def right_angle_against_line(student, ref, h):
 def rejects_fewer_than_three(student, ref, n):
     """rkd_angle_loss should raise ValueError for fewer than 3 samples (an angle needs three points)."""
     e = np.arange(2.0 * n).reshape(n, 2)
-    _raises_value_error(student, f"rkd_angle_loss with {n} samples", e, e)
+    raises_value_error(student, f"rkd_angle_loss with {n} samples", e, e)
 
 
 # --- dml_losses ---------------------------------------------------------------------------------
@@ -414,7 +410,7 @@ def ensemble_soft_targets__rejects_bad_input(student, ref, bad):
     z = np.zeros((3, 2, 4))
     T, w = {"T=0": (0.0, None), "T=-1": (-1.0, None), "negative weight": (1.0, np.array([1.0, -0.5, 1.0])),
             "zero weights": (1.0, np.zeros(3)), "2 weights": (1.0, np.ones(2))}[bad]
-    _raises_value_error(student, f"ensemble_soft_targets(3 teachers, {bad})", z, T, w)
+    raises_value_error(student, f"ensemble_soft_targets(3 teachers, {bad})", z, T, w)
 
 
 # --- ema_update ---------------------------------------------------------------------------------
@@ -446,9 +442,9 @@ def gap_shrinks_by_momentum(student, ref, ts, m, k):
 def ema_update__rejects_bad_input(student, ref, bad):
     """ema_update should raise ValueError for a momentum outside [0, 1] or parameters of different shapes."""
     if bad == "shape":
-        _raises_value_error(student, "ema_update with shapes (2,) and (3,)", np.zeros(2), np.zeros(3), 0.5)
+        raises_value_error(student, "ema_update with shapes (2,) and (3,)", np.zeros(2), np.zeros(3), 0.5)
     else:
-        _raises_value_error(student, f"ema_update with momentum {bad}", np.zeros(2), np.ones(2), bad)
+        raises_value_error(student, f"ema_update with momentum {bad}", np.zeros(2), np.ones(2), bad)
 
 
 # --- self_distillation_loss ---------------------------------------------------------------------
@@ -501,7 +497,7 @@ def self_distillation_loss__rejects_bad_input(student, ref, bad):
     z, F, y = np.zeros((2, 3, 4)), np.zeros((2, 3, 5)), np.array([0, 1, 2])
     args = {"alpha=1.5": (z, F, y, 3.0, 1.5, 0.1), "alpha=-0.1": (z, F, y, 3.0, -0.1, 0.1), "T=0": (z, F, y, 0.0, 0.3, 0.1),
             "lam=-1": (z, F, y, 3.0, 0.3, -1.0), "features": (z, np.zeros((2, 2, 5)), y, 3.0, 0.3, 0.1)}[bad]
-    _raises_value_error(student, f"self_distillation_loss with {bad}", *args)
+    raises_value_error(student, f"self_distillation_loss with {bad}", *args)
 
 
 # --- documented errors (each ValueError in a docstring's Raises: section has a rejects_* check) ------------------

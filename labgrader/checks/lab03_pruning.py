@@ -19,7 +19,7 @@ from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require, require_value_error
+from ..assertions import CheckFailed, as_array, as_float, as_tuple, assert_close, fmt, require, require_value_error
 from . import Registry
 
 registry = Registry()
@@ -68,10 +68,6 @@ def _rejects(student, args, what: str) -> None:
             f"{what} should raise ValueError, but it " + ("returned a value" if r.ok else f"raised {r.error_type}: {r.error}"))
 
 
-def _tuple_of(got, n: int, what: str) -> tuple:
-    if not isinstance(got, (tuple, list)) or len(got) != n:
-        raise CheckFailed(f"{what} should return a tuple of {n} arrays, got {type(got).__name__}: {fmt(got)}")
-    return tuple(got)
 
 
 # --- magnitude_mask -----------------------------------------------------------------------------
@@ -186,7 +182,7 @@ def _layer_pair(draw):
 
 def _pruned(student, W, b, W_next, s):
     what = "prune_filters(W, b, W_next, s)"
-    Wp, bp, Wn = _tuple_of(student(W, b, W_next, s), 3, what)
+    Wp, bp, Wn = as_tuple(student(W, b, W_next, s), 3, what)
     k = _k(s, W.shape[0])
     c = W.shape[0] - k
     return (as_array(Wp, f"{what}[0] (W pruned)", shape=(c,) + W.shape[1:]),
@@ -299,7 +295,7 @@ def _labels(draw, max_n: int = 8):
 
 def _rates(student, y, p, C):
     what = f"per_class_fpr_fnr({fmt(y)}, {fmt(p)}, {C})"
-    fpr, fnr = _tuple_of(student(y, p, C), 2, what)
+    fpr, fnr = as_tuple(student(y, p, C), 2, what)
     return as_array(fpr, f"{what}[0] (FPR)", shape=(C,)), as_array(fnr, f"{what}[1] (FNR)", shape=(C,))
 
 

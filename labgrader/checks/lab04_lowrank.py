@@ -24,7 +24,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..assertions import CheckFailed, as_array, assert_close, fmt, require, require_value_error
+from ..assertions import CheckFailed, as_array, as_tuple, assert_close, fmt, raises_value_error, require, require_value_error
 from . import Registry
 
 registry = Registry()
@@ -162,10 +162,6 @@ def calibration_problems(draw):
 
 
 # --- helpers --------------------------------------------------------------------------------------
-def _tuple_of(got, count: int, what: str) -> tuple:
-    if not isinstance(got, (tuple, list)) or len(got) != count:
-        raise CheckFailed(f"{what} should return a tuple of {count} arrays, got {type(got).__name__}: {fmt(got)}")
-    return tuple(got)
 
 
 def _as_int(got, what: str) -> int:
@@ -181,15 +177,10 @@ def _as_int(got, what: str) -> int:
     raise CheckFailed(f"{what} should be an integer, got {type(got).__name__}: {fmt(got)}")
 
 
-def _raises_value_error(student, what: str, *args) -> None:
-    r = student.raw(*args)
-    require(not r.ok and r.error_type == "ValueError",
-            f"{what} should raise ValueError, but it "
-            + ("returned " + fmt(r.value) if r.ok else f"raised {r.error_type}: {r.error}"))
 
 
 def _svd_parts(student, W, rank):
-    U, S, Vt = _tuple_of(student(W, rank), 3, "truncated_svd(W, rank)")
+    U, S, Vt = as_tuple(student(W, rank), 3, "truncated_svd(W, rank)")
     m, n = W.shape
     U = as_array(U, "U_r", shape=(m, rank))
     S = as_array(S, "S_r", shape=(rank,))
@@ -198,7 +189,7 @@ def _svd_parts(student, W, rank):
 
 
 def _factors(student, args, shapes, what):
-    A, B = _tuple_of(student(*args), 2, what)
+    A, B = as_tuple(student(*args), 2, what)
     return as_array(A, f"the first factor of {what}", shape=shapes[0]), as_array(B, f"the second factor of {what}",
                                                                                     shape=shapes[1])
 
@@ -292,7 +283,7 @@ def lecture_example(student, ref, rank):
 def rejects_bad_rank(student, ref, W, bad):
     """truncated_svd should raise ValueError for a rank that is not an integer in [1, min(m, n)] (0, min(m, n) + 1, 1.0, True)."""
     rank = {"zero": 0, "too big": min(W.shape) + 1, "float": 1.0, "bool": True}[bad]
-    _raises_value_error(student, f"truncated_svd(W, rank={rank!r})", W, rank)
+    raises_value_error(student, f"truncated_svd(W, rank={rank!r})", W, rank)
 
 
 # --- low_rank_factors ------------------------------------------------------------------------------
@@ -365,7 +356,7 @@ def exact_share_counts(student, ref, case):
 @check("rank_for_energy", public=True, S=spectra(zeros=False), energy=st.sampled_from([0.0, -0.5, 1.5, math.nan]))
 def rejects_bad_energy(student, ref, S, energy):
     """rank_for_energy should raise ValueError for an energy outside (0, 1]."""
-    _raises_value_error(student, f"rank_for_energy(S, {energy!r})", S, energy)
+    raises_value_error(student, f"rank_for_energy(S, {energy!r})", S, energy)
 
 
 # --- factorised_params -----------------------------------------------------------------------------
@@ -389,8 +380,8 @@ def full_rank_doubles_a_square_layer(student, ref, n):
 @check("factorised_params", public=True, m=SIZES, n=SIZES)
 def rejects_rank_above_min(student, ref, m, n):
     """factorised_params should raise ValueError for r > min(m, n) or r < 1 (such a rank does not exist)."""
-    _raises_value_error(student, f"factorised_params({m}, {n}, {min(m, n) + 1})", m, n, min(m, n) + 1)
-    _raises_value_error(student, f"factorised_params({m}, {n}, 0)", m, n, 0)
+    raises_value_error(student, f"factorised_params({m}, {n}, {min(m, n) + 1})", m, n, min(m, n) + 1)
+    raises_value_error(student, f"factorised_params({m}, {n}, 0)", m, n, 0)
 
 
 # --- break_even_rank -------------------------------------------------------------------------------
@@ -511,16 +502,16 @@ def rejects_too_few_rows(student, ref, W):
     """data_aware_low_rank should raise ValueError when X has fewer rows than the rank (N < rank) or X and W do not chain."""
     m, n = W.shape
     rank = min(m, n)
-    _raises_value_error(student, f"data_aware_low_rank(X of shape ({rank - 1}, {m}), W, rank={rank})",
+    raises_value_error(student, f"data_aware_low_rank(X of shape ({rank - 1}, {m}), W, rank={rank})",
                         np.ones((rank - 1, m)), W, rank)
-    _raises_value_error(student, f"data_aware_low_rank(X of shape (4, {m + 1}), W of shape {W.shape}, 1)",
+    raises_value_error(student, f"data_aware_low_rank(X of shape (4, {m + 1}), W of shape {W.shape}, 1)",
                         np.ones((4, m + 1)), W, 1)
 
 
 # --- tucker2_hosvd ---------------------------------------------------------------------------------
 def _tucker(student, K, r_out, r_in):
     c_out, c_in, k, _ = K.shape
-    got = _tuple_of(student(K, r_out, r_in), 3, "tucker2_hosvd(K, r_out, r_in)")
+    got = as_tuple(student(K, r_out, r_in), 3, "tucker2_hosvd(K, r_out, r_in)")
     core = as_array(got[0], "core", shape=(r_out, r_in, k, k))
     U_out = as_array(got[1], "U_out", shape=(c_out, r_out))
     U_in = as_array(got[2], "U_in", shape=(c_in, r_in))

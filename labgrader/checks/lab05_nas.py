@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import strategies as S
-from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require, require_value_error, assert_stable, row_max_zero
+from ..assertions import CheckFailed, as_array, as_float, assert_close, assert_stable, fmt, raises_value_error, require, require_value_error, row_max_zero
 from . import Registry
 
 registry = Registry()
@@ -38,10 +38,6 @@ def _softmax(a: np.ndarray) -> np.ndarray:
     return np.exp(a - np.logaddexp.reduce(a, axis=-1, keepdims=True))
 
 
-def _raises_value_error(student, what: str, *args, **kwargs) -> None:
-    r = student.raw(*args, **kwargs)
-    require(not r.ok and r.error_type == "ValueError",
-            f"{what} should raise ValueError, but it " + ("returned a value" if r.ok else f"raised {r.error_type}: {r.error}"))
 
 
 # --- strategies ---------------------------------------------------------------------------------
@@ -197,7 +193,7 @@ def mixed_op__stable_at_large_alpha(student, ref, oa):
 def rejects_mismatched_alpha(student, ref, K):
     """mixed_op should raise ValueError when alpha does not have one entry per op (len(alpha) != op_outputs.shape[0])."""
     o, a = np.ones((K, 3)), np.zeros(K)
-    _raises_value_error(student, f"mixed_op(op_outputs of {o.shape[0]} ops, alpha of length {o.shape[0] + 1})",
+    raises_value_error(student, f"mixed_op(op_outputs of {o.shape[0]} ops, alpha of length {o.shape[0] + 1})",
                         o, np.append(a, 0.0))
 
 
@@ -292,9 +288,9 @@ def derive_genotype__rejects_bad_arguments(student, ref, K):
     """derive_genotype should raise ValueError for k < 1, for op_names of the wrong length, and for alpha that is not a whole number of nodes."""
     names = ["none"] + list(OP_POOL[: K - 1])
     a = np.zeros((2, K))
-    _raises_value_error(student, "derive_genotype(alpha, op_names, k=0)", a, names, k=0)
-    _raises_value_error(student, f"derive_genotype(alpha with {K} columns, {K + 1} op_names)", a, names + ["extra"])
-    _raises_value_error(student, "derive_genotype(alpha of 3 rows, n_inputs=2) (node 0 has 2 edges, node 1 needs 3)",
+    raises_value_error(student, "derive_genotype(alpha, op_names, k=0)", a, names, k=0)
+    raises_value_error(student, f"derive_genotype(alpha with {K} columns, {K + 1} op_names)", a, names + ["extra"])
+    raises_value_error(student, "derive_genotype(alpha of 3 rows, n_inputs=2) (node 0 has 2 edges, node 1 needs 3)",
                         np.zeros((3, K)), names, n_inputs=2)
 
 
@@ -342,8 +338,8 @@ def rejects_bad_latencies(student, ref, one_d, K):
     a, lat = np.zeros(shape), np.full(shape, 5.0)
     neg = lat.copy()
     neg.flat[0] = -1.0
-    _raises_value_error(student, "expected_latency(alpha, op_latency with a -1)", a, neg)
-    _raises_value_error(student, "expected_latency(alpha, op_latency with one op more)", a,
+    raises_value_error(student, "expected_latency(alpha, op_latency with a -1)", a, neg)
+    raises_value_error(student, "expected_latency(alpha, op_latency with one op more)", a,
                         np.concatenate([lat, lat[..., :1]], axis=-1))
 
 
@@ -386,7 +382,7 @@ def expected_latency_grad__rejects_mismatched_shapes(student, ref, one_d, K):
     """expected_latency_grad should raise ValueError when op_latency's shape differs from alpha's."""
     shape = (K,) if one_d else (2, K)
     a, lat = np.zeros(shape), np.full(shape, 5.0)
-    _raises_value_error(student, "expected_latency_grad(alpha, op_latency with one op more)", a,
+    raises_value_error(student, "expected_latency_grad(alpha, op_latency with one op more)", a,
                         np.concatenate([lat, lat[..., :1]], axis=-1))
 
 
@@ -424,8 +420,8 @@ def penalty_is_relative_excess(student, ref, ce, al, ref_latency, lam):
 def rejects_bad_reference_or_lambda(student, ref, ce, K):
     """latency_loss_additive should raise ValueError for ref_latency <= 0 or lam < 0."""
     a, lat = np.zeros(K), np.full(K, 5.0)
-    _raises_value_error(student, "latency_loss_additive(..., ref_latency=0.0, lam=1.0)", ce, a, lat, 0.0, 1.0)
-    _raises_value_error(student, "latency_loss_additive(..., ref_latency=10.0, lam=-1.0)", ce, a, lat, 10.0, -1.0)
+    raises_value_error(student, "latency_loss_additive(..., ref_latency=0.0, lam=1.0)", ce, a, lat, 0.0, 1.0)
+    raises_value_error(student, "latency_loss_additive(..., ref_latency=10.0, lam=-1.0)", ce, a, lat, 10.0, -1.0)
 
 
 # --- latency_loss_multiplicative ----------------------------------------------------------------
@@ -461,9 +457,9 @@ def factor_is_log_ratio_power(student, ref, ce, al, ref_latency, beta):
 def latency_loss_multiplicative__rejects_bad_arguments(student, ref, ce, K):
     """latency_loss_multiplicative should raise ValueError for ref_latency <= 1, beta < 0, or an expected latency <= 1 (log not positive)."""
     a, lat = np.zeros(K), np.full(K, 5.0)
-    _raises_value_error(student, "latency_loss_multiplicative(..., ref_latency=1.0, beta=1.0)", ce, a, lat, 1.0, 1.0)
-    _raises_value_error(student, "latency_loss_multiplicative(..., ref_latency=10.0, beta=-0.5)", ce, a, lat, 10.0, -0.5)
-    _raises_value_error(student, "latency_loss_multiplicative(ce, np.zeros(2), np.array([0.5, 0.5]), 10.0, 1.0) (E[lat] < 1)",
+    raises_value_error(student, "latency_loss_multiplicative(..., ref_latency=1.0, beta=1.0)", ce, a, lat, 1.0, 1.0)
+    raises_value_error(student, "latency_loss_multiplicative(..., ref_latency=10.0, beta=-0.5)", ce, a, lat, 10.0, -0.5)
+    raises_value_error(student, "latency_loss_multiplicative(ce, np.zeros(2), np.array([0.5, 0.5]), 10.0, 1.0) (E[lat] < 1)",
                         ce, np.zeros(2), np.array([0.5, 0.5]), 10.0, 1.0)
 
 
@@ -528,7 +524,7 @@ def strict_tradeoff_is_all_front(student, ref, n):
 @check("pareto_front", public=True, n=st.integers(1, 4))
 def pareto_front__rejects_mismatched_shapes(student, ref, n):
     """pareto_front should raise ValueError when latency and accuracy differ in length."""
-    _raises_value_error(student, f"pareto_front(latency of {n}, accuracy of {n + 1})", np.zeros(n), np.zeros(n + 1))
+    raises_value_error(student, f"pareto_front(latency of {n}, accuracy of {n + 1})", np.zeros(n), np.zeros(n + 1))
 
 
 # --- documented errors (each ValueError in a docstring's Raises: section has a rejects_* check) ------------------

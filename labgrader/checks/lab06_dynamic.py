@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import strategies as S
-from ..assertions import as_array, as_float, assert_close, fmt, require, require_value_error, assert_stable, row_max_zero
+from ..assertions import as_array, as_float, assert_close, assert_stable, fmt, raises_value_error, require, require_value_error, row_max_zero
 from . import Registry
 
 registry = Registry()
@@ -160,11 +160,6 @@ def _exits(got, n: int, what: str) -> np.ndarray:
     return a
 
 
-def _raises_value_error(student, what: str, *args) -> None:
-    r = student.raw(*args)
-    require(not r.ok and r.error_type == "ValueError",
-            f"{what} should raise ValueError, but it "
-            + ("returned a value" if r.ok else f"raised {r.error_type}: {r.error}"))
 
 
 # --- entropy ------------------------------------------------------------------------------------
@@ -199,7 +194,7 @@ def rejects_negative_probabilities(student, ref, p):
     """entropy should raise ValueError when a probability is negative."""
     bad = p.copy()
     bad.reshape(-1)[0] = -0.5
-    _raises_value_error(student, f"entropy({fmt(bad)})", bad)
+    raises_value_error(student, f"entropy({fmt(bad)})", bad)
 
 
 # --- exit_decisions ----------------------------------------------------------------------------
@@ -234,7 +229,7 @@ def exit_decisions__last_threshold_is_ignored(student, ref, problem, last):
 def rejects_wrong_threshold_count(student, ref, probs):
     """exit_decisions should raise ValueError when thresholds has neither E-1 nor E entries."""
     E = probs.shape[0]
-    _raises_value_error(student, f"exit_decisions(probs with E = {E}, {E + 1} thresholds)", probs, np.zeros(E + 1))
+    raises_value_error(student, f"exit_decisions(probs with E = {E}, {E + 1} thresholds)", probs, np.zeros(E + 1))
 
 
 # --- confidence_exit_decisions -----------------------------------------------------------------
@@ -294,7 +289,7 @@ def rejects_exit_out_of_range(student, ref, problem):
     exits, cost = problem
     bad = exits.copy()
     bad[0] = len(cost)
-    _raises_value_error(student, f"expected_cost({fmt(bad)}, cost_per_exit with E = {len(cost)})", bad, cost)
+    raises_value_error(student, f"expected_cost({fmt(bad)}, cost_per_exit with E = {len(cost)})", bad, cost)
 
 
 # --- branchy_loss ------------------------------------------------------------------------------
@@ -373,7 +368,7 @@ def rejects_gate_outside_unit_interval(student, ref, block, bad):
     x, fx, m = block
     m = m.copy()
     m[0] = bad
-    _raises_value_error(student, f"skip_block_output(x, fx, m = {fmt(m)})", x, fx, m)
+    raises_value_error(student, f"skip_block_output(x, fx, m = {fmt(m)})", x, fx, m)
 
 
 # --- ste_gate_grad -----------------------------------------------------------------------------
@@ -451,7 +446,7 @@ def enough_capacity_drops_nothing(student, ref, z, extra):
 @check("switch_route", public=True, z=router_logits(), cf=st.sampled_from([0.0, -1.0, math.nan, math.inf]))
 def rejects_bad_capacity_factor(student, ref, z, cf):
     """switch_route should raise ValueError for a capacity factor that is not a finite number > 0."""
-    _raises_value_error(student, f"switch_route(z, capacity_factor={cf})", z, cf)
+    raises_value_error(student, f"switch_route(z, capacity_factor={cf})", z, cf)
 
 
 # --- load_balancing_loss -----------------------------------------------------------------------

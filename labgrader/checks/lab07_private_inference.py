@@ -18,7 +18,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..assertions import CheckFailed, as_array, assert_close, fmt, require
+from ..assertions import CheckFailed, as_array, assert_close, fmt, raises_value_error, require
 from . import Registry
 
 registry = Registry()
@@ -165,10 +165,6 @@ def _product_result(got, what: str, zshape: tuple, eshape: tuple, fshape: tuple)
     return z0, z1, e, f
 
 
-def _raises_value_error(student, what: str, *args) -> None:
-    r = student.raw(*args)
-    require(not r.ok and r.error_type == "ValueError",
-            f"{what} should raise ValueError, but it " + ("returned a value" if r.ok else f"raised {r.error_type}: {r.error}"))
 
 
 # --- encode_fixed -------------------------------------------------------------------------------
@@ -215,7 +211,7 @@ def encode_fixed__rejects_bad_input(student, ref, f, bad):
         x[0] = -(2.0 ** (63 - f))
     else:
         f = int(bad.split()[1])
-    _raises_value_error(student, f"encode_fixed({fmt(x)}, {f})", x, f)
+    raises_value_error(student, f"encode_fixed({fmt(x)}, {f})", x, f)
 
 
 # --- decode_fixed -------------------------------------------------------------------------------
@@ -241,7 +237,7 @@ def decode_fixed__rejects_bad_input(student, ref, f, bad):
         u = u.astype(bad)
     else:
         f = int(bad.split()[1])
-    _raises_value_error(student, f"decode_fixed({fmt(u)} of dtype {u.dtype}, {f})", u, f)
+    raises_value_error(student, f"decode_fixed({fmt(u)} of dtype {u.dtype}, {f})", u, f)
 
 
 # --- share --------------------------------------------------------------------------------------
@@ -277,8 +273,8 @@ def second_share_alone_is_uniform(student, ref, secret):
 @check("share", public=True, x=ring_arrays())
 def share__rejects_bad_input(student, ref, x):
     """share should raise ValueError when r has another shape than x, or x or r is not uint64."""
-    _raises_value_error(student, f"share(x of shape {x.shape}, r of shape {x.shape + (2,)})", x, np.zeros(x.shape + (2,), np.uint64))
-    _raises_value_error(student, "share(x as int64, r)", x.view(np.int64), x.copy())
+    raises_value_error(student, f"share(x of shape {x.shape}, r of shape {x.shape + (2,)})", x, np.zeros(x.shape + (2,), np.uint64))
+    raises_value_error(student, "share(x as int64, r)", x.view(np.int64), x.copy())
 
 
 # --- reconstruct --------------------------------------------------------------------------------
@@ -301,8 +297,8 @@ def wraps_around(student, ref, pair):
 @check("reconstruct", public=True, x=ring_arrays())
 def reconstruct__rejects_bad_input(student, ref, x):
     """reconstruct should raise ValueError when the shares have different shapes or are not uint64."""
-    _raises_value_error(student, "reconstruct(x0, x1 of another shape)", x, np.zeros(x.shape + (2,), np.uint64))
-    _raises_value_error(student, "reconstruct(x0 as float64, x1)", x.astype(np.float64), x)
+    raises_value_error(student, "reconstruct(x0, x1 of another shape)", x, np.zeros(x.shape + (2,), np.uint64))
+    raises_value_error(student, "reconstruct(x0 as float64, x1)", x.astype(np.float64), x)
 
 
 # --- beaver_mul ---------------------------------------------------------------------------------
@@ -351,7 +347,7 @@ def beaver_mul__rejects_bad_input(student, ref, seed):
     x = np.array([1, 2], dtype=np.uint64)
     xs, ys, triple, _, _ = mul_setup(x, x, seed)
     bad = (xs[0], np.zeros(x.shape + (2,), np.uint64))
-    _raises_value_error(student, "beaver_mul with x1 of another shape", bad, ys, triple)
+    raises_value_error(student, "beaver_mul with x1 of another shape", bad, ys, triple)
 
 
 # --- beaver_matmul ------------------------------------------------------------------------------
@@ -402,7 +398,7 @@ def beaver_matmul__rejects_bad_input(student, ref, XY, seed):
     X, Y = XY
     Xs, Ys, triple, _, _ = matmul_setup(X, Y, seed)
     bad = (Xs[0], np.zeros((X.shape[0], X.shape[1] + 1), np.uint64))
-    _raises_value_error(student, "beaver_matmul with X1 of another shape than X0", bad, Ys, triple)
+    raises_value_error(student, "beaver_matmul with X1 of another shape than X0", bad, Ys, triple)
 
 
 # --- truncate_shares ----------------------------------------------------------------------------
@@ -452,7 +448,7 @@ def truncate_shares__rejects_bad_input(student, ref, bad):
         x1 = np.array([3], np.uint64)
     else:
         x0 = x0.astype(np.float64)
-    _raises_value_error(student, f"truncate_shares({fmt(x0)}, {fmt(x1)}, {f})", x0, x1, f)
+    raises_value_error(student, f"truncate_shares({fmt(x0)}, {fmt(x1)}, {f})", x0, x1, f)
 
 
 # --- dapa_gaussian_fit --------------------------------------------------------------------------
@@ -512,7 +508,7 @@ def dapa_gaussian_fit__rejects_bad_input(student, ref, bad):
         degree = int(value)
     else:
         mu = math.nan
-    _raises_value_error(student, f"dapa_gaussian_fit({mu!r}, {sigma!r}, {degree})", mu, sigma, degree)
+    raises_value_error(student, f"dapa_gaussian_fit({mu!r}, {sigma!r}, {degree})", mu, sigma, degree)
 
 
 # --- hysteresis_update --------------------------------------------------------------------------
@@ -585,7 +581,7 @@ def hysteresis_update__rejects_bad_input(student, ref, bad):
         aux = np.array([0.5])
     else:
         mask = np.array([2.0, 0.0])
-    _raises_value_error(student, f"hysteresis_update({fmt(mask)}, {fmt(aux)}, {t})", mask, aux, t)
+    raises_value_error(student, f"hysteresis_update({fmt(mask)}, {fmt(aux)}, {t})", mask, aux, t)
 
 
 # --- ste_backward -------------------------------------------------------------------------------
@@ -632,4 +628,4 @@ def precise_at_very_negative_aux(student, ref, a, g):
 @check("ste_backward", public=True, n=st.integers(1, 3))
 def ste_backward__rejects_bad_input(student, ref, n):
     """ste_backward should raise ValueError when grad_out and aux have different shapes."""
-    _raises_value_error(student, f"ste_backward(grad_out of shape ({n},), aux of shape ({n + 1},))", np.ones(n), np.zeros(n + 1))
+    raises_value_error(student, f"ste_backward(grad_out of shape ({n},), aux of shape ({n + 1},))", np.ones(n), np.zeros(n + 1))

@@ -23,7 +23,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require
+from ..assertions import CheckFailed, as_array, as_float, as_tuple, assert_close, fmt, raises_value_error, require
 from . import Registry
 
 registry = Registry()
@@ -116,10 +116,6 @@ def quant_cases(draw, per_channel: bool = False):
 
 
 # --- helpers --------------------------------------------------------------------------------------
-def _tuple_of(got, count: int, what: str) -> tuple:
-    if not isinstance(got, (tuple, list)) or len(got) != count:
-        raise CheckFailed(f"{what} should return a tuple of {count} values, got {type(got).__name__}: {fmt(got)}")
-    return tuple(got)
 
 
 def _as_int(got, what: str) -> int:
@@ -152,11 +148,6 @@ def _same_ints(got, expected, what: str) -> None:
                           got=fmt(g))
 
 
-def _raises_value_error(student, what: str, *args, **kwargs) -> None:
-    r = student.raw(*args, **kwargs)
-    require(not r.ok and r.error_type == "ValueError",
-            f"{what} should raise ValueError, but it "
-            + ("returned " + fmt(r.value) if r.ok else f"raised {r.error_type}: {r.error}"))
 
 
 def _call_desc(name: str, *args, **kwargs) -> str:
@@ -165,7 +156,7 @@ def _call_desc(name: str, *args, **kwargs) -> str:
 
 # --- quant_params ---------------------------------------------------------------------------------
 def _student_params(student, lo, hi, bits, symmetric, shape=()):
-    got = _tuple_of(student(lo, hi, bits, symmetric), 2, "quant_params(x_min, x_max, bits, symmetric)")
+    got = as_tuple(student(lo, hi, bits, symmetric), 2, "quant_params(x_min, x_max, bits, symmetric)")
     return as_array(got[0], "scale", shape=shape), _int_array(np.asarray(got[1]), "zero_point", shape)
 
 
@@ -226,7 +217,7 @@ def empty_range_gets_scale_one(student, ref, bits, symmetric):
                                                           (0.0, math.inf, 8), (math.nan, 1.0, 8), (0.0, 1.0, 8.0)]))
 def rejects_bad_input(student, ref, bad):
     """quant_params should raise ValueError for bits outside [2, 16] or not an integer, a non-finite bound, or x_min > x_max."""
-    _raises_value_error(student, _call_desc("quant_params", *bad), *bad)
+    raises_value_error(student, _call_desc("quant_params", *bad), *bad)
 
 
 # --- quantize -------------------------------------------------------------------------------------
@@ -297,7 +288,7 @@ def per_channel_is_per_tensor_per_slice(student, ref, case):
 def quantize__rejects_bad_input(student, ref, bad):
     """quantize should raise ValueError for an empty or non-finite x, bits out of range, a scale <= 0, a zero point that is not an integer code, or per-channel parameters that do not match the axis."""
     what, *args = bad
-    _raises_value_error(student, f"quantize with {what}", *args)
+    raises_value_error(student, f"quantize with {what}", *args)
 
 
 # --- dequantize -----------------------------------------------------------------------------------
@@ -345,7 +336,7 @@ def zero_point_decodes_to_zero(student, ref, bits, zp, j):
 def dequantize__rejects_bad_input(student, ref, bad):
     """dequantize should raise ValueError for empty or non-integer codes, a scale <= 0, a non-integer zero point, or per-channel parameters that do not match the axis."""
     what, *args = bad
-    _raises_value_error(student, f"dequantize with {what}", *args)
+    raises_value_error(student, f"dequantize with {what}", *args)
 
 
 # --- calibrate_range ------------------------------------------------------------------------------
@@ -355,7 +346,7 @@ def _mse(x, lo, hi, bits, symmetric) -> float:
 
 
 def _range(student, *args):
-    got = _tuple_of(student(*args), 2, "calibrate_range(...)")
+    got = as_tuple(student(*args), 2, "calibrate_range(...)")
     return as_float(got[0], "x_min"), as_float(got[1], "x_max")
 
 
@@ -423,7 +414,7 @@ def mse_ties_and_corners(student, ref, case):
 def calibrate_range__rejects_bad_input(student, ref, bad):
     """calibrate_range should raise ValueError for an empty or non-finite x, bits out of range, an unknown method, a percentile outside (50, 100], or grid < 1."""
     what, *args = bad
-    _raises_value_error(student, f"calibrate_range with {what}", *args)
+    raises_value_error(student, f"calibrate_range with {what}", *args)
 
 
 # --- fp_encode / fp_decode ------------------------------------------------------------------------
@@ -499,7 +490,7 @@ def saturates_at_the_largest_value(student, ref, fmt_, big):
 def fp_encode__rejects_bad_input(student, ref, bad):
     """fp_encode should raise ValueError for an empty or non-finite x, or exp_bits / man_bits out of range."""
     what, *args = bad
-    _raises_value_error(student, f"fp_encode with {what}", *args)
+    raises_value_error(student, f"fp_encode with {what}", *args)
 
 
 def _same_floats_with_nan(got, expected, what):
@@ -536,7 +527,7 @@ def fp8_landmarks(student, ref, case):
 def fp_decode__rejects_bad_input(student, ref, bad):
     """fp_decode should raise ValueError for empty, non-integer or out-of-range codes, or exp_bits / man_bits out of range."""
     what, *args = bad
-    _raises_value_error(student, f"fp_decode with {what}", *args)
+    raises_value_error(student, f"fp_decode with {what}", *args)
 
 
 # --- bfp_quantize ---------------------------------------------------------------------------------
@@ -602,7 +593,7 @@ def ties_and_independent_blocks(student, ref, j, p, k):
 def bfp_quantize__rejects_bad_input(student, ref, bad):
     """bfp_quantize should raise ValueError for a non-finite, empty or 0-d x, a block size that does not divide the last axis, or man_bits out of range."""
     what, *args = bad
-    _raises_value_error(student, f"bfp_quantize with {what}", *args)
+    raises_value_error(student, f"bfp_quantize with {what}", *args)
 
 
 # --- quantize_multiplier --------------------------------------------------------------------------
@@ -610,7 +601,7 @@ MULTIPLIERS = st.one_of(st.sampled_from([0.5, 0.25, 0.75, 0.1, 1e-3]), st.floats
 
 
 def _multiplier(student, M):
-    got = _tuple_of(student(M), 2, f"quantize_multiplier({M!r})")
+    got = as_tuple(student(M), 2, f"quantize_multiplier({M!r})")
     return _as_int(got[0], "M0"), _as_int(got[1], "n")
 
 
@@ -635,7 +626,7 @@ def powers_of_two(student, ref, j):
 @check("quantize_multiplier", public=True, M=st.sampled_from([0.0, 1.0, -0.5, 2.0, math.nan, math.inf]))
 def quantize_multiplier__rejects_bad_input(student, ref, M):
     """quantize_multiplier should raise ValueError unless 0 < M < 1."""
-    _raises_value_error(student, f"quantize_multiplier({M!r})", M)
+    raises_value_error(student, f"quantize_multiplier({M!r})", M)
 
 
 # --- int_linear -----------------------------------------------------------------------------------
@@ -708,7 +699,7 @@ _GOOD = dict(x_q=np.zeros((1, 2), np.int64), zp_x=0, W_q=np.zeros((3, 2), np.int
 def int_linear__rejects_bad_input(student, ref, bad):
     """int_linear should raise ValueError for mismatched shapes, non-integer arrays, codes or parameters out of range, or an accumulator that overflows int32."""
     what, change = bad
-    _raises_value_error(student, f"int_linear with {what}", **{**_GOOD, **change})
+    raises_value_error(student, f"int_linear with {what}", **{**_GOOD, **change})
 
 
 # --- fake_quant_grad ------------------------------------------------------------------------------
@@ -748,12 +739,12 @@ def edge_codes_pass(student, ref, bits, j, zp):
 def fake_quant_grad__rejects_bad_input(student, ref, bad):
     """fake_quant_grad should raise ValueError for bad quantization parameters or a grad_out that is non-finite or of another shape."""
     what, *args = bad
-    _raises_value_error(student, f"fake_quant_grad with {what}", *args)
+    raises_value_error(student, f"fake_quant_grad with {what}", *args)
 
 
 # --- lsq_grads ------------------------------------------------------------------------------------
 def _lsq(student, v, g, s, bits):
-    got = _tuple_of(student(v, g, s, bits), 2, "lsq_grads(v, grad_out, s, bits)")
+    got = as_tuple(student(v, g, s, bits), 2, "lsq_grads(v, grad_out, s, bits)")
     return as_array(got[0], "grad_v", shape=v.shape), as_float(got[1], "grad_s")
 
 
@@ -809,7 +800,7 @@ def on_grid_and_boundaries(student, ref, bits, j, n):
 def lsq_grads__rejects_bad_input(student, ref, bad):
     """lsq_grads should raise ValueError for an empty or non-finite v, a grad_out of another shape, s <= 0, or bits out of range."""
     what, *args = bad
-    _raises_value_error(student, f"lsq_grads with {what}", *args)
+    raises_value_error(student, f"lsq_grads with {what}", *args)
 
 
 # --- storage_bits ---------------------------------------------------------------------------------
@@ -836,4 +827,4 @@ def weights_plus_metadata(student, ref, case):
                                                           (10.0, 8, 1), (10, 8, 1, -1), (10, 8, 1, 32, -1)]))
 def storage_bits__rejects_bad_input(student, ref, bad):
     """storage_bits should raise ValueError for a count that is not an integer or out of range (bits in [1, 32], 1 <= n_groups <= n_weights)."""
-    _raises_value_error(student, f"storage_bits{bad}", *bad)
+    raises_value_error(student, f"storage_bits{bad}", *bad)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import strategies as S
-from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require
+from ..assertions import CheckFailed, as_array, as_float, as_tuple, assert_close, fmt, raises_value_error, require
 from . import Registry
 
 registry = Registry()
@@ -35,18 +35,6 @@ EXERCISES = registry.exercises("reference_impl.ofa", [
 
 
 # --- helpers --------------------------------------------------------------------------------------
-def _raises_value_error(student, what: str, *args, **kwargs) -> None:
-    r = student.raw(*args, **kwargs)
-    require(not r.ok and r.error_type == "ValueError",
-            f"{what} should raise ValueError, but it "
-            + ("returned " + fmt(r.value) if r.ok else f"raised {r.error_type}: {r.error}"))
-
-
-def _tuple_of(got, count: int, what: str) -> tuple:
-    """The student's tuple (or list) of ``count`` results; CheckFailed for anything else."""
-    n = len(got) if isinstance(got, (tuple, list)) else None
-    require(n == count, f"{what} should return a tuple of {count} values, got {type(got).__name__}: {fmt(got)}")
-    return tuple(got)
 
 
 def _as_int(got, what: str) -> int:
@@ -112,7 +100,7 @@ def _two_layers(draw, max_hidden: int = 9):
 
 
 def _sorted_three(student, W1, b1, W2):
-    got = _tuple_of(student(W1, b1, W2), 3, "sort_channels(W1, b1, W2)")
+    got = as_tuple(student(W1, b1, W2), 3, "sort_channels(W1, b1, W2)")
     return (as_array(got[0], "W1'", W1.shape), as_array(got[1], "b1'", b1.shape), as_array(got[2], "W2'", W2.shape))
 
 
@@ -153,7 +141,7 @@ def rejects_bad_shapes_or_values(student, ref, H, bad):
         W1[0, 0] = math.nan
     else:
         W1 = np.ones(H)
-    _raises_value_error(student, f"sort_channels with a bad {bad}", W1, b1, W2)
+    raises_value_error(student, f"sort_channels with a bad {bad}", W1, b1, W2)
 
 
 # --- elastic_linear -------------------------------------------------------------------------------
@@ -164,7 +152,7 @@ def _layer_and_widths(draw):
 
 
 def _sub(student, W, b, o, i):
-    got = _tuple_of(student(W, b, o, i), 2, f"elastic_linear(W, b, {o}, {i})")
+    got = as_tuple(student(W, b, o, i), 2, f"elastic_linear(W, b, {o}, {i})")
     return as_array(got[0], "W_sub", (o, i)), as_array(got[1], "b_sub", (o,))
 
 
@@ -197,7 +185,7 @@ def rejects_bad_widths_or_shapes(student, ref, O, I, bad):
         o = 1.0
     else:
         b = np.zeros(O + 1)
-    _raises_value_error(student, f"elastic_linear(W of shape {W.shape}, b of shape {b.shape}, {o!r}, {i!r})", W, b, o, i)
+    raises_value_error(student, f"elastic_linear(W of shape {W.shape}, b of shape {b.shape}, {o!r}, {i!r})", W, b, o, i)
 
 
 # --- subnet_cost ----------------------------------------------------------------------------------
@@ -209,7 +197,7 @@ def _subnets(draw):
 
 
 def _cost(student, widths, depth, d_in, d_out):
-    got = _tuple_of(student(widths, depth, d_in, d_out), 2, f"subnet_cost({fmt(widths)}, {depth}, {d_in}, {d_out})")
+    got = as_tuple(student(widths, depth, d_in, d_out), 2, f"subnet_cost({fmt(widths)}, {depth}, {d_in}, {d_out})")
     return _as_int(got[0], "macs"), _as_int(got[1], "params")
 
 
@@ -244,7 +232,7 @@ def subnet_cost__rejects_bad_arguments(student, ref, D, bad):
         d_in = 0
     else:
         d_out = 0
-    _raises_value_error(student, f"subnet_cost({fmt(widths)}, {depth}, {d_in}, {d_out})", widths, depth, d_in, d_out)
+    raises_value_error(student, f"subnet_cost({fmt(widths)}, {depth}, {d_in}, {d_out})", widths, depth, d_in, d_out)
 
 
 # --- ps_sample ------------------------------------------------------------------------------------
@@ -257,7 +245,7 @@ def _ps_cases(draw):
 
 
 def _ps(student, u, stage, wc, dc):
-    got = _tuple_of(student(u, stage, wc, dc), 2, f"ps_sample(u={fmt(u)}, {stage}, {wc}, {dc})")
+    got = as_tuple(student(u, stage, wc, dc), 2, f"ps_sample(u={fmt(u)}, {stage}, {wc}, {dc})")
     return _ints(got[0], "widths", (max(dc),)), _as_int(got[1], "depth")
 
 
@@ -292,7 +280,7 @@ def ps_sample__rejects_bad_arguments(student, ref, bad):
         wc = []
     else:
         dc = [0, 2]
-    _raises_value_error(student, f"ps_sample(u={fmt(u)}, {stage}, {wc}, {dc})", u, stage, wc, dc)
+    raises_value_error(student, f"ps_sample(u={fmt(u)}, {stage}, {wc}, {dc})", u, stage, wc, dc)
 
 
 # --- inplace_kd_loss ------------------------------------------------------------------------------
@@ -305,7 +293,7 @@ def _kd_cases(draw, bound: float = 10.0):
 
 
 def _kd(student, s, t, T):
-    got = _tuple_of(student(s, t, T), 2, "inplace_kd_loss(student_logits, teacher_logits, T)")
+    got = as_tuple(student(s, t, T), 2, "inplace_kd_loss(student_logits, teacher_logits, T)")
     return as_float(got[0], "loss"), as_array(got[1], "grad", s.shape)
 
 
@@ -374,7 +362,7 @@ def inplace_kd_loss__rejects_bad_arguments(student, ref, bad):
         T = -1.0
     else:
         T = math.inf
-    _raises_value_error(student, f"inplace_kd_loss({fmt(s)}, {fmt(t)}, T={T!r})", s, t, T)
+    raises_value_error(student, f"inplace_kd_loss({fmt(s)}, {fmt(t)}, T={T!r})", s, t, T)
 
 
 # --- reinforce_grad -------------------------------------------------------------------------------
@@ -466,7 +454,7 @@ def reinforce_grad__rejects_bad_arguments(student, ref, L, K, bad):
     else:
         z = z.copy()
         z[0, 0] = math.nan
-    _raises_value_error(student, f"reinforce_grad({fmt(z)}, {fmt(a)}, {R!r}, {b!r}, {beta!r})", z, a, R, b, beta)
+    raises_value_error(student, f"reinforce_grad({fmt(z)}, {fmt(a)}, {R!r}, {b!r}, {beta!r})", z, a, R, b, beta)
 
 
 # --- tournament_select ----------------------------------------------------------------------------
@@ -524,7 +512,7 @@ def tournament_select__rejects_bad_arguments(student, ref, N, bad):
         f = np.full(N, math.nan)
     else:
         budget = math.nan
-    _raises_value_error(student, f"tournament_select({fmt(f)}, {fmt(c)}, {budget!r}, {fmt(d)})", f, c, budget, d)
+    raises_value_error(student, f"tournament_select({fmt(f)}, {fmt(c)}, {budget!r}, {fmt(d)})", f, c, budget, d)
 
 
 # --- crossover_mutate -----------------------------------------------------------------------------
@@ -573,7 +561,7 @@ def crossover_mutate__rejects_bad_arguments(student, ref, G, bad):
     else:
         u_m = np.full(G + 1, 0.7)
     args = (a, b, n, u_c, u_m, r_m, p)
-    _raises_value_error(student, "crossover_mutate(" + ", ".join(fmt(v) for v in args) + ")", *args)
+    raises_value_error(student, "crossover_mutate(" + ", ".join(fmt(v) for v in args) + ")", *args)
 
 
 # --- ridge_fit ------------------------------------------------------------------------------------
@@ -586,7 +574,7 @@ def _regressions(draw):
 
 
 def _ridge(student, X, y, lam):
-    got = _tuple_of(student(X, y, lam), 2, f"ridge_fit(X, y, lam={lam!r})")
+    got = as_tuple(student(X, y, lam), 2, f"ridge_fit(X, y, lam={lam!r})")
     return as_array(got[0], "w", (X.shape[1],)), as_float(got[1], "b")
 
 
@@ -627,7 +615,7 @@ def ridge_fit__rejects_bad_arguments(student, ref, bad):
         X = np.arange(3.0)
     else:
         y = np.array([0.0, math.nan, 1.0])
-    _raises_value_error(student, f"ridge_fit({fmt(X)}, {fmt(y)}, {lam!r})", X, y, lam)
+    raises_value_error(student, f"ridge_fit({fmt(X)}, {fmt(y)}, {lam!r})", X, y, lam)
 
 
 # --- kendall_tau ----------------------------------------------------------------------------------
@@ -694,4 +682,4 @@ def kendall_tau__rejects_bad_arguments(student, ref, N, bad):
         a[0] = math.nan
     else:
         a, b = a.reshape(1, N), b.reshape(1, N)
-    _raises_value_error(student, f"kendall_tau({fmt(a)}, {fmt(b)})", a, b)
+    raises_value_error(student, f"kendall_tau({fmt(a)}, {fmt(b)})", a, b)

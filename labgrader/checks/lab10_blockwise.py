@@ -22,7 +22,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require
+from ..assertions import as_array, as_float, as_tuple, assert_close, fmt, raises_value_error, require
 from . import Registry
 
 registry = Registry()
@@ -40,10 +40,6 @@ DECAYS = st.sampled_from(["step", "linear"])
 
 
 # --- helpers --------------------------------------------------------------------------------------
-def _tuple_of(got, count: int, what: str) -> tuple:
-    if not isinstance(got, (tuple, list)) or len(got) != count:
-        raise CheckFailed(f"{what} should return a tuple of {count} values, got {type(got).__name__}: {fmt(got)}")
-    return tuple(got)
 
 
 def _int_codes(got, what: str, shape) -> np.ndarray:
@@ -53,11 +49,6 @@ def _int_codes(got, what: str, shape) -> np.ndarray:
     return g.astype(np.int64)
 
 
-def _rejects(student, what: str, *args) -> None:
-    r = student.raw(*args)
-    require(not r.ok and r.error_type == "ValueError",
-            f"{what} should raise ValueError, but it " + ("returned " + fmt(r.value) if r.ok else
-                                                           f"raised {r.error_type}: {r.error}"))
 
 
 # --- depthwise_separable_conv ---------------------------------------------------------------------
@@ -124,7 +115,7 @@ def identity_kernels_copy_the_image(student, ref, c, j, p):
 def depthwise_separable_conv__rejects_bad_input(student, ref, bad):
     """depthwise_separable_conv should raise ValueError for x not 3-D or 4-D, kernels of the wrong shape, empty or non-finite arrays, a padding that is not an integer >= 0, or a kernel larger than the padded image."""
     what, *args = bad
-    _rejects(student, f"depthwise_separable_conv with {what}", *args)
+    raises_value_error(student, f"depthwise_separable_conv with {what}", *args)
 
 
 # --- separable_cost -------------------------------------------------------------------------------
@@ -132,7 +123,7 @@ SIZES = st.tuples(st.integers(1, 64), st.integers(1, 64), st.integers(1, 7), st.
 
 
 def _costs(student, sizes) -> tuple:
-    got = _tuple_of(student(*sizes), 4, f"separable_cost{sizes}")
+    got = as_tuple(student(*sizes), 4, f"separable_cost{sizes}")
     out = []
     for name, v in zip(("dense_params", "separable_params", "dense_macs", "separable_macs"), got):
         value = as_float(v, f"separable_cost{sizes}: {name}")
@@ -165,7 +156,7 @@ def cost_ratio_is_one_over_c_out_plus_one_over_k2(student, ref, c_in, c_out, k):
     (True, 8, 3, 8, 8)]))
 def separable_cost__rejects_bad_input(student, ref, bad):
     """separable_cost should raise ValueError when a size is not a positive integer (0, negative, a float or a bool)."""
-    _rejects(student, f"separable_cost{fmt(bad)}", *bad)
+    raises_value_error(student, f"separable_cost{fmt(bad)}", *bad)
 
 
 # --- block_loss -----------------------------------------------------------------------------------
@@ -176,7 +167,7 @@ def output_pairs(draw):
 
 
 def _loss_and_grad(student, what, *args, shape):
-    L, grad = _tuple_of(student(*args), 2, what)
+    L, grad = as_tuple(student(*args), 2, what)
     return as_float(L, what + "[0], the loss"), as_array(grad, what + "[1], the gradient", shape=shape)
 
 
@@ -213,7 +204,7 @@ def zero_loss_on_the_teacher(student, ref, pair):
 def block_loss__rejects_bad_input(student, ref, bad):
     """block_loss should raise ValueError when the shapes differ, the arrays are empty or an entry is non-finite."""
     what, *args = bad
-    _rejects(student, f"block_loss with {what}", *args)
+    raises_value_error(student, f"block_loss with {what}", *args)
 
 
 # --- replacement_plan -----------------------------------------------------------------------------
@@ -276,7 +267,7 @@ def each_block_is_visited_once(student, ref, case):
 def replacement_plan__rejects_bad_input(student, ref, bad):
     """replacement_plan should raise ValueError for acc_drops that is not a non-empty finite 1-D array, a negative or non-finite threshold, or an unknown order."""
     what, *args = bad
-    _rejects(student, f"replacement_plan with {what}", *args)
+    raises_value_error(student, f"replacement_plan with {what}", *args)
 
 
 # --- wfd_schedule ---------------------------------------------------------------------------------
@@ -324,7 +315,7 @@ def within_grahams_bound(student, ref, t, W):
 def wfd_schedule__rejects_bad_input(student, ref, bad):
     """wfd_schedule should raise ValueError for times that are not a non-empty 1-D array of finite values >= 0, or workers that is not an integer >= 1."""
     what, *args = bad
-    _rejects(student, f"wfd_schedule with {what}", *args)
+    raises_value_error(student, f"wfd_schedule with {what}", *args)
 
 
 # --- makespan -------------------------------------------------------------------------------------
@@ -363,7 +354,7 @@ def one_worker_is_the_total(student, ref, case):
 def makespan__rejects_bad_input(student, ref, bad):
     """makespan should raise ValueError for bad times, workers not an integer >= 1, or an assignment that is not one integer worker index in [0, W) per block."""
     what, *args = bad
-    _rejects(student, f"makespan with {what}", *args)
+    raises_value_error(student, f"makespan with {what}", *args)
 
 
 # --- parallel_metrics -----------------------------------------------------------------------------
@@ -372,7 +363,7 @@ POSITIVE = st.one_of(st.integers(1, 100).map(float), st.floats(1e-3, 1e4))
 
 def _metrics(student, *args) -> tuple:
     what = f"parallel_metrics{fmt(args)}"
-    got = _tuple_of(student(*args), 3, what)
+    got = as_tuple(student(*args), 3, what)
     return tuple(as_float(v, f"{what}[{i}]") for i, v in enumerate(got))
 
 
@@ -395,7 +386,7 @@ def perfect_scaling_has_efficiency_one(student, ref, T, W):
     (1.0, 1.0, 0, 1.0, 1.0), (1.0, 1.0, 2.5, 1.0, 1.0), (1.0, 1.0, True, 1.0, 1.0)]))
 def parallel_metrics__rejects_bad_input(student, ref, bad):
     """parallel_metrics should raise ValueError for a time or energy that is not a finite number > 0, or workers that is not an integer >= 1."""
-    _rejects(student, f"parallel_metrics{fmt(bad)}", *bad)
+    raises_value_error(student, f"parallel_metrics{fmt(bad)}", *bad)
 
 
 # --- mse_logit_loss -------------------------------------------------------------------------------
@@ -433,7 +424,7 @@ def sees_a_shift_of_the_logits(student, ref, pair, shift):
 def mse_logit_loss__rejects_bad_input(student, ref, bad):
     """mse_logit_loss should raise ValueError when the logits are not 2-D of one shape, are empty, or hold a non-finite entry."""
     what, *args = bad
-    _rejects(student, f"mse_logit_loss with {what}", *args)
+    raises_value_error(student, f"mse_logit_loss with {what}", *args)
 
 
 # --- kd_weight_schedule ---------------------------------------------------------------------------
@@ -488,7 +479,7 @@ def whole_run_or_never(student, ref, total, alpha, decay):
 def kd_weight_schedule__rejects_bad_input(student, ref, bad):
     """kd_weight_schedule should raise ValueError for total_steps not an integer >= 1, a step that is not an integer in [0, total_steps), alpha or stop_fraction outside [0, 1], or an unknown decay."""
     what, *args = bad
-    _rejects(student, f"kd_weight_schedule with {what}", *args)
+    raises_value_error(student, f"kd_weight_schedule with {what}", *args)
 
 
 # --- time_to_target -------------------------------------------------------------------------------
@@ -540,4 +531,4 @@ def later_targets_take_longer(student, ref, case):
 def time_to_target__rejects_bad_input(student, ref, bad):
     """time_to_target should raise ValueError when times and accs are not non-empty finite 1-D arrays of one length, times do not strictly increase, or target is not finite."""
     what, *args = bad
-    _rejects(student, f"time_to_target with {what}", *args)
+    raises_value_error(student, f"time_to_target with {what}", *args)

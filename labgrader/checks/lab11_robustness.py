@@ -22,7 +22,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..assertions import as_array, as_float, assert_close, fmt, require
+from ..assertions import as_array, as_float, assert_close, fmt, raises_value_error, require
 from . import Registry
 
 registry = Registry()
@@ -91,16 +91,11 @@ def pgd_cases(draw):
     return x, x0, grad, draw(st.one_of(RADII, st.just(2.0))), eps, lo, hi
 
 
-def _raises_value_error(student, what: str, *args, **kwargs) -> None:
-    r = student.raw(*args, **kwargs)
-    require(not r.ok and r.error_type == "ValueError",
-            f"{what} should raise ValueError, but it "
-            + ("returned " + fmt(r.value) if r.ok else f"raised {r.error_type}: {r.error}"))
 
 
 def _rejects(student, name: str, bad: tuple) -> None:
     """bad = (what is wrong, *arguments): the call should raise ValueError."""
-    _raises_value_error(student, f"{name} with {bad[0]}", *bad[1:])
+    raises_value_error(student, f"{name} with {bad[0]}", *bad[1:])
 
 
 def _clip(v: float, lo: float, hi: float) -> float:

@@ -18,7 +18,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require
+from ..assertions import as_array, as_float, as_tuple, assert_close, fmt, raises_value_error
 from . import Registry
 
 registry = Registry()
@@ -90,17 +90,8 @@ def bn_cases(draw):
 
 
 # --- helpers (closed forms, independent of the reference) -----------------------------------------
-def _tuple_of(got, count: int, what: str) -> tuple:
-    if not isinstance(got, (tuple, list)) or len(got) != count:
-        raise CheckFailed(f"{what} should return a tuple of {count} values, got {type(got).__name__}: {fmt(got)}")
-    return tuple(got)
 
 
-def _raises_value_error(student, what: str, *args, **kwargs) -> None:
-    r = student.raw(*args, **kwargs)
-    require(not r.ok and r.error_type == "ValueError",
-            f"{what} should raise ValueError, but it "
-            + ("returned " + fmt(r.value) if r.ok else f"raised {r.error_type}: {r.error}"))
 
 
 def _log_softmax_row(row) -> list[float]:
@@ -177,7 +168,7 @@ def _bn_stats(x) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ce_result(student, X, W, y):
-    got = _tuple_of(student(X, W, y), 2, "softmax_ce_grad(X, W, y)")
+    got = as_tuple(student(X, W, y), 2, "softmax_ce_grad(X, W, y)")
     return as_float(got[0], "the loss"), as_array(got[1], "grad_W", shape=W.shape)
 
 
@@ -229,12 +220,12 @@ def large_logits_stay_finite(student, ref, big, label):
 def softmax_ce_grad__rejects_bad_input(student, ref, bad):
     """softmax_ce_grad should raise ValueError for shapes that do not fit, N = 0, C < 2, labels that are not integers in [0, C), or non-finite X or W."""
     what, *args = bad
-    _raises_value_error(student, f"softmax_ce_grad with {what}", *args)
+    raises_value_error(student, f"softmax_ce_grad with {what}", *args)
 
 
 # --- distill_grad ---------------------------------------------------------------------------------
 def _distill(student, case):
-    got = _tuple_of(student(*case), 2, "distill_grad(X_syn, y_syn, X_val, y_val, W0, lr, steps)")
+    got = as_tuple(student(*case), 2, "distill_grad(X_syn, y_syn, X_val, y_val, W0, lr, steps)")
     return as_float(got[0], "the validation loss"), as_array(got[1], "grad_X_syn", shape=case[0].shape)
 
 
@@ -304,12 +295,12 @@ _DG = dict(X_syn=np.ones((2, 3)), y_syn=np.array([0, 1]), X_val=np.ones((4, 3)),
 def distill_grad__rejects_bad_input(student, ref, bad):
     """distill_grad should raise ValueError for lr not a finite number > 0, steps not an integer >= 0, or a bad array (shape, label, non-finite), even with steps = 0."""
     what, change = bad
-    _raises_value_error(student, f"distill_grad with {what}", **{**_DG, **change})
+    raises_value_error(student, f"distill_grad with {what}", **{**_DG, **change})
 
 
 # --- data_free_kd_losses --------------------------------------------------------------------------
 def _dfkd(student, t, s, kind, T):
-    got = _tuple_of(student(t, s, kind, T), 2, f"data_free_kd_losses(t, s, {kind!r}, {T})")
+    got = as_tuple(student(t, s, kind, T), 2, f"data_free_kd_losses(t, s, {kind!r}, {T})")
     return as_float(got[0], "the student loss"), as_float(got[1], "the generator loss")
 
 
@@ -354,7 +345,7 @@ def zero_at_agreement(student, ref, pair, shift, kind):
 def data_free_kd_losses__rejects_bad_input(student, ref, bad):
     """data_free_kd_losses should raise ValueError for a kind other than "kl" / "l1", T not a finite number > 0, or logits that are not two finite (N, C) arrays of one shape with N >= 1, C >= 2."""
     what, *args = bad
-    _raises_value_error(student, f"data_free_kd_losses with {what}", *args)
+    raises_value_error(student, f"data_free_kd_losses with {what}", *args)
 
 
 # --- bn_statistics_loss ---------------------------------------------------------------------------
@@ -390,7 +381,7 @@ def two_values_biased_variance(student, ref, a, b, dm):
 def bn_statistics_loss__rejects_bad_input(student, ref, bad):
     """bn_statistics_loss should raise ValueError for features that are not non-empty 2-D / 4-D, running statistics not of shape (C,), non-finite values or a negative running variance."""
     what, *args = bad
-    _raises_value_error(student, f"bn_statistics_loss with {what}", *args)
+    raises_value_error(student, f"bn_statistics_loss with {what}", *args)
 
 
 # --- nasty_teacher_loss ---------------------------------------------------------------------------
@@ -443,7 +434,7 @@ _NASTY_BAD = st.sampled_from([
 def nasty_teacher_loss__rejects_bad_input(student, ref, bad):
     """nasty_teacher_loss should raise ValueError for logits of different or wrong shapes, non-finite logits, labels outside [0, C), T not a finite number > 0, or omega not a finite number >= 0."""
     what, *args = bad
-    _raises_value_error(student, f"nasty_teacher_loss with {what}", *args)
+    raises_value_error(student, f"nasty_teacher_loss with {what}", *args)
 
 
 # --- nasty_teacher_grad ---------------------------------------------------------------------------
@@ -492,7 +483,7 @@ def nasty_teacher_grad__matches_finite_differences(student, ref, case):
 def nasty_teacher_grad__rejects_bad_input(student, ref, bad):
     """nasty_teacher_grad should raise ValueError for the inputs nasty_teacher_loss rejects (shapes, non-finite logits, labels, T, omega)."""
     what, *args = bad
-    _raises_value_error(student, f"nasty_teacher_grad with {what}", *args)
+    raises_value_error(student, f"nasty_teacher_grad with {what}", *args)
 
 
 # --- soft_label_entropy ---------------------------------------------------------------------------
@@ -521,7 +512,7 @@ def uniform_and_one_hot_ends(student, ref, N, C, big):
 def soft_label_entropy__rejects_bad_input(student, ref, bad):
     """soft_label_entropy should raise ValueError for logits that are not a finite (N, C) array with C >= 1, or T not a finite number > 0."""
     what, *args = bad
-    _raises_value_error(student, f"soft_label_entropy with {what}", *args)
+    raises_value_error(student, f"soft_label_entropy with {what}", *args)
 
 
 # --- dark_knowledge_stats -------------------------------------------------------------------------
@@ -567,4 +558,4 @@ def even_and_spiky_ends(student, ref, C, top, label, big):
 def dark_knowledge_stats__rejects_bad_input(student, ref, bad):
     """dark_knowledge_stats should raise ValueError for logits that are not finite (N, C) with N >= 1, C >= 3, labels not N integers in [0, C), or T not a finite number > 0."""
     what, *args = bad
-    _raises_value_error(student, f"dark_knowledge_stats with {what}", *args)
+    raises_value_error(student, f"dark_knowledge_stats with {what}", *args)

@@ -20,7 +20,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require
+from ..assertions import CheckFailed, as_array, as_float, as_tuple, assert_close, fmt, raises_value_error, require
 from . import Registry
 
 registry = Registry()
@@ -112,10 +112,6 @@ def cascades(draw):
 
 
 # --- helpers --------------------------------------------------------------------------------------
-def _tuple_of(got, count: int, what: str) -> tuple:
-    require(isinstance(got, (tuple, list)) and len(got) == count,
-            f"{what} should return a tuple of {count} values, got {type(got).__name__}: {fmt(got)}")
-    return tuple(got)
 
 
 def _count(got, what: str) -> int:
@@ -134,11 +130,6 @@ def _same_ints(got, expected, what: str) -> None:
                           got=fmt(got))
 
 
-def _raises_value_error(student, what: str, *args) -> None:
-    r = student.raw(*args)
-    require(not r.ok and r.error_type == "ValueError",
-            f"{what} should raise ValueError, but it "
-            + ("returned " + fmt(r.value) if r.ok else f"raised {r.error_type}: {r.error}"))
 
 
 def _log_softmax_rows(z: np.ndarray) -> np.ndarray:
@@ -160,7 +151,7 @@ def _dense_attention(Q, K, V):
 
 
 def _attention(student, Q, K, V, br, bc):
-    got = _tuple_of(student(Q, K, V, br, bc), 2, "tiled_attention(Q, K, V, block_rows, block_cols)")
+    got = as_tuple(student(Q, K, V, br, bc), 2, "tiled_attention(Q, K, V, block_rows, block_cols)")
     return as_array(got[0], "O", shape=(Q.shape[0], V.shape[1])), as_array(got[1], "L", shape=(Q.shape[0],))
 
 
@@ -238,7 +229,7 @@ def equal_scores_average_the_values(student, ref, N, M, bc):
 def tiled_attention__rejects_bad_input(student, ref, bad):
     """tiled_attention should raise ValueError for shapes that do not match, empty or non-finite inputs, or a block size that is not a positive integer."""
     what, *args = bad
-    _raises_value_error(student, f"tiled_attention with {what}", *args)
+    raises_value_error(student, f"tiled_attention with {what}", *args)
 
 
 # --- attention_hbm_accesses -----------------------------------------------------------------------
@@ -246,7 +237,7 @@ SIZES = st.tuples(st.integers(1, 300), st.integers(1, 64), st.one_of(st.integers
 
 
 def _hbm(student, N, d, M) -> tuple[int, int]:
-    got = _tuple_of(student(N, d, M), 2, f"attention_hbm_accesses({N}, {d}, {M})")
+    got = as_tuple(student(N, d, M), 2, f"attention_hbm_accesses({N}, {d}, {M})")
     return _count(got[0], "naive"), _count(got[1], "flash")
 
 
@@ -272,7 +263,7 @@ def flash_walks_algorithm_1(student, ref, sizes):
                                                                    (8, 8, -64), (True, 8, 64)]))
 def attention_hbm_accesses__rejects_bad_input(student, ref, bad):
     """attention_hbm_accesses should raise ValueError when N, d or sram_size is not a positive integer."""
-    _raises_value_error(student, f"attention_hbm_accesses{bad}", *bad)
+    raises_value_error(student, f"attention_hbm_accesses{bad}", *bad)
 
 
 # --- tinybert_layer_map ---------------------------------------------------------------------------
@@ -289,7 +280,7 @@ def uniform_closed_form(student, ref, M, k):
 @check("tinybert_layer_map", public=True, bad=st.sampled_from([(3, 8), (0, 4), (4, 0), (2.0, 4), (5, 3), (-2, 4)]))
 def tinybert_layer_map__rejects_bad_input(student, ref, bad):
     """tinybert_layer_map should raise ValueError for a layer count that is not a positive integer, or N not a multiple of M."""
-    _raises_value_error(student, f"tinybert_layer_map{bad}", *bad)
+    raises_value_error(student, f"tinybert_layer_map{bad}", *bad)
 
 
 # --- tinybert_attention_loss ----------------------------------------------------------------------
@@ -329,7 +320,7 @@ def zero_when_copying_the_mapped_layers(student, ref, stacks):
 def tinybert_attention_loss__rejects_bad_input(student, ref, bad):
     """tinybert_attention_loss should raise ValueError for stacks that are not 4-D, differ in (h, l, l), are not square or finite, or whose layer counts do not map uniformly."""
     what, *args = bad
-    _raises_value_error(student, f"tinybert_attention_loss with {what}", *args)
+    raises_value_error(student, f"tinybert_attention_loss with {what}", *args)
 
 
 # --- tinybert_hidden_loss -------------------------------------------------------------------------
@@ -371,7 +362,7 @@ def embedding_uses_W_e_and_layers_W_h(student, ref, stacks):
 def tinybert_hidden_loss__rejects_bad_input(student, ref, bad):
     """tinybert_hidden_loss should raise ValueError for stacks without a layer, of other batch or length, projections of the wrong shape or not finite, or layer counts that do not map uniformly."""
     what, *args = bad
-    _raises_value_error(student, f"tinybert_hidden_loss with {what}", *args)
+    raises_value_error(student, f"tinybert_hidden_loss with {what}", *args)
 
 
 # --- soft_cross_entropy ---------------------------------------------------------------------------
@@ -434,7 +425,7 @@ def at_least_the_teacher_entropy(student, ref, pair, T):
 def soft_cross_entropy__rejects_bad_input(student, ref, bad):
     """soft_cross_entropy should raise ValueError for T not positive and finite, logits of different or non-2-D shapes, or non-finite logits."""
     what, *args = bad
-    _raises_value_error(student, f"soft_cross_entropy with {what}", *args)
+    raises_value_error(student, f"soft_cross_entropy with {what}", *args)
 
 
 # --- deit_loss ------------------------------------------------------------------------------------
@@ -479,12 +470,12 @@ def deit_loss_rows_far_apart(student, ref, big):
 def deit_loss__rejects_bad_input(student, ref, bad):
     """deit_loss should raise ValueError for logits that are not finite (B, C) arrays of one shape, or labels that are not integers in [0, C) of shape (B,)."""
     what, *args = bad
-    _raises_value_error(student, f"deit_loss with {what}", *args)
+    raises_value_error(student, f"deit_loss with {what}", *args)
 
 
 # --- deit_predict ---------------------------------------------------------------------------------
 def _predict(student, Zc, Zd):
-    got = _tuple_of(student(Zc, Zd), 2, "deit_predict(cls_logits, dist_logits)")
+    got = as_tuple(student(Zc, Zd), 2, "deit_predict(cls_logits, dist_logits)")
     return got[0], as_float(got[1], "agreement")
 
 
@@ -535,12 +526,12 @@ def deit_predict_rows_far_apart(student, ref, big):
 def deit_predict__rejects_bad_input(student, ref, bad):
     """deit_predict should raise ValueError for logits that are not finite non-empty (B, C) arrays of one shape."""
     what, *args = bad
-    _raises_value_error(student, f"deit_predict with {what}", *args)
+    raises_value_error(student, f"deit_predict with {what}", *args)
 
 
 # --- head_flops_loss ------------------------------------------------------------------------------
 def _heads(student, g, f, fixed, target):
-    got = _tuple_of(student(g, f, fixed, target), 3, "head_flops_loss(gate_logits, head_flops, fixed_flops, target_ratio)")
+    got = as_tuple(student(g, f, fixed, target), 3, "head_flops_loss(gate_logits, head_flops, fixed_flops, target_ratio)")
     return got[0], as_array(got[1], "expected_flops", shape=(g.shape[0],)), as_float(got[2], "penalty")
 
 
@@ -584,7 +575,7 @@ def saturated_gates_count_whole_heads(student, ref, H, big):
 def head_flops_loss__rejects_bad_input(student, ref, bad):
     """head_flops_loss should raise ValueError for gate logits that are not a finite (B, H) array, head FLOPs that are negative or of the wrong length, negative fixed FLOPs, a model of 0 FLOPs, or a target outside (0, 1]."""
     what, *args = bad
-    _raises_value_error(student, f"head_flops_loss with {what}", *args)
+    raises_value_error(student, f"head_flops_loss with {what}", *args)
 
 
 # --- switch_distill_loss --------------------------------------------------------------------------
@@ -628,12 +619,12 @@ def stable_at_huge_logits(student, ref, big):
 def switch_distill_loss__rejects_bad_input(student, ref, bad):
     """switch_distill_loss should raise ValueError for teacher_weight outside [0, 1], logits of different shapes, or labels that are not integers in [0, C)."""
     what, *args = bad
-    _raises_value_error(student, f"switch_distill_loss with {what}", *args)
+    raises_value_error(student, f"switch_distill_loss with {what}", *args)
 
 
 # --- cascade_cost_accuracy ------------------------------------------------------------------------
 def _cascade(student, conf, correct, t, c):
-    got = _tuple_of(student(conf, correct, t, c), 3, "cascade_cost_accuracy(confidences, correct, thresholds, stage_costs)")
+    got = as_tuple(student(conf, correct, t, c), 3, "cascade_cost_accuracy(confidences, correct, thresholds, stage_costs)")
     return as_float(got[0], "cost"), as_float(got[1], "accuracy"), as_array(got[2], "exit_fractions", shape=(conf.shape[1],))
 
 
@@ -681,4 +672,4 @@ def open_and_closed_stages(student, ref, case):
 def cascade_cost_accuracy__rejects_bad_input(student, ref, bad):
     """cascade_cost_accuracy should raise ValueError for shapes that disagree, non-finite confidences, negative costs, or correct values other than 0 and 1."""
     what, *args = bad
-    _raises_value_error(student, f"cascade_cost_accuracy with {what}", *args)
+    raises_value_error(student, f"cascade_cost_accuracy with {what}", *args)
