@@ -16,11 +16,58 @@ from hypothesis.extra import numpy as hnp
 MAX_BATCH = 4
 MAX_CLASSES = 5
 LOGIT_BOUND = 30.0
+# Sizes beyond the readable ones: some bugs are exact on short inputs (a sum where a running sum is
+# due agrees for one or two terms; float32 accumulation drifts only past a few dozen terms). ``sizes``
+# draws up to LARGE_SIZE some of the time; hypothesis shrinks towards its first, small branch, so a
+# counterexample is only large when no small one exists.
+LARGE_SIZE = 40
+# Magnitudes a docstring may fix an output for, beyond what bounded floats reach by chance: values so
+# small that exp(x) == 1 and x * x underflows to 0, and exact zeros.
+TINY_VALUES = (1e-20, -1e-20, 1e-300, -1e-300, 0.0, -0.0)
 
 # Named constants a lab can reuse.
 TEMPERATURES = st.one_of(st.sampled_from([0.5, 1.0, 2.0, 4.0, 8.0, 16.0]), st.floats(0.2, 50.0))
 ALPHAS = st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(0.0, 1.0, allow_subnormal=False))
 PROBABILITIES = st.floats(0.0, 1.0, allow_subnormal=False)
+
+
+def sizes(lo: int = 1, hi: int = MAX_BATCH, *, large: int = LARGE_SIZE):
+    """An integer size: lo..hi (readable counterexamples) or, sometimes, hi+1..large.
+
+    Use it for the length of a vector, a batch or a sequence wherever a docstring allows any size,
+    so that bugs that only show on longer inputs are drawn (issue 19)."""
+    if lo > hi:
+        raise ValueError(f"sizes: lo={lo} > hi={hi}; give lo <= hi")
+    small = st.integers(lo, hi)
+    return small if large <= hi else st.one_of(small, st.integers(hi + 1, large))
+
+
+def tied(values, draw, *, p: float = 0.5) -> np.ndarray:
+    """``values`` with, on some draws, every entry snapped to one of its first three: exact ties.
+
+    For argmax/argsort/top-k whose docstring fixes how ties break (lowest index, stable order): a
+    float drawn at random is almost never tied, so without this the rule is never tested."""
+    a = np.array(values, dtype=np.float64, copy=True)
+    if a.size >= 2 and draw(st.floats(0.0, 1.0)) < p:
+        flat = a.reshape(-1)
+        pool = flat[: min(3, flat.size)].copy()
+        picks = draw(st.lists(st.integers(0, pool.size - 1), min_size=flat.size, max_size=flat.size))
+        flat[:] = pool[np.asarray(picks)]
+    return a
+
+
+def half_ties(scale: float, *, lo: int = -20, hi: int = 20):
+    """Exact rounding ties: (k + 1/2) * scale for integers k, as float64.
+
+    For functions that round x / scale half to even (np.round): a random float is never exactly
+    halfway, so round-half-up or round-half-away-from-zero would pass without these. Exact when
+    ``scale`` is a power of two (then x / scale is k + 1/2 in floating point too)."""
+    return st.integers(lo, hi).map(lambda k: (k + 0.5) * scale)
+
+
+def with_tiny(elements):
+    """``elements`` or one of TINY_VALUES (for docstrings that fix the output at tiny magnitudes)."""
+    return st.one_of(elements, st.sampled_from(TINY_VALUES))
 
 
 def _floats(bound: float):
