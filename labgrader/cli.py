@@ -37,11 +37,13 @@ def _course(args):
     return load_course(Path(args.course))
 
 
-def _lab(course, lab_id: str):
+def _course_lab(args):
+    """The course with only ``args.lab`` loaded (no other lab's checks imported), and that lab."""
     try:
-        return course.lab(lab_id)
+        course = load_course(Path(args.course), only=args.lab)
     except KeyError as e:
         raise UsageError(e.args[0]) from None
+    return course, course.labs[0]
 
 
 def cmd_build(args) -> int:
@@ -68,8 +70,7 @@ def cmd_grade(args) -> int:
     from .progress import progress_reporter
     from .reports import REPORT_NAME
 
-    course = _course(args)
-    lab = _lab(course, args.lab)
+    course, lab = _course_lab(args)
     if args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
     out = Path(args.out)
@@ -119,8 +120,7 @@ def cmd_grade(args) -> int:
 def cmd_validate(args) -> int:
     from .validate import format_report, validate_lab
 
-    course = _course(args)
-    lab = _lab(course, args.lab)
+    course, lab = _course_lab(args)
     unknown = [e for e in args.exercise or [] if e not in {x.id for x in lab.exercises}]
     if unknown:
         raise UsageError(f"no exercise {', '.join(unknown)} in {lab.id}")
@@ -133,7 +133,7 @@ def cmd_validate(args) -> int:
 
 def cmd_check(args) -> int:
     from .checks import hidden_checks, not_run_note
-    from .grade import grade_submission
+    from .grade import grade_one, prepare_run
 
     course = load_course(Path(args.course), resolve_references=False)
     path = Path(args.notebook)
@@ -151,13 +151,15 @@ def cmd_check(args) -> int:
             raise UsageError(f"cannot tell which lab {path.name} belongs to: pass --lab "
                              f"({', '.join(lab.id for lab in course.labs)})")
         lab = matches[0]
-    r = grade_submission(course, lab, path, profile="grading", public_only=True)  # grading's examples and seed
-    print(r["output"].replace(f"{lab.title}:", f"{lab.title} (public checks only):", 1))
+    result = grade_one(prepare_run(course, lab, "grading", public_only=True), path)  # grading's examples and seed
+    not_run = {ex: len(names) for ex, names in hidden_checks(lab).items()}
+    print(result.to_text(not_run).replace(f"{lab.title}:", f"{lab.title} (public checks only):", 1))
+    r = result.to_gradescope()
     for t in r["tests"]:
         if t["status"] == "failed":
             print(f"\nx {t['name']}\n" + "\n".join("    " + line for line in t["output"].splitlines()))
-    hidden = sum(len(names) for names in hidden_checks(lab).values())
-    public = sum(1 for t in r["tests"])
+    hidden = sum(not_run.values())
+    public = len(r["tests"])
     print(f"\nThese are the {public} public checks (with the examples and seed grading uses); {not_run_note(hidden)}.")
     return EXIT_OK
 
@@ -165,8 +167,7 @@ def cmd_check(args) -> int:
 def cmd_release(args) -> int:
     from .release import release_lab
 
-    course = _course(args)
-    lab = _lab(course, args.lab)
+    course, lab = _course_lab(args)
     try:
         files = release_lab(course, lab, Path(args.out))
     except FileExistsError as e:
@@ -179,8 +180,7 @@ def cmd_release(args) -> int:
 def cmd_scores(args) -> int:
     from .answers import ScoreSheetError, merge_scores
 
-    course = _course(args)
-    lab = _lab(course, args.lab)
+    course, lab = _course_lab(args)
     if not lab.questions:
         raise UsageError(f"{lab.id} has no written questions with points in course.toml (questions = {{...}})")
     try:
@@ -195,8 +195,7 @@ def cmd_scores(args) -> int:
 def cmd_export_gradescope(args) -> int:
     from .exports.gradescope import export_gradescope
 
-    course = _course(args)
-    lab = _lab(course, args.lab)
+    course, lab = _course_lab(args)
     out = export_gradescope(course, lab, Path(args.out))
     print(f"wrote {out} ({out.stat().st_size // 1024} KB): upload it on the assignment's Configure Autograder page")
     return EXIT_OK

@@ -199,13 +199,16 @@ class SubmissionResult:
         return self.replace(extra=(*((k, v) for k, v in self.extra if k not in items), *items.items()))
 
     # -- renderings -------------------------------------------------------------------------------
-    def to_text(self) -> str:
-        """The summary a terminal and Gradescope's top-level output show."""
+    def to_text(self, not_run: dict[str, int] | None = None) -> str:
+        """The summary a terminal and Gradescope's top-level output show. ``not_run``: exercise ->
+        the number of its hidden checks a self-check did not run, said on the exercise's line."""
         lines = [f"{self.lab_title}: {self.score_before_late_policy:g} / {self.max_score:g}"]
         if self.fatal:
             lines.append(self.fatal)
         for e in self.exercises:
-            lines.append(f"  {e.id:<24} {_round(e.score):>6g} / {_round(e.points):<4g} {e.summary}")
+            hidden = (not_run or {}).get(e.id, 0)
+            lines.append(f"  {e.id:<24} {_round(e.score):>6g} / {_round(e.points):<4g} {e.summary}"
+                         + (f" ({len(e.checks)} public; {hidden} hidden not run)" if hidden else ""))
         for c in self.cells:
             where = "setup cell" if c.cell == 0 else f"cell {c.cell}"
             lines.append(f"  note: {where} raised {c.error[:300]}")

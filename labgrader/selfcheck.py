@@ -121,8 +121,8 @@ def _named_arguments(fn, args: tuple, kwargs: dict) -> dict:
 
 
 def _exercise(lab_id: str, exercise_id: str):
-    course = load_course(resolve_references=False)
-    lab = course.lab(lab_id)
+    course = load_course(resolve_references=False, only=lab_id)
+    lab = course.labs[0]
     return course, lab, lab.exercise(exercise_id)
 
 

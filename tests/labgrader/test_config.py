@@ -409,3 +409,48 @@ def test_exercise_lookup():
     assert lab.exercise("kd_loss").points == 10
     with pytest.raises(KeyError):
         lab.exercise("kd")
+
+
+# -- loading one lab (`course grade LAB` and the self-check import only that lab's checks) ----------
+def _lab_ids(text: str) -> list[str]:
+    return re.findall(r'^id = "(lab\d+)"', text, flags=re.M)
+
+
+def test_only_one_lab_loads_that_lab_and_can_complete_itself():
+    ids = _lab_ids(REAL_TEXT)
+    one = load_course(DEFAULT_COURSE, only=ids[2])
+    assert [lab.id for lab in one.labs] == [ids[2]] and not one.is_complete
+    full = load_course(DEFAULT_COURSE)
+    assert one.labs[0] == full.lab(ids[2])  # the same exercises, checks and points as a full load
+    assert [lab.id for lab in one.complete().labs] == ids == [lab.id for lab in full.labs]
+    assert full.complete() is full
+
+
+def test_only_does_not_import_the_other_labs_checks():
+    import subprocess
+    import sys
+
+    ids = _lab_ids(REAL_TEXT)
+    code = ("import sys; from labgrader.config import load_course; load_course(only=%r); "
+            "print(sorted(m for m in sys.modules if m.startswith('labgrader.checks.')))" % ids[0])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = eval(out)  # noqa: S307 - our own printed list
+    assert loaded and all(ids[0] in m or m == "labgrader.checks.hidden" for m in loaded), loaded
+
+
+def test_only_still_refuses_a_broken_block_of_another_lab(tmp_path):
+    ids = _lab_ids(REAL_TEXT)
+    second_due = key_line(REAL_TEXT, "due", after=key_line(REAL_TEXT, "due"))
+    text = replace_line(REAL_TEXT, second_due, "due = 2026-12-04T23:59:00")
+    msg = error_for(tmp_path, text, only=ids[0])
+    assert f"line {second_due}: labs[1].due must carry a time zone" in msg
+    points = exercise_key_line(REAL_TEXT, len(load_course(DEFAULT_COURSE).labs[0].exercises), "points")
+    text = replace_line(REAL_TEXT, points, 'points = "ten"')
+    assert f"line {points}: labs[1].exercises[0].points" in error_for(tmp_path, text, only=ids[0])
+
+
+def test_only_a_lab_that_is_not_there_is_a_key_error_after_the_toml_errors(tmp_path):
+    with pytest.raises(KeyError, match="no lab 'lab99' in course.toml .labs: lab01, lab02"):
+        load_course(DEFAULT_COURSE, only="lab99")
+    text = replace_line(REAL_TEXT, key_line(REAL_TEXT, "due"), "due = 2026-12-04T23:59:00")
+    assert "must carry a time zone" in error_for(tmp_path, text, only="lab99")

@@ -120,6 +120,15 @@ def test_course_check_runs_from_the_bundle_without_the_reference(bundle, course,
     solution = run(lab01.solution_path(course.root))
     assert solution.returncode == 0, solution.stderr
     assert "(public checks only): 100 / 100" in solution.stdout
+    # each exercise says how many of its checks grading also runs (counted here from the full checks)
+    from labgrader.checks import load
+
+    declared = load(lab01.checks).CHECKS
+    for ex in lab01.exercises:
+        checks = [declared[ex.id][n] for n in ex.checks]
+        public, hidden = sum(c.public for c in checks), sum(not c.public for c in checks)
+        line = next(x for x in solution.stdout.splitlines() if x.split()[:1] == [ex.id])
+        assert line.endswith(f"({public} public; {hidden} hidden not run)" if hidden else "all checks passed"), line
 
 
 def test_release_refuses_a_non_empty_folder(tmp_path, capsys):
