@@ -434,6 +434,7 @@ class StudentSession:
         # large write here forever: writes are non-blocking and bounded by the call's deadline.
         os.set_blocking(p2c_w, False)
         self._to_worker, self._from_worker = p2c_w, c2p_r
+        self._reader = wire.FrameReader(c2p_r)
 
     def _stop(self) -> None:
         if self._proc is not None:
@@ -485,7 +486,7 @@ class StudentSession:
 
     def _read(self, deadline: float, what: str):
         try:
-            return wire.read_frame(self._from_worker, deadline)
+            return self._reader.read_frame(deadline)
         except wire.ChannelTimeout:
             raise self._timed_out(what) from None
         except wire.ChannelClosed:

@@ -179,19 +179,64 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def read_frame(fd: int, deadline: float | None = None):
-    """Read one frame from a file descriptor; ``deadline`` is a time.monotonic() value."""
-    (hlen,) = struct.unpack("<Q", _read_exact(fd, 8, deadline))
-    if hlen > MAX_FRAME_BYTES:
-        raise WireError(f"frame header of {hlen} bytes exceeds the limit")
-    header = _read_exact(fd, hlen, deadline)
+class FrameReader:
+    """Frames from one file descriptor, read in chunks of up to a pipe's capacity: when the other side
+    writes faster than this side reads (a batch's replies), one read (and at most one wait) brings
+    many frames instead of three reads and three waits per frame. All reads of ``fd`` must go through
+    the same reader (it keeps what it has read ahead)."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self._buf = bytearray()
+
+    def _fill(self, n: int, deadline: float | None) -> None:
+        while len(self._buf) < n:
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ChannelTimeout()
+                ready, _, _ = select.select([self.fd], [], [], remaining)
+                if not ready:
+                    raise ChannelTimeout()
+            chunk = os.read(self.fd, max(n - len(self._buf), self.CHUNK))
+            if not chunk:
+                raise ChannelClosed()
+            self._buf += chunk
+
+    def read_frame(self, deadline: float | None = None):
+        """The next frame (as ``read_frame``), waiting until ``deadline`` (a time.monotonic() value)."""
+        self._fill(8, deadline)
+        (hlen,) = struct.unpack("<Q", self._buf[:8])
+        if hlen > MAX_FRAME_BYTES:
+            raise WireError(f"frame header of {hlen} bytes exceeds the limit")
+        self._fill(8 + hlen, deadline)
+        header = bytes(self._buf[8 : 8 + hlen])
+        total = _payload_length(header)
+        self._fill(8 + hlen + total, deadline)
+        payload = bytes(self._buf[8 + hlen : 8 + hlen + total])
+        del self._buf[: 8 + hlen + total]
+        return decode(header, payload)
+
+
+def _payload_length(header: bytes) -> int:
     try:
         total = sum(int(n) for n in json.loads(header)["buffers"])
     except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise WireError(f"malformed frame header: {e}") from None
     if total > MAX_FRAME_BYTES:
         raise WireError(f"frame payload of {total} bytes exceeds the limit")
-    return decode(header, _read_exact(fd, total, deadline))
+    return total
+
+
+def read_frame(fd: int, deadline: float | None = None):
+    """Read one frame from a file descriptor; ``deadline`` is a time.monotonic() value."""
+    (hlen,) = struct.unpack("<Q", _read_exact(fd, 8, deadline))
+    if hlen > MAX_FRAME_BYTES:
+        raise WireError(f"frame header of {hlen} bytes exceeds the limit")
+    header = _read_exact(fd, hlen, deadline)
+    return decode(header, _read_exact(fd, _payload_length(header), deadline))
 
 
 def write_frame(fd: int, message, deadline: float | None = None) -> None:

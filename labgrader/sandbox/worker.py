@@ -136,41 +136,67 @@ def _arrays(value, depth: int = 0):
             yield from _arrays(v, depth + 1)
 
 
-def watched_call(fn, args: list, kwargs: dict, encode):
-    """Call ``fn(*args, **kwargs)`` and say which arguments it changed and which its result shares memory with.
+_IMMUTABLE = (int, float, bool, str, type(None))  # exact types: nothing a call can change in them
 
-    Returns (value, mutated, aliased): the names of the arguments (by the function's signature where it
-    binds, else "argument i") whose data differ after the call (compared by their ``encode`` bytes, so
-    NaN and -0.0 count exactly), and of the array arguments the returned arrays share memory with (the
-    input itself or a view of it). The exercises promise "inputs are not modified; a new array is
-    returned" (DEVELOPERS.md, "Adding a lab"); labgrader.runner turns either into a failed check.
-    """
-    import inspect
 
+def _snapshot(v, encode):
+    """What ``v`` holds, to tell after a call whether it changed: an array's dtype, shape and bytes
+    (exact, so NaN and -0.0 count), anything else the wire can carry by its encoding; None for an
+    immutable value or one the wire cannot carry (not watched)."""
     import numpy as np
+
+    t = type(v)
+    if t in _IMMUTABLE:
+        return None
+    if t is np.ndarray and v.dtype.kind in "biuf" and v.dtype.fields is None:
+        return v.dtype.str, v.shape, v.tobytes()
+    try:
+        return encode(v)
+    except Exception:  # noqa: BLE001 - a value the wire cannot carry is not watched
+        return None
+
+
+def _argument_names(fn, args: list, kwargs: dict) -> list[str]:
+    import inspect
 
     try:
         names = list(inspect.signature(fn).bind(*args, **kwargs).arguments)
     except (TypeError, ValueError):
-        names = [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
+        names = []
+    n = len(args) + len(kwargs)
+    return (names + [f"argument {i + 1}" for i in range(n)])[:n]
+
+
+def watched_call(fn, args: list, kwargs: dict, encode):
+    """Call ``fn(*args, **kwargs)`` and say which arguments it changed and which its result shares memory with.
+
+    Returns (value, mutated, aliased): the names of the arguments (by the function's signature where it
+    binds, else "argument i") whose data differ after the call (compared exactly, see ``_snapshot``),
+    and of the array arguments the returned arrays share memory with (the input itself or a view of
+    it). The exercises promise "inputs are not modified; a new array is returned" (DEVELOPERS.md,
+    "Adding a lab"); labgrader.runner turns either into a failed check. The names are worked out only
+    when something is to be said (binding a signature costs more than a small call).
+    """
+    import numpy as np
+
     values = list(args) + list(kwargs.values())
-    names = (names + [f"argument {i + 1}" for i in range(len(values))])[:len(values)]
-    before = []
-    for v in values:
-        try:
-            before.append(encode(v))
-        except Exception:  # noqa: BLE001 - a value the wire cannot carry is not watched
-            before.append(None)
+    before = [_snapshot(v, encode) for v in values]
     value = fn(*args, **kwargs)
     mutated, aliased = [], []
-    for name, v, b in zip(names, values, before):
-        try:
-            if b is not None and encode(v) != b:
-                mutated.append(name)
-        except Exception:  # noqa: BLE001 - the function made its argument unsendable: it changed it
-            mutated.append(name)
-        if any(np.may_share_memory(r, a) for r in _arrays(value) for a in _arrays(v)):
-            aliased.append(name)
+    results = list(_arrays(value))
+    for i, (v, b) in enumerate(zip(values, before)):
+        if b is not None:
+            try:
+                changed = _snapshot(v, encode) != b
+            except Exception:  # noqa: BLE001 - the function made its argument unsendable: it changed it
+                changed = True
+            if changed:
+                mutated.append(i)
+        if results and any(np.may_share_memory(r, a) for r in results for a in _arrays(v)):
+            aliased.append(i)
+    if mutated or aliased:
+        names = _argument_names(fn, args, kwargs)
+        mutated, aliased = [names[i] for i in mutated], [names[i] for i in aliased]
     return value, mutated, aliased
 
 

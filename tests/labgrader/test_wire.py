@@ -334,76 +334,107 @@ def close(fds, end):
     fds[end] = -1
 
 
-def test_frames_over_a_pipe_in_order(pipe):
+@pytest.fixture(params=["read_frame", "FrameReader"])
+def read(request, pipe):
+    """Read a frame from ``pipe``: with ``wire.read_frame`` (the worker) or a ``wire.FrameReader`` (the grader)."""
+    if request.param == "read_frame":
+        return lambda deadline=None: wire.read_frame(pipe["r"], deadline)
+    return wire.FrameReader(pipe["r"]).read_frame
+
+
+def test_frames_over_a_pipe_in_order(pipe, read):
     messages = [{"op": "call", "args": [np.arange(5.0), (1, "x")], "kwargs": {"T": math.inf}}, None, [True]]
     for m in messages:
         wire.write_frame(pipe["w"], m)
     for m in messages:
-        assert same(wire.read_frame(pipe["r"], time.monotonic() + 5), m)
+        assert same(read(time.monotonic() + 5), m)
 
 
-def test_a_frame_larger_than_the_pipe_buffer(pipe):
+def test_a_frame_larger_than_the_pipe_buffer(pipe, read):
     big = np.arange(1_000_000, dtype=np.float64)  # 8 MB, far more than a pipe holds
     writer = threading.Thread(target=wire.write_frame, args=(pipe["w"], {"value": big}))
     writer.start()
     try:
-        back = wire.read_frame(pipe["r"], time.monotonic() + 30)
+        back = read(time.monotonic() + 30)
     finally:
         writer.join()
     assert same(back["value"], big)
 
 
-def test_read_with_deadline_times_out_when_nothing_is_written(pipe):
+def test_read_with_deadline_times_out_when_nothing_is_written(pipe, read):
     start = time.monotonic()
     with pytest.raises(ChannelTimeout):
-        wire.read_frame(pipe["r"], start + 0.2)
+        read(start + 0.2)
     assert 0.2 <= time.monotonic() - start < 30  # the deadline is honoured; the upper bound only catches a hang
 
 
-def test_read_times_out_on_a_half_written_frame(pipe):
+def test_read_times_out_on_a_half_written_frame(pipe, read):
     frame = wire.encode({"x": np.zeros(100)})
     os.write(pipe["w"], frame[: len(frame) // 2])
     with pytest.raises(ChannelTimeout):
-        wire.read_frame(pipe["r"], time.monotonic() + 0.2)
+        read(time.monotonic() + 0.2)
 
 
-def test_read_reports_a_closed_writer(pipe):
+def test_read_reports_a_closed_writer(pipe, read):
     close(pipe, "w")
     with pytest.raises(ChannelClosed):
-        wire.read_frame(pipe["r"], time.monotonic() + 5)
+        read(time.monotonic() + 5)
 
 
-def test_read_without_deadline_reports_a_closed_writer(pipe):
+def test_read_without_deadline_reports_a_closed_writer(pipe, read):
     close(pipe, "w")
     with pytest.raises(ChannelClosed):
-        wire.read_frame(pipe["r"])
+        read()
 
 
-def test_writer_closing_mid_frame_is_channel_closed(pipe):
+def test_writer_closing_mid_frame_is_channel_closed(pipe, read):
     frame = wire.encode([1, 2, 3])
     os.write(pipe["w"], frame[:-1])
     close(pipe, "w")
     with pytest.raises(ChannelClosed):
-        wire.read_frame(pipe["r"], time.monotonic() + 5)
+        read(time.monotonic() + 5)
 
 
-def test_oversized_header_length_is_refused_before_reading_it(pipe):
+def test_oversized_header_length_is_refused_before_reading_it(pipe, read):
     os.write(pipe["w"], struct.pack("<Q", wire.MAX_FRAME_BYTES + 1))
     with pytest.raises(WireError):
-        wire.read_frame(pipe["r"], time.monotonic() + 1)
+        read(time.monotonic() + 1)
 
 
-def test_oversized_payload_is_refused_before_reading_it(pipe):
+def test_oversized_payload_is_refused_before_reading_it(pipe, read):
     head = header(1, [wire.MAX_FRAME_BYTES + 1])
     os.write(pipe["w"], struct.pack("<Q", len(head)) + head)
     with pytest.raises(WireError):
-        wire.read_frame(pipe["r"], time.monotonic() + 1)
+        read(time.monotonic() + 1)
 
 
-def test_garbage_on_the_pipe_is_a_wire_error(pipe):
+def test_garbage_on_the_pipe_is_a_wire_error(pipe, read):
     os.write(pipe["w"], struct.pack("<Q", 5) + b"hello")
     with pytest.raises(WireError):
-        wire.read_frame(pipe["r"], time.monotonic() + 1)
+        read(time.monotonic() + 1)
+
+
+def test_the_frame_reader_takes_many_frames_in_one_read_and_keeps_the_rest(pipe, monkeypatch):
+    messages = [{"i": i, "a": np.arange(float(i % 7))} for i in range(300)]
+    os.write(pipe["w"], b"".join(wire.encode(m) for m in messages))  # ~30 KB: all of it in the pipe
+    reads = []
+    real_read = os.read
+    monkeypatch.setattr(wire.os, "read", lambda fd, n: reads.append(n) or real_read(fd, n))
+    reader = wire.FrameReader(pipe["r"])
+    for m in messages:
+        assert same(reader.read_frame(time.monotonic() + 5), m)
+    assert len(reads) == 1  # one read brought all 300 frames
+
+
+def test_the_frame_reader_resumes_a_frame_after_a_timeout(pipe):
+    frame = wire.encode({"x": np.arange(100.0)}) + wire.encode("next")
+    reader = wire.FrameReader(pipe["r"])
+    os.write(pipe["w"], frame[:37])  # inside the first frame's header
+    with pytest.raises(ChannelTimeout):
+        reader.read_frame(time.monotonic() + 0.1)
+    os.write(pipe["w"], frame[37:])
+    assert same(reader.read_frame(time.monotonic() + 5), {"x": np.arange(100.0)})
+    assert reader.read_frame(time.monotonic() + 5) == "next"
 
 
 def test_write_to_a_closed_reader_raises(pipe):
