@@ -24,7 +24,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import DEFAULT_COURSE, CourseConfigError, load_course
+from .config import DEFAULT_COURSE, CourseConfigError, load_course, prestart_worker
 
 EXIT_OK, EXIT_GRADER, EXIT_USAGE, EXIT_EMPTY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -66,6 +66,8 @@ def cmd_build(args) -> int:
 
 
 def cmd_grade(args) -> int:
+    if not args.cluster and (args.jobs <= 1 or (len(args.paths) == 1 and Path(args.paths[0]).is_file())):
+        prestart_worker(Path(args.course))  # one at a time: the first worker starts while the checks load
     from .grade import WRONG_LAB, collect_submissions, grade_batch
     from .progress import progress_reporter
     from .reports import REPORT_NAME

@@ -298,6 +298,36 @@ _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EXERCISE_KEYS = {"id": (str,), "reference": (str,), "points": (float,), "drop_checks": (list,)}
 
 
+def _limits(grading: dict) -> Limits:
+    return Limits(**{LIMIT_KEYS[k]: (float(x) if k.endswith("_s") else x) for k, x in grading.items() if k in LIMIT_KEYS})
+
+
+def grading_limits(path: Path | str = DEFAULT_COURSE) -> Limits | None:
+    """The sandbox limits in a course file's [grading], read without validating anything else (to
+    start a worker while the course loads); None unless every limit there is a positive number.
+    ``load_course`` validates the file and says what is wrong with it."""
+    try:
+        g = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("grading", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    if not isinstance(g, dict):
+        return None
+    given = [g[k] for k in LIMIT_KEYS if k in g]
+    if not all(type(x) in (int, float) and 0 < x < math.inf for x in given):
+        return None
+    return _limits(g)
+
+
+def prestart_worker(path: Path | str = DEFAULT_COURSE) -> None:
+    """Start the first sandbox worker now, with the course's limits, for the grading that follows
+    (labgrader.sandbox.session.prestart); nothing if the limits cannot be read."""
+    from .sandbox.session import prestart
+
+    limits = grading_limits(path)
+    if limits is not None:
+        prestart(limits)
+
+
 def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool = True,
                 only: str | None = None) -> Course:
     """Read and validate a course file; raise CourseConfigError naming the key and line.
@@ -351,9 +381,7 @@ def load_course(path: Path | str = DEFAULT_COURSE, *, resolve_references: bool =
             v.number(g[k], f"grading.{k}", 0, strict=True)
     if "seed" in g:
         v.number(g["seed"], "grading.seed", 0)
-    grading = Grading(g.get("examples_per_property", 100), g.get("seed", 0),
-                      Limits(**{LIMIT_KEYS[k]: (float(x) if k.endswith("_s") else x)
-                                for k, x in g.items() if k in LIMIT_KEYS}))
+    grading = Grading(g.get("examples_per_property", 100), g.get("seed", 0), _limits(g))
 
     if not data["labs"]:
         raise v.fail("labs", "must list at least one lab")

@@ -37,7 +37,7 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from ..config import Course, CourseConfigError, Lab, load_course
+from ..config import Course, CourseConfigError, Lab, load_course, prestart_worker
 from ..late import TimestampError, read_gradescope_metadata
 
 SCHEMA_PATH = Path(__file__).with_name("gradescope_results.schema.json")
@@ -277,6 +277,7 @@ def run(root: Path | str, lab_id: str, *, log=print) -> dict:
 
     root = Path(root)
     start = time.monotonic()
+    prestart_worker(root / "source" / "course.toml")  # one submission: its worker starts while the checks load
     try:  # only this lab's checks: `check` validated the whole course when the image was built
         course = load_course(root / "source" / "course.toml", only=lab_id)
     except KeyError as e:

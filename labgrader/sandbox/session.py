@@ -515,7 +515,8 @@ class StudentSession:
                 raise SubmissionTimeUp(
                     f"the submission's time limit of {self.limits.submission_seconds:g} s ran out while loading the notebook"
                 )
-            self._spawn()
+            if not (self._spawns == 0 and _take_spare(self)):
+                self._spawn()
             self._spawns += 1
             self.restarts += 0 if self._uncounted_restart else 1
             self._uncounted_restart = False
@@ -697,3 +698,59 @@ class CallBatch:
             raise
         except WorkerLost:
             self.session._uncounted_restart = True
+
+
+# -- a worker started ahead of time ------------------------------------------------------------------
+_spare: StudentSession | None = None
+
+
+def prestart(limits: Limits) -> None:
+    """Start a worker now, for the next StudentSession with these limits to take over.
+
+    Its interpreter's start (0.1 s on a quiet machine, most of a second on a loaded one) then runs
+    beside the grader's own start (importing the checks, loading the recorded cases) instead of
+    after it. The worker holds nothing of any submission until the session that takes it sends the
+    cells; the submission's time starts when that session is made, as it does for a worker it
+    starts itself. One spare at a time, used only by the process that made it; a spare no session
+    takes is stopped at exit (and dies with this process in any case, as every worker does)."""
+    global _spare
+    if _spare is not None or os.name == "nt":
+        return
+    spare = StudentSession([], limits)
+    spare.__enter__()
+    try:
+        spare._spawn()
+    except OSError:
+        spare.__exit__(None, None, None)
+        return
+    _spare = spare
+    import atexit
+
+    atexit.register(drop_spare)
+
+
+def drop_spare() -> None:
+    """Stop the spare worker, if there is one."""
+    global _spare
+    spare, _spare = _spare, None
+    if spare is not None:
+        spare.__exit__(None, None, None)
+
+
+def _take_spare(session: StudentSession) -> bool:
+    """Give ``session`` the spare worker (its process, pipes and folder) if it fits; True if it did."""
+    global _spare
+    spare, _spare = _spare, None
+    if spare is None:
+        return False
+    fits = (spare.limits == session.limits and spare.mode == session.mode and spare._parent_pid == os.getpid()
+            and spare._proc is not None and spare._proc.poll() is None and session._dir is not None)
+    if not fits:
+        spare.__exit__(None, None, None)
+        return False
+    shutil.rmtree(session._dir, ignore_errors=True)  # the session's own, still empty, folder
+    for name in ("_dir", "_proc", "_to_worker", "_from_worker", "_reader", "_stdout", "_uid", "_parent_pid"):
+        setattr(session, name, getattr(spare, name))
+    spare._dir, spare._proc, spare._stdout = None, None, None
+    spare._to_worker = spare._from_worker = -1
+    return True

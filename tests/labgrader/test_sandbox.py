@@ -439,3 +439,56 @@ def test_output_excerpt_keeps_the_order_of_runs_past_ten_restarts():
                 s.call("bail")
         assert s.restarts == 12
         assert s.output_excerpt() == "".join(f"<{i}>\n" for i in range(12))
+
+
+# -- a worker started ahead of time (prestart) -------------------------------------------------------
+def _gone(pid: int) -> bool:
+    return not process_tree(pid) or set(process_tree(pid).values()) <= {"Z"}
+
+
+def test_a_session_takes_the_prestarted_worker_and_the_next_one_starts_its_own():
+    from labgrader.sandbox import session as sandbox_session
+
+    sandbox_session.prestart(LIMITS)
+    spare_pid = sandbox_session._spare._proc.pid
+    try:
+        with session() as s:
+            s.start()
+            assert s._proc.pid == spare_pid  # the prestarted worker, now holding this submission's cells
+            x = np.arange(6.0)
+            np.testing.assert_array_equal(s.call("double", x).value, x * 2)
+            assert s.call("where_am_i").value["cwd"]  # answers like any worker
+            assert s.restarts == 1
+        assert wait_until(lambda: _gone(spare_pid), HANG_GUARD)  # stopped with the session
+        with session() as s2:
+            s2.start()
+            assert s2._proc.pid != spare_pid
+            assert_alive(s2)
+    finally:
+        sandbox_session.drop_spare()
+
+
+def test_a_session_with_other_limits_does_not_take_the_spare_and_stops_it():
+    from labgrader.sandbox import session as sandbox_session
+
+    sandbox_session.prestart(LIMITS)
+    spare_pid = sandbox_session._spare._proc.pid
+    try:
+        with session(limits=dataclasses.replace(LIMITS, memory_mb=LIMITS.memory_mb + 1)) as s:
+            s.start()
+            assert s._proc.pid != spare_pid
+            assert sandbox_session._spare is None
+            assert wait_until(lambda: _gone(spare_pid), HANG_GUARD)
+            assert_alive(s)
+    finally:
+        sandbox_session.drop_spare()
+
+
+def test_a_spare_nobody_takes_is_stopped_when_the_grader_exits():
+    import subprocess
+
+    code = ("from labgrader.sandbox import session as s, Limits; s.prestart(Limits()); "
+            "print(s._spare._proc.pid, flush=True)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_GUARD, check=True)
+    pid = int(out.stdout.split()[0])
+    assert wait_until(lambda: _gone(pid), HANG_GUARD)
