@@ -21,10 +21,16 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+# Bytecode of the course's own packages (pip compiles only what it installs into the venv): every
+# `course grade` would otherwise compile them again where PYTHONDONTWRITEBYTECODE is set.
+PYC = $(BIN)/python -m compileall -q labgrader reference_impl labkit labdatasets bench >/dev/null
+
 demo: $(STAMP)
+	$(PYC)
 	$(BIN)/course demo
 
 test: $(STAMP)
+	$(PYC)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
@@ -35,12 +41,14 @@ check: $(STAMP)
 	$(BIN)/course build --check
 
 bench: $(STAMP)
+	$(PYC)
 	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
 
 validate: $(STAMP)   ## mutation score and alternatives of every lab in course.toml
+	$(PYC)
 	$(BIN)/python -c "from labgrader.config import load_course; print(*(l.id for l in load_course().labs))" \
 	  | xargs -n1 $(BIN)/course validate --jobs 2
 

@@ -189,7 +189,8 @@ class BatchedBackend:
     def call(self, fn: str, *args, **kwargs) -> CallResult:
         if not self.off:
             p = self.planned[self.next_planned] if self.next_planned < len(self.planned) else None
-            if p is not None and p.fn == fn and p.key == call_key(fn, args, kwargs):
+            if p is not None and p.fn == fn and ((wire.identical(p.args, list(args)) and wire.identical(p.kwargs, kwargs))
+                                                 or p.key == call_key(fn, args, kwargs)):
                 if self.batch is None or not self.batch.alive:
                     self.batch = self.session.batch(self._chunk())
                     self.trips += 1

@@ -90,6 +90,28 @@ def _encode(v, buffers: list, depth: int):
     )
 
 
+def identical(a, b, depth: int = 0) -> bool:
+    """True only if ``a`` and ``b`` would be sent as the same bytes (exact types, dict order, float
+    signs and NaNs, array dtypes, shapes and bytes), without encoding either: a fast test before
+    comparing encodings. False may still mean they encode alike (a NumPy scalar and its 0-d array)."""
+    t = type(a)
+    if t is not type(b) or depth > MAX_DEPTH:
+        return False
+    if a is None or t is bool or t is str or t is int:
+        return a == b
+    if t is float:
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+    if t is list or t is tuple:
+        return len(a) == len(b) and all(identical(x, y, depth + 1) for x, y in zip(a, b))
+    if t is dict:
+        return list(a) == list(b) and all(identical(a[k], b[k], depth + 1) for k in a)
+    if t is _ndarray:
+        return a.dtype.str == b.dtype.str and a.shape == b.shape and a.tobytes() == b.tobytes()
+    return False
+
+
 def encode(message) -> bytes:
     """Encode a message (plain data and arrays) as one frame."""
     buffers: list[bytes] = []

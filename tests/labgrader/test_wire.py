@@ -479,3 +479,35 @@ def test_non_blocking_write_without_deadline_waits_for_the_reader(pipe):
     finally:
         reader.join()
     assert same(got[0], big)
+
+
+# -- identical: the fast test the batches use before comparing encodings ------------------------------
+_leaves = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=True, width=64),
+                    st.sampled_from([0.0, -0.0, 1.0, math.nan, math.inf]), st.text(max_size=2),
+                    hnp.arrays(st.sampled_from([np.float64, np.float32, np.int64, np.bool_]),
+                               hnp.array_shapes(min_dims=0, max_dims=2, max_side=2)))
+_values = st.recursive(_leaves, lambda kids: st.one_of(
+    st.lists(kids, max_size=3), st.lists(kids, max_size=3).map(tuple),
+    st.dictionaries(st.sampled_from(["a", "b", "c"]), kids, max_size=3)), max_leaves=8)
+
+
+@settings(max_examples=300, database=None)
+@given(_values, _values)
+def test_identical_values_encode_to_the_same_bytes(a, b):
+    if wire.identical(a, b):
+        assert wire.encode(a) == wire.encode(b)
+
+
+@settings(max_examples=200, database=None)
+@given(_values)
+def test_a_value_is_identical_to_what_the_wire_delivers_of_it(a):
+    assert wire.identical(a, wire.roundtrip(a))
+
+
+@pytest.mark.parametrize("a, b", [
+    (0.0, -0.0), (1, 1.0), (True, 1), ((1,), [1]), ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
+    (np.zeros(2), np.zeros(2, dtype=np.float32)), (np.zeros((1, 2)), np.zeros(2)), (np.array([0.0]), np.array([-0.0])),
+    (np.float64(1.0), np.array(1.0)),  # encodes alike, but identical is allowed to say no
+])
+def test_identical_says_no_to_values_that_differ_on_the_wire(a, b):
+    assert not wire.identical(a, b)
