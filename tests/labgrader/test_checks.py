@@ -77,3 +77,23 @@ def test_nondeterministic_function_fails_clearly(lab01):
     src = ALL_SOURCE + "\n\nimport random\n_old = softmax_t\ndef softmax_t(logits, T=1.0):\n    return _old(logits, T) + random.random() * 1e-3\n"
     outcomes = _grade(lab01, src, "softmax_t")
     assert not outcomes["agrees_with_reference"].passed
+
+
+def test_fmt_renders_arrays_by_their_contents_every_time():
+    """fmt keeps the texts it made (checks format the same inputs several times a case): a text must
+    follow the array's dtype, shape and bytes, never its identity."""
+    import numpy as np
+
+    from labgrader.assertions import fmt
+
+    def rendered(x):  # the rendering, made here with NumPy directly
+        body = np.array2string(x, separator=", ", precision=6, floatmode="maxprec", suppress_small=False,
+                               threshold=64) if x.dtype.kind == "f" else np.array2string(x, separator=", ", threshold=64)
+        return f"np.array({body})"
+
+    a = np.array([0.5, -0.0, np.nan])
+    assert fmt(a) == rendered(a) == fmt(a)
+    a[1] = 0.0  # the same object, other contents
+    assert fmt(a) == rendered(a) and "-0." not in fmt(a)
+    assert fmt(a.astype(np.float32)) == rendered(a.astype(np.float32))
+    assert fmt(np.arange(6).reshape(2, 3)) == rendered(np.arange(6).reshape(2, 3)) != fmt(np.arange(6))
