@@ -92,14 +92,14 @@ def _snap_near_ties(a: np.ndarray, names: list, n_inputs: int) -> np.ndarray:
 
 @st.composite
 def _genotype_inputs(draw, n_inputs: int | None = None):
-    """(alpha (E, K) of small integers, op_names with one 'none', k, n_inputs); up to 5 nodes (20 edges).
+    """(alpha (E, K) of small integers, op_names with one 'none', k, n_inputs); up to 6 nodes (27 edges).
 
     Equally strong edges are exact ties (identical rows: half the time some edges copy an earlier one, and
     near ties are snapped, see _snap_near_ties), as are equal ops in a row (integers), so the documented tie
     rule (the lower state first, a stable sort) is drawn, also in nodes of 4 or more edges, where an
     unstable sort (np.argsort's default) starts to reorder ties."""
     n_inputs = n_inputs if n_inputs is not None else draw(st.integers(1, 2))
-    n_nodes = draw(S.sizes(1, 3, large=5))
+    n_nodes = draw(S.sizes(1, 4, large=6))
     K = draw(st.integers(2, 4))
     names = list(OP_POOL[: K - 1])
     names.insert(draw(st.integers(0, K - 1)), "none")
