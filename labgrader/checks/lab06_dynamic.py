@@ -3,7 +3,10 @@
 Each check's docstring (first paragraph) is the property the student reads when it fails. Each
 exercise has an agreement check against the hidden reference plus the invariants of the topic,
 most of them public (they need no reference). Inputs are small: at most 3 exits, 4 samples,
-4 classes, 8 tokens and 4 experts, so that a shrunk counterexample fits on a line or two.
+4 classes, 8 tokens and 4 experts, so that a shrunk counterexample fits on a line or two; one
+dimension (samples, classes, tokens or the first axis) is sometimes larger (``S.sizes``: up to 16,
+40 tokens), and router logits are often tied, so bugs that only show on longer inputs or on ties
+are drawn too.
 
 The hidden checks (agreement with the reference) are in labgrader/checks/hidden/lab06_dynamic.py,
 which students do not receive; this file is released to them as it is.
@@ -50,8 +53,9 @@ def _floats(bound: float):
 
 @st.composite
 def prob_arrays(draw, *, max_dims: int = 3) -> np.ndarray:
-    """Probabilities on the last axis of an array of rank 1..max_dims (exact zeros allowed)."""
-    shape = draw(hnp.array_shapes(min_dims=1, max_dims=max_dims, min_side=1, max_side=4))
+    """Probabilities on the last axis of an array of rank 1..max_dims (exact zeros allowed); C sometimes up to 16."""
+    lead = draw(hnp.array_shapes(min_dims=0, max_dims=max_dims - 1, min_side=1, max_side=4))
+    shape = lead + (draw(S.sizes(1, 4, large=16)),)
     w = draw(hnp.arrays(np.float64, shape, elements=st.one_of(st.just(0.0), st.floats(0.0, 10.0, allow_subnormal=False))))
     flat = w.reshape(-1, shape[-1])
     flat[flat.sum(axis=-1) <= 0, -1] = 1.0
@@ -62,7 +66,7 @@ def prob_arrays(draw, *, max_dims: int = 3) -> np.ndarray:
 def exit_probs(draw, *, min_exits: int = 1, one_hot: bool = False) -> np.ndarray:
     """(E, N, C) probabilities: E exits' predictions for N samples."""
     E = draw(st.integers(min_exits, MAX_EXITS))
-    N = draw(st.integers(1, S.MAX_BATCH))
+    N = draw(S.sizes(1, S.MAX_BATCH, large=16))
     C = draw(st.integers(2, 4))
     if one_hot:
         idx = draw(hnp.arrays(np.int64, (E, N), elements=st.integers(0, C - 1)))
@@ -86,7 +90,7 @@ def exit_costs(draw):
     E = draw(st.integers(1, MAX_EXITS + 1))
     cost = draw(hnp.arrays(np.float64, (E,), elements=st.one_of(st.integers(0, 100).map(float),
                                                                  st.floats(0.0, 1e3, allow_subnormal=False))))
-    exits = draw(hnp.arrays(np.int64, (draw(st.integers(1, 6)),), elements=st.integers(0, E - 1)))
+    exits = draw(hnp.arrays(np.int64, (draw(S.sizes(1, 6)),), elements=st.integers(0, E - 1)))
     return exits, cost
 
 
@@ -94,7 +98,7 @@ def exit_costs(draw):
 def exit_logits(draw, *, bound: float = S.LOGIT_BOUND):
     """(logits (E, N, C), labels (N,), weights (E,))."""
     E = draw(st.integers(1, MAX_EXITS))
-    N = draw(st.integers(1, S.MAX_BATCH))
+    N = draw(S.sizes(1, S.MAX_BATCH, large=16))
     C = draw(st.integers(2, 4))
     z = draw(hnp.arrays(np.float64, (E, N, C), elements=_floats(bound)))
     y = draw(hnp.arrays(np.int64, (N,), elements=st.integers(0, C - 1)))
@@ -103,16 +107,23 @@ def exit_logits(draw, *, bound: float = S.LOGIT_BOUND):
     return z, y, w
 
 
+def _shapes(max_dims: int, max_side: int):
+    """Array shapes of rank 1..max_dims whose first axis is sometimes up to 16 long."""
+    return st.tuples(S.sizes(1, max_side, large=16),
+                     hnp.array_shapes(min_dims=0, max_dims=max_dims - 1, min_side=1, max_side=max_side)).map(
+        lambda t: (t[0], *t[1]))
+
+
 def _gate_logits():
     """Gate logits away from +-1e-6 (except an exact 0), where sigmoid(z) rounds to 1/2."""
     value = st.one_of(st.just(0.0), _floats(40.0).filter(lambda v: abs(v) > 1e-6))
-    return hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=4), elements=value)
+    return hnp.arrays(np.float64, _shapes(2, 4), elements=value)
 
 
 @st.composite
 def gated_blocks(draw, *, hard: bool = False):
     """(x (N, ...), fx like x, m (N,)) with gates in {0, 1} when ``hard`` else in [0, 1]."""
-    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=3))
+    shape = draw(_shapes(3, 3))
     x = draw(hnp.arrays(np.float64, shape, elements=_floats(10.0)))
     fx = draw(hnp.arrays(np.float64, shape, elements=_floats(10.0)))
     gate = st.sampled_from([0.0, 1.0]) if hard else st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
@@ -123,7 +134,7 @@ def gated_blocks(draw, *, hard: bool = False):
 @st.composite
 def gate_grads(draw, *, bound: float = 20.0):
     """(z, upstream) of one shape."""
-    shape = draw(hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=4))
+    shape = draw(_shapes(2, 4))
     z = draw(hnp.arrays(np.float64, shape, elements=_floats(bound)))
     g = draw(hnp.arrays(np.float64, shape, elements=_floats(5.0)))
     return z, g
@@ -131,8 +142,8 @@ def gate_grads(draw, *, bound: float = 20.0):
 
 @st.composite
 def router_logits(draw, *, tied: bool | None = None, distinct_max: bool = False):
-    """(T, E) router logits; with ``tied`` small integers (argmax ties), with ``distinct_max`` a unique row max."""
-    T = draw(st.integers(1, MAX_TOKENS))
+    """(T, E) router logits, T sometimes up to 40; with ``tied`` small integers (argmax ties), with ``distinct_max`` a unique row max."""
+    T = draw(S.sizes(1, MAX_TOKENS, large=40))
     E = draw(st.integers(1, MAX_EXPERTS))
     tied = draw(st.booleans()) if tied is None else tied
     elements = st.integers(-2, 2).map(float) if tied else _floats(10.0)
@@ -338,10 +349,10 @@ def zero_logit_executes(student, ref, n):
     assert_close(student(z - 0.01), np.zeros(n), "skip_gate_forward(-0.01): sigmoid(-0.01) < 0.5")
 
 
-@check("skip_gate_forward", public=True, z=hnp.arrays(np.float64, st.integers(1, 4), elements=st.sampled_from(
-    [1e-20, -1e-20, 1e-300, -1e-300, 1e-17, -1e-17, 0.0])))
+@check("skip_gate_forward", public=True, z=hnp.arrays(np.float64, st.integers(1, 4), elements=S.with_tiny(
+    st.sampled_from([1e-17, -1e-17]))))
 def decided_by_the_sign_at_tiny_logits(student, ref, z):
-    """For gate logits as small as +-1e-20 the docstring fixes m = 1 exactly when z >= 0: sigmoid(-1e-20) rounds to 0.5 in float64, so compare z with 0, not sigmoid(z) with 1/2."""
+    """For gate logits as small as +-1e-20 the docstring fixes m = 1 exactly when z >= 0: sigmoid(-1e-20) rounds to 0.5 in float64, so compare z with 0, not sigmoid(z) with 1/2 (and -0.0 >= 0: the block runs)."""
     assert_close(student(z), (z >= 0).astype(np.float64), f"skip_gate_forward({fmt(z)})")
 
 
@@ -467,7 +478,13 @@ def collapsed_routing_gives_e(student, ref, t, e, expert):
     assert_close(student(z), float(e), f"load_balancing_loss with all {t} tokens certain of expert {i} (E = {e})", rtol=1e-9)
 
 
-@check("load_balancing_loss", public=True, z=router_logits(distinct_max=True), data=st.data())
+def _clear_top(z: np.ndarray) -> bool:
+    """Each row's maximum beats the runner-up by more than rounding: z + an integer shift keeps the same argmax."""
+    top2 = np.sort(z, axis=1)[:, -2:]
+    return z.shape[1] == 1 or bool(np.all(top2[:, 1] - top2[:, 0] > 1e-9))
+
+
+@check("load_balancing_loss", public=True, z=router_logits(distinct_max=True).filter(_clear_top), data=st.data())
 def invariant_to_token_and_expert_order(student, ref, z, data):
     """The loss should not depend on the order of the tokens or the numbering of the experts, nor on a shift of a token's logits."""
     T, E = z.shape
@@ -478,6 +495,18 @@ def invariant_to_token_and_expert_order(student, ref, z, data):
     b = as_float(student(z[rows][:, cols] + shift[rows, None]), "load_balancing_loss(z permuted and shifted)")
     assert_close(b, a, f"load_balancing_loss with tokens reordered {fmt(rows)}, experts {fmt(cols)}, row shifts {fmt(shift[rows])}")
     require(-1e-12 <= a <= E + 1e-9, f"load_balancing_loss = {a!r} should lie in [0, E = {E}]")
+
+
+@check("load_balancing_loss", public=True, z=router_logits(tied=True))
+def ties_count_for_the_lowest_expert(student, ref, z):
+    """With tied router logits, f should count each token once, for the lowest-index expert among its tied maxima (the argmax rule, before any capacity drop)."""
+    T, E = z.shape
+    f = np.zeros(E)
+    for row in z.tolist():
+        f[row.index(max(row))] += 1 / T  # list.index: the first maximum
+    P = np.array([[math.exp(v - max(row)) for v in row] for row in z.tolist()])
+    P = (P / P.sum(axis=1, keepdims=True)).mean(axis=0)
+    assert_close(student(z), float(E * (f * P).sum()), f"load_balancing_loss({fmt(z)}) (f from the first maximum of each row)")
 
 
 @check("load_balancing_loss", public=True, z=router_logits(tied=True).map(lambda z: z * LARGE))

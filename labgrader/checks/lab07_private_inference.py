@@ -18,6 +18,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from .. import strategies as S
 from ..assertions import CheckFailed, as_array, assert_close, fmt, raises_value_error, require
 from . import Registry
 
@@ -38,7 +39,10 @@ FRAC_BITS = st.sampled_from([0, 1, 8, 16, 20])
 
 # --- strategies ---------------------------------------------------------------------------------
 def _shapes(min_dims: int = 1, max_dims: int = 2):
-    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=3)
+    """Small shapes whose first axis is sometimes up to 16 long (S.sizes)."""
+    return st.tuples(S.sizes(1, 3, large=16),
+                     hnp.array_shapes(min_dims=min_dims - 1, max_dims=max_dims - 1, min_side=1, max_side=3)).map(
+        lambda t: (t[0], *t[1]))
 
 
 _RING = st.one_of(st.integers(0, MOD - 1), st.sampled_from([0, 1, 2**63 - 1, 2**63, MOD - 1]))
@@ -58,9 +62,11 @@ def ring_arrays(draw, n: int = 1, shape=None):
 
 @st.composite
 def reals_and_bits(draw, bound: float = 1000.0):
-    """(x float64 array, frac_bits) with |x| * 2^f well inside the ring."""
+    """(x float64 array, frac_bits) with |x| * 2^f well inside the ring; some entries are exact rounding ties
+    (k + 1/2) 2^-f, where the documented rule (half to even) decides."""
     f = draw(FRAC_BITS)
-    x = draw(hnp.arrays(np.float64, _shapes(), elements=st.floats(-bound, bound, allow_subnormal=False, width=64)))
+    x = draw(hnp.arrays(np.float64, _shapes(), elements=st.one_of(
+        st.floats(-bound, bound, allow_subnormal=False, width=64), S.half_ties(2.0**-f))))
     return x, f
 
 
@@ -118,8 +124,8 @@ def mul_setup(x: np.ndarray, y: np.ndarray, seed: int):
 
 @st.composite
 def matmul_operands(draw):
-    """X (m, k) and Y (k, n) ring matrices, 1 <= m, k, n <= 3."""
-    m, k, n = (draw(st.integers(1, 3)) for _ in range(3))
+    """X (m, k) and Y (k, n) ring matrices, 1 <= m, n <= 3 and 1 <= k <= 3, sometimes up to 12 (longer sums)."""
+    m, k, n = draw(st.integers(1, 3)), draw(S.sizes(1, 3, large=12)), draw(st.integers(1, 3))
     return draw(_ring((m, k))), draw(_ring((k, n)))
 
 
@@ -178,13 +184,24 @@ def integers_encode_exactly(student, ref, k, f):
 
 @check("encode_fixed", public=True, xf=reals_and_bits())
 def round_trip_within_half_unit(student, ref, xf):
-    """Read back as a signed integer over 2^f, encode_fixed(x, f) should be within 2^-(f+1) of x (rounding to nearest)."""
+    """Read back as a signed integer over 2^f, encode_fixed(x, f) should be within 2^-(f+1) of x (rounding to nearest).
+
+    At an exact tie both neighbours are within 2^-(f+1): which one is due is checked by ties_round_half_to_even."""
     x, f = xf
     got = as_ring(student(x, f), f"encode_fixed(x, {f})", x.shape)
     back = np.array([v / 2**f for v in _signed(got)]).reshape(x.shape)
     err = np.abs(back - x)
     require(bool(np.all(err <= 2.0 ** -(f + 1) * (1 + 1e-12))),
             f"encode_fixed(x, {f}) decodes to {fmt(back)}, more than 2^-{f + 1} away from x = {fmt(x)}")
+
+
+@check("encode_fixed", public=True, k=st.lists(st.integers(-40, 40), min_size=1, max_size=4), f=FRAC_BITS)
+def ties_round_half_to_even(student, ref, k, f):
+    """A value exactly halfway between two fixed-point numbers, (k + 1/2) 2^-f, should round to the even one (np.rint's rule, as documented): 2.5 -> 2, 3.5 -> 4, -2.5 -> -2; not half up, not half away from zero."""
+    x = np.array([(v + 0.5) * 2.0**-f for v in k])  # exact: a power-of-two scale
+    got = as_ring(student(x, f), f"encode_fixed({fmt(x)}, {f})", x.shape)
+    ring_equal(got, _u64([round(v + 0.5) for v in k], x.shape),  # Python's round: half to even, exact here
+               f"encode_fixed({fmt(x)}, {f}) (each x * 2^{f} is a tie k + 1/2)")
 
 
 @check("encode_fixed", public=True, xf=reals_and_bits())
@@ -376,7 +393,7 @@ def beaver_matmul__opened_values_are_masked(student, ref, XY, seed):
     ring_equal(F, _sub(Y, B), "the opened F (should be Y - B)")
 
 
-@check("beaver_matmul", public=True, m=st.integers(1, 3), k=st.integers(1, 3), n=st.integers(1, 3), seed=SEEDS)
+@check("beaver_matmul", public=True, m=st.integers(1, 3), k=S.sizes(1, 3, large=12), n=st.integers(1, 3), seed=SEEDS)
 def fixed_point_matmul_within_error_bound(student, ref, m, k, n, seed):
     """On fixed-point encodings (f = 16) of values in [-10, 10], beaver_matmul's product read with 32 fractional bits should be within k (20 2^-17 + 2^-34) of X @ Y."""
     F = 16
@@ -517,8 +534,8 @@ TS = st.sampled_from([0.0, 0.1, 0.5, 1.0])
 
 @st.composite
 def mask_aux(draw, t: float):
-    """(mask bool (n,), aux (n,)) with aux often on the band's edges -t, 0, t."""
-    n = draw(st.integers(1, 6))
+    """(mask bool (n,), aux (n,)) with aux often on the band's edges -t, 0, t; n sometimes up to 40."""
+    n = draw(S.sizes(1, 6))
     mask = draw(hnp.arrays(np.bool_, (n,)))
     edge = st.sampled_from([-t, t, 0.0, -2 * t - 0.3, 2 * t + 0.3])
     aux = draw(hnp.arrays(np.float64, (n,), elements=st.one_of(edge, st.floats(-3, 3, allow_subnormal=False))))

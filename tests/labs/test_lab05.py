@@ -41,6 +41,12 @@ BUGS = {
     "edges kept weakest first": (
         "derive_genotype", "key=lambda i: -strength[i]", "key=lambda i: strength[i]",
         {"agrees_with_reference", "none_dominance_is_ignored"}),
+    # issue 19: ties between edges are drawn in nodes of 4+ edges (before, nodes had at most 4 edges and
+    # equally strong edges were exact ties only when all alphas were 0): an unstable sort got full marks.
+    "edges ranked by an unstable sort (ties out of state order)": (
+        "derive_genotype", "kept = sorted(range(n_edges), key=lambda i: -strength[i])[:k]",
+        "kept = [int(i) for i in np.argsort(-strength, kind=\"heapsort\")[:k]]",
+        {"equally_strong_edges_keep_the_lower_state"}),
     "fixed latency added per layer": (
         "expected_latency", "return float((mixed_op_weights(a) * lat).sum() + fixed)",
         "return float((mixed_op_weights(a) * lat + fixed / lat.shape[-1]).sum())",

@@ -84,6 +84,19 @@ BUGS = {
     "load-balancing loss without the factor E": (
         "load_balancing_loss", "return float(E * (f * P).sum())", "return float((f * P).sum())",
         {"agrees_with_reference", "balanced_routing_gives_one", "collapsed_routing_gives_e"}),
+    # issue 19: router logits are now tied in the load-balancing checks too (before, every check drew a
+    # unique row maximum), and -0.0 is drawn for the gate: these got full marks before.
+    "load-balancing f counts every tied expert (multi-hot)": (
+        "load_balancing_loss", "f = np.bincount(logits.argmax(axis=1), minlength=E) / T",
+        "f = (logits == logits.max(axis=1, keepdims=True)).sum(axis=0) / T",
+        {"agrees_with_reference", "ties_count_for_the_lowest_expert"}),
+    "load-balancing f breaks ties to the last expert": (
+        "load_balancing_loss", "f = np.bincount(logits.argmax(axis=1), minlength=E) / T",
+        "f = np.bincount(E - 1 - logits[:, ::-1].argmax(axis=1), minlength=E) / T",
+        {"agrees_with_reference", "ties_count_for_the_lowest_expert"}),
+    "gate decided by the sign bit (-0.0 skipped)": (
+        "skip_gate_forward", "return (z >= 0).astype(np.float64)", "return (~np.signbit(z)).astype(np.float64)",
+        {"decided_by_the_sign_at_tiny_logits"}),
     "load-balancing loss with probabilities in place of the counts": (
         "load_balancing_loss", "return float(E * (f * P).sum())", "return float(E * (P * P).sum())",
         {"agrees_with_reference"}),  # balanced and collapsed routing give 1 and E either way

@@ -26,6 +26,16 @@ BUGS = {
         "encode_fixed", "return scaled.astype(np.int64).view(np.uint64)",
         "return np.clip(scaled, 0, None).astype(np.uint64)",
         {"agrees_with_reference", "integers_encode_exactly", "round_trip_within_half_unit", "negation_is_ring_negation"}),
+    # issue 19: exact rounding ties (k + 1/2) 2^-f are drawn now; before, both got full marks (a random float
+    # is never halfway, and the round trip allows either neighbour).
+    "encode rounding half away from zero": (
+        "encode_fixed", "scaled = np.rint(np.asarray(x, dtype=np.float64) * 2.0**frac_bits)",
+        "v = np.asarray(x, dtype=np.float64) * 2.0**frac_bits\n    scaled = np.sign(v) * np.floor(np.abs(v) + 0.5)",
+        {"agrees_with_reference", "ties_round_half_to_even"}),
+    "encode rounding half up": (
+        "encode_fixed", "scaled = np.rint(np.asarray(x, dtype=np.float64) * 2.0**frac_bits)",
+        "scaled = np.floor(np.asarray(x, dtype=np.float64) * 2.0**frac_bits + 0.5)",
+        {"agrees_with_reference", "ties_round_half_to_even", "negation_is_ring_negation"}),
     "decode reading the ring as unsigned": (
         "decode_fixed", "return x_ring.view(np.int64).astype(np.float64) / 2.0**frac_bits",
         "return x_ring.astype(np.float64) / 2.0**frac_bits",
