@@ -623,7 +623,10 @@ def bfp_quantize__rejects_bad_input(student, ref, bad):
 
 
 # --- quantize_multiplier --------------------------------------------------------------------------
-MULTIPLIERS = st.one_of(st.sampled_from([0.5, 0.25, 0.75, 0.1, 1e-3]), st.floats(1e-9, 1.0, exclude_max=True))
+# M_0 within 2^-32 of 1 rounds up to 2^31, which the docstring saturates to 2^31 - 1: 1 - 2^-32 is an exact tie
+NEAR_ONE = (1 - 2.0**-32, 1 - 2.0**-33, 1 - 2.0**-53)
+MULTIPLIERS = st.one_of(st.sampled_from([0.5, 0.25, 0.75, 0.1, 1e-3, *NEAR_ONE, NEAR_ONE[0] / 8]),
+                        st.floats(1e-9, 1.0, exclude_max=True))
 
 
 def _multiplier(student, M):
@@ -657,6 +660,15 @@ def q31_ties_round_half_to_even(student, ref, N, n):
     got = _multiplier(student, M)
     require(got == expected, f"quantize_multiplier({M!r}) with M 2^(31 + {n}) = {N} + 1/2 exactly\n"
                              f"  expected: {expected} (half to even)\n  got:      {got}")
+
+
+@check("quantize_multiplier", public=True, f=st.sampled_from(NEAR_ONE), j=st.integers(0, 20))
+def saturates_just_below_a_power_of_two(student, ref, f, j):
+    """M = f 2^-j with f within 2^-32 of 1 rounds M_0 2^31 up to 2^31, which does not fit an int32: M0 should saturate to 2^31 - 1 with n = j (not renormalise to 2^30 with n - 1)."""
+    M = math.ldexp(f, -j)
+    got = _multiplier(student, M)
+    require(got == (2**31 - 1, j), f"quantize_multiplier({M!r}) = {got}, expected ({2**31 - 1}, {j}): M_0 = {f!r} "
+                                   f"rounds to 2^31 and saturates")
 
 
 @check("quantize_multiplier", public=True, M=st.sampled_from([0.0, 1.0, -0.5, 2.0, math.nan, math.inf]))

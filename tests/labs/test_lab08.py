@@ -34,6 +34,8 @@ BUGS = [
     # the Q31 multiplier rounded half up (int(x + 0.5)): one code off at exact ties with an even lower code
     ("quantize_multiplier", "M0 = int(np.round(f * 2.0**31))", "M0 = int(np.floor(f * 2.0**31 + 0.5))",
      {"q31_ties_round_half_to_even"}),
+    # no saturation of M0 = 2^31 for M_0 within 2^-32 of 1: before, caught only when a seed happened to draw such an M
+    ("quantize_multiplier", "return min(M0, 2**31 - 1), n", "return M0, n", {"saturates_just_below_a_power_of_two"}),
 ]
 
 
