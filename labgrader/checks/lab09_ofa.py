@@ -468,6 +468,7 @@ def reinforce_grad__rejects_bad_arguments(student, ref, L, K, bad):
 def _tournaments(draw):
     N = draw(S.sizes(1, 10, large=LARGE))
     f = draw(hnp.arrays(np.float64, N, elements=st.integers(0, 3).map(float) | S._floats(1.0)))
+    f = S.tied(f, draw)  # exact fitness ties on some draws: the rule "the one drawn first wins" must be tested
     c = draw(hnp.arrays(np.float64, N, elements=st.integers(0, 6).map(float)))
     budget = float(draw(st.integers(-1, 7)))
     n, k = draw(st.integers(1, 7)), draw(S.sizes(1, 7, large=LARGE))
