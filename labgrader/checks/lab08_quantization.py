@@ -23,6 +23,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from .. import strategies as S
 from ..assertions import CheckFailed, as_array, as_float, as_tuple, assert_close, fmt, raises_value_error, require
 from . import Registry
 
@@ -51,7 +52,8 @@ SYMMETRIC = st.booleans()
 
 @st.composite
 def vectors(draw, max_size: int = 6):
-    return draw(hnp.arrays(np.float64, draw(st.integers(1, max_size)), elements=_elements()))
+    """1..max_size values, sometimes up to S.LARGE_SIZE (bugs that only show on longer inputs)."""
+    return draw(hnp.arrays(np.float64, draw(S.sizes(1, max_size)), elements=_elements()))
 
 
 @st.composite
@@ -205,6 +207,19 @@ def per_channel_entrywise(student, ref, lo, width, bits, symmetric):
         require(int(zp[j]) == int(z_j), f"zero_point[{j}] = {int(zp[j])} but the scalar call gives {int(z_j)}")
 
 
+@check("quant_params", public=True, k=st.integers(0, 254), j=st.integers(-3, 3), bits=BITS)
+def zero_point_ties_round_half_to_even(student, ref, k, j, bits):
+    """When -lo / scale is exactly k + 1/2 the affine zero point should round half to even (0.5 -> 0, 1.5 -> 2, 2.5 -> 2), like np.round, not half up."""
+    q_max = 2**bits - 1
+    k %= q_max  # k in [0, q_max - 1]: lo = -(k + 1/2) scale <= 0 <= hi
+    scale = 2.0**j  # hi - lo = q_max scale exactly, so the scale is exactly 2^j and -lo / scale exactly k + 1/2
+    lo, hi = -(k + 0.5) * scale, (q_max - k - 0.5) * scale
+    got_scale, zp = _student_params(student, lo, hi, bits, False)
+    what = _call_desc("quant_params", lo, hi, bits, False)
+    assert_close(got_scale, scale, what + "[0], the scale")
+    _same_ints(zp, round(k + 0.5), what + f"[1], the zero point (-lo / scale = {k + 0.5} rounds half to even)")
+
+
 @check("quant_params", public=True, bits=BITS, symmetric=SYMMETRIC)
 def empty_range_gets_scale_one(student, ref, bits, symmetric):
     """The range [0, 0] should get scale 1 and zero point 0 (any scale represents all-zeros; 0 would divide by zero)."""
@@ -227,15 +242,16 @@ def _qcall(student, case):
 
 
 @check("quantize", public=True, j=st.integers(-3, 3), k=st.integers(-20, 20), zp=st.integers(0, 3),
-       bits=st.integers(4, 8))
-def ties_round_half_to_even(student, ref, j, k, zp, bits):
-    """An exact tie x / scale = k + 1/2 should round half to even, before adding the zero point: q = round(x / scale) + zero_point (e.g. 2.5 -> 2, 3.5 -> 4, -0.5 -> 0)."""
+       bits=st.integers(4, 8), symmetric=SYMMETRIC)
+def ties_round_half_to_even(student, ref, j, k, zp, bits, symmetric):
+    """An exact tie x / scale = k + 1/2 should round half to even, before adding the zero point: q = round(x / scale) + zero_point (e.g. 2.5 -> 2, 3.5 -> 4, -0.5 -> 0, -2.5 -> -2 on the symmetric grid)."""
     scale = 2.0**j
+    zp = 0 if symmetric else zp
     x = np.array([(k + 0.5) * scale, (k + 1.5) * scale])
-    q_min, q_max = _q_range(bits, False)
+    q_min, q_max = _q_range(bits, symmetric)
     expected = [min(max(round(k + 0.5) + zp, q_min), q_max), min(max(round(k + 1.5) + zp, q_min), q_max)]
-    _same_ints(student(x, scale, zp, bits, False, None), expected,
-               f"quantize({fmt(x)}, scale={scale}, zero_point={zp}, bits={bits})")
+    _same_ints(student(x, scale, zp, bits, symmetric, None), expected,
+               f"quantize({fmt(x)}, scale={scale}, zero_point={zp}, bits={bits}, symmetric={symmetric})")
 
 
 @check("quantize", public=True, case=quant_cases().filter(lambda c: c[-1]))
@@ -441,7 +457,7 @@ def fp_cases(draw):
     e, m, fo = draw(st.sampled_from(FORMATS))
     bias = 2 ** (e - 1) - 1
     mag = st.builds(lambda f, k: f * 2.0**k, st.floats(-1.99, 1.99), st.integers(-bias - m - 2, bias + 2))
-    x = draw(hnp.arrays(np.float64, draw(st.integers(1, 6)), elements=st.one_of(_elements(), mag)))
+    x = draw(hnp.arrays(np.float64, draw(S.sizes(1, 6)), elements=S.with_tiny(st.one_of(_elements(), mag))))
     return x, e, m, fo
 
 
@@ -469,6 +485,16 @@ def rounds_to_nearest_ties_to_even(student, ref, fmt_, u):
     expected = np.array([even, a, b, -even])
     assert_close(got, expected, f"the values of fp_encode({fmt(x)}, {e}, {m}, finite_only={fo}) "
                  f"(between neighbours {a!r} and {b!r})")
+
+
+@check("fp_encode", public=True, fmt_=st.sampled_from(FORMATS))
+def tiny_values_keep_their_sign(student, ref, fmt_):
+    """Magnitudes below half the smallest subnormal (1e-20, 1e-300, a quarter of 2^(1 - bias - m), 0) should encode to zero, and negative ones (and -0.0) to the negative zero 1 << (e + m): the sign bit is the sign of x."""
+    e, m, fo = fmt_
+    quarter = math.ldexp(1.0, 1 - (2 ** (e - 1) - 1) - m - 2)
+    x = np.array([v for t in (1e-20, 1e-300, 0.0, quarter) for v in (t, -t)])
+    expected = [0, 1 << (e + m)] * 4
+    _same_ints(student(x, e, m, fo), expected, f"fp_encode({fmt(x)}, {e}, {m}, finite_only={fo})")
 
 
 @check("fp_encode", public=True, fmt_=st.sampled_from(FORMATS), big=st.floats(1.0, 1e30))
@@ -534,7 +560,7 @@ def fp_decode__rejects_bad_input(student, ref, bad):
 @st.composite
 def bfp_cases(draw):
     block = draw(st.sampled_from([1, 2, 3, 4]))
-    rows, nblocks = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    rows, nblocks = draw(st.integers(1, 2)), draw(S.sizes(1, 3, large=10))
     x = draw(hnp.arrays(np.float64, (rows, block * nblocks), elements=_elements(100.0)))
     return x, block, draw(st.integers(2, 8))
 
@@ -597,7 +623,10 @@ def bfp_quantize__rejects_bad_input(student, ref, bad):
 
 
 # --- quantize_multiplier --------------------------------------------------------------------------
-MULTIPLIERS = st.one_of(st.sampled_from([0.5, 0.25, 0.75, 0.1, 1e-3]), st.floats(1e-9, 1.0, exclude_max=True))
+# M_0 within 2^-32 of 1 rounds up to 2^31, which the docstring saturates to 2^31 - 1: 1 - 2^-32 is an exact tie
+NEAR_ONE = (1 - 2.0**-32, 1 - 2.0**-33, 1 - 2.0**-53)
+MULTIPLIERS = st.one_of(st.sampled_from([0.5, 0.25, 0.75, 0.1, 1e-3, *NEAR_ONE, NEAR_ONE[0] / 8]),
+                        st.floats(1e-9, 1.0, exclude_max=True))
 
 
 def _multiplier(student, M):
@@ -621,6 +650,25 @@ def powers_of_two(student, ref, j):
     """M = 2^-j is exact: M0 = 2^30 (M_0 = 1/2) and n = j - 1."""
     got = _multiplier(student, 2.0**-j)
     require(got == (2**30, j - 1), f"quantize_multiplier(2**-{j}) should be ({2**30}, {j - 1}), got {got}")
+
+
+@check("quantize_multiplier", public=True, N=st.integers(2**30, 2**31 - 2), n=st.integers(0, 20))
+def q31_ties_round_half_to_even(student, ref, N, n):
+    """M = (N + 1/2) 2^-(31 + n) is exactly halfway between two Q31 codes: M0 should round half to even (N if N is even, N + 1 if odd), and n stays n."""
+    M = math.ldexp(N + 0.5, -31 - n)  # exact: N + 1/2 needs 32 bits of a double's 53
+    expected = (N + N % 2, n)
+    got = _multiplier(student, M)
+    require(got == expected, f"quantize_multiplier({M!r}) with M 2^(31 + {n}) = {N} + 1/2 exactly\n"
+                             f"  expected: {expected} (half to even)\n  got:      {got}")
+
+
+@check("quantize_multiplier", public=True, f=st.sampled_from(NEAR_ONE), j=st.integers(0, 20))
+def saturates_just_below_a_power_of_two(student, ref, f, j):
+    """M = f 2^-j with f within 2^-32 of 1 rounds M_0 2^31 up to 2^31, which does not fit an int32: M0 should saturate to 2^31 - 1 with n = j (not renormalise to 2^30 with n - 1)."""
+    M = math.ldexp(f, -j)
+    got = _multiplier(student, M)
+    require(got == (2**31 - 1, j), f"quantize_multiplier({M!r}) = {got}, expected ({2**31 - 1}, {j}): M_0 = {f!r} "
+                                   f"rounds to 2^31 and saturates")
 
 
 @check("quantize_multiplier", public=True, M=st.sampled_from([0.0, 1.0, -0.5, 2.0, math.nan, math.inf]))
@@ -733,6 +781,22 @@ def edge_codes_pass(student, ref, bits, j, zp):
             f"(codes 0, {q_max}, {q_max + 1}, -1)")
 
 
+@check("fake_quant_grad", public=True, bits=BITS, j=st.integers(-3, 3), zp=st.integers(0, 5), symmetric=SYMMETRIC)
+def clamp_edge_ties_round_half_to_even(student, ref, bits, j, zp, symmetric):
+    """Half a step beyond or inside each end of the grid, x / scale = q - zero_point +- 1/2 is a tie: the mask should use round half to even, so round(x / scale) + zero_point may land on q_min - 1 or q_max + 1 (gradient 0) or on the end itself (gradient passes)."""
+    scale = 2.0**j
+    q_min, q_max = _q_range(bits, symmetric)
+    zp = 0 if symmetric else min(zp, q_max)
+    t = np.array([q_min - zp - 0.5, q_min - zp + 0.5, q_max - zp - 0.5, q_max - zp + 0.5])
+    x = t * scale  # exact: small halves times a power of two
+    expected = np.array([1.0 if q_min <= round(v) + zp <= q_max else 0.0 for v in t.tolist()])
+    g = np.array([1.0, 2.0, 3.0, 4.0])
+    got = as_array(student(x, g, scale, zp, bits, symmetric), "grad_x", shape=(4,))
+    require(np.array_equal(got, expected * g),
+            f"fake_quant_grad({fmt(x)}, {fmt(g)}, scale={scale}, zero_point={zp}, bits={bits}, symmetric={symmetric}) "
+            f"= {fmt(got)}, expected {fmt(expected * g)} (x / scale = {fmt(t)}: ties round half to even)")
+
+
 @check("fake_quant_grad", public=True, bad=st.sampled_from([
     ("grad_out of another shape", np.ones(2), np.ones(3), 1.0, 0, 8), ("scale 0", np.ones(2), np.ones(2), 0.0, 0, 8),
     ("bits 17", np.ones(2), np.ones(2), 1.0, 0, 17), ("a NaN gradient", np.ones(2), np.array([np.nan, 1.0]), 1.0, 0, 8)]))
@@ -790,6 +854,22 @@ def on_grid_and_boundaries(student, ref, bits, j, n):
     require(np.array_equal(grad_v, expected_v), f"grad_v of lsq_grads({fmt(v)}, ones, {s}, {bits}) = {fmt(grad_v)}, "
                                                 f"expected {fmt(expected_v)}")
     assert_close(grad_s, (Q_P - Q_N) / math.sqrt(v.size * Q_P), f"grad_s of lsq_grads({fmt(v)}, ones, {s}, {bits})",
+                 atol=1e-12)
+
+
+@check("lsq_grads", public=True, bits=st.integers(2, 6), j=st.integers(-3, 3),
+       ks=st.lists(st.integers(0, 62), min_size=1, max_size=6))
+def step_gradient_ties_round_half_to_even(student, ref, bits, j, ks):
+    """For v / s = k + 1/2 exactly, strictly inside (-Q_N, Q_P), d v_hat / d s = round(v / s) - v / s should use round half to even: +1/2 when k is odd, -1/2 when k is even."""
+    s = 2.0**j
+    Q_N, Q_P = 2 ** (bits - 1), 2 ** (bits - 1) - 1
+    t = np.array([-Q_N + k % (Q_N + Q_P - 1) + 0.5 for k in ks])  # the ties in (-Q_N, Q_P)
+    v = t * s
+    grad_v, grad_s = _lsq(student, v, np.ones(v.size), s, bits)
+    d = np.array([round(x) - x for x in t.tolist()])
+    what = f"lsq_grads({fmt(v)}, ones, {s}, {bits}) (v / s = {fmt(t)})"
+    require(np.array_equal(grad_v, np.ones(v.size)), f"grad_v of {what} = {fmt(grad_v)}, expected all ones (inside)")
+    assert_close(grad_s, float(d.sum()) / math.sqrt(v.size * Q_P), f"grad_s of {what}: the ties round half to even",
                  atol=1e-12)
 
 

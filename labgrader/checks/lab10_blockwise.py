@@ -22,6 +22,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from .. import strategies as S
 from ..assertions import as_array, as_float, as_tuple, assert_close, fmt, raises_value_error, require
 from . import Registry
 
@@ -162,7 +163,8 @@ def separable_cost__rejects_bad_input(student, ref, bad):
 # --- block_loss -----------------------------------------------------------------------------------
 @st.composite
 def output_pairs(draw):
-    shape = draw(st.sampled_from([(1,), (7,), (2, 3), (3, 2, 2), (2, 2, 2, 2)]))
+    shapes = st.sampled_from([(1,), (7,), (2, 3), (3, 2, 2), (2, 2, 2, 2)])
+    shape = draw(st.one_of(shapes, S.sizes(8, 8).map(lambda n: (n,))))  # and vectors of 8, sometimes up to 40
     return draw(hnp.arrays(np.float64, shape, elements=ELEMENTS)), draw(hnp.arrays(np.float64, shape, elements=ELEMENTS))
 
 
@@ -208,7 +210,7 @@ def block_loss__rejects_bad_input(student, ref, bad):
 
 
 # --- replacement_plan -----------------------------------------------------------------------------
-DROPS = hnp.arrays(np.float64, st.integers(1, 10), elements=st.integers(-2, 5).map(lambda v: v / 64))
+DROPS = hnp.arrays(np.float64, S.sizes(1, 10), elements=st.integers(-2, 5).map(lambda v: v / 64))
 THRESHOLDS = st.integers(0, 12).map(lambda v: v / 64)
 
 
@@ -271,7 +273,7 @@ def replacement_plan__rejects_bad_input(student, ref, bad):
 
 
 # --- wfd_schedule ---------------------------------------------------------------------------------
-TIMES = hnp.arrays(np.float64, st.integers(1, 10), elements=st.integers(0, 12).map(float))
+TIMES = hnp.arrays(np.float64, S.sizes(1, 10), elements=st.integers(0, 12).map(float))
 
 
 def _lpt(t, W) -> np.ndarray:
@@ -322,7 +324,7 @@ def wfd_schedule__rejects_bad_input(student, ref, bad):
 @st.composite
 def schedules(draw):
     W = draw(st.integers(1, 4))
-    n = draw(st.integers(1, 10))
+    n = draw(S.sizes(1, 10))
     t = draw(hnp.arrays(np.float64, n, elements=st.one_of(st.integers(0, 9).map(float), st.floats(0, 50))))
     return t, draw(hnp.arrays(np.int64, n, elements=st.integers(0, W - 1))), W
 
@@ -392,7 +394,8 @@ def parallel_metrics__rejects_bad_input(student, ref, bad):
 # --- mse_logit_loss -------------------------------------------------------------------------------
 @st.composite
 def logit_pairs(draw):
-    shape = (draw(st.integers(1, 8)), draw(st.integers(1, 10)))
+    C = draw(S.sizes(1, 10))  # classes, sometimes up to 40 (then at most 4 rows: one large side)
+    shape = (draw(st.integers(1, 8 if C <= 10 else 4)), C)
     return draw(hnp.arrays(np.float64, shape, elements=ELEMENTS)), draw(hnp.arrays(np.float64, shape, elements=ELEMENTS))
 
 
@@ -431,7 +434,8 @@ def mse_logit_loss__rejects_bad_input(student, ref, bad):
 @st.composite
 def schedule_cases(draw):
     total = draw(st.integers(1, 40))
-    steps = draw(hnp.arrays(np.int64, draw(st.sampled_from([(1,), (7,), (2, 4)])), elements=st.integers(0, total - 1)))
+    shape = draw(st.one_of(st.sampled_from([(1,), (7,), (2, 4)]), S.sizes(8, 8).map(lambda n: (n,))))  # up to 40 steps
+    steps = draw(hnp.arrays(np.int64, shape, elements=st.integers(0, total - 1)))
     alpha = draw(st.sampled_from([0.0, 0.5, 0.9, 1.0]) | st.floats(0, 1))
     frac = draw(st.sampled_from([0.0, 0.25, 0.5, 1.0]) | st.integers(0, 8).map(lambda v: v / 8))
     return steps, total, alpha, frac, draw(DECAYS)
@@ -485,7 +489,7 @@ def kd_weight_schedule__rejects_bad_input(student, ref, bad):
 # --- time_to_target -------------------------------------------------------------------------------
 @st.composite
 def curves(draw):
-    n = draw(st.integers(1, 10))
+    n = draw(S.sizes(1, 10))
     steps = draw(hnp.arrays(np.float64, n, elements=st.sampled_from([0.5, 1.0, 2.0, 3.0])))
     times = np.cumsum(steps) + draw(st.sampled_from([0.0, 10.0]))
     accs = draw(hnp.arrays(np.float64, n, elements=st.integers(0, 20).map(lambda v: v / 20)))

@@ -23,6 +23,19 @@ BUGS = [
      "acc = (x_q.astype(np.float32) - int(zp_x)) @ W_q.astype(np.float32).T", {"long_inputs_stay_exact"}),
     # LSQ without its gradient scale g = 1 / sqrt(N Q_P)
     ("lsq_grads", "g = 1.0 / np.sqrt(v.size * Q_P)", "g = 1.0", {"agrees_with_reference", "step_gradient_closed_form"}),
+    # Issue 19, exact ties of documented half-to-even rounding (each got full marks before the tie checks):
+    # the zero point rounded half up: only differs when -lo / scale is exactly k + 1/2 with k even
+    ("quant_params", "np.round(-lo / scale)", "np.floor(-lo / scale + 0.5)", {"zero_point_ties_round_half_to_even"}),
+    # the STE's mask rounded half up: only differs half a step beyond / inside an end of the grid
+    ("fake_quant_grad", "unclamped = np.round(x / float(scale))", "unclamped = np.floor(x / float(scale) + 0.5)",
+     {"clamp_edge_ties_round_half_to_even"}),
+    # LSQ's round(v / s) - v / s rounded half up: +1/2 at every tie instead of -1/2 at the even ones
+    ("lsq_grads", "np.round(t) - t", "np.floor(t + 0.5) - t", {"step_gradient_ties_round_half_to_even"}),
+    # the Q31 multiplier rounded half up (int(x + 0.5)): one code off at exact ties with an even lower code
+    ("quantize_multiplier", "M0 = int(np.round(f * 2.0**31))", "M0 = int(np.floor(f * 2.0**31 + 0.5))",
+     {"q31_ties_round_half_to_even"}),
+    # no saturation of M0 = 2^31 for M_0 within 2^-32 of 1: before, caught only when a seed happened to draw such an M
+    ("quantize_multiplier", "return min(M0, 2**31 - 1), n", "return M0, n", {"saturates_just_below_a_power_of_two"}),
 ]
 
 

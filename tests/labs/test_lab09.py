@@ -27,6 +27,9 @@ BUGS = [
     # tau-a instead of tau-b: ties not corrected for
     ("kendall_tau", "return float(s / np.sqrt((n0 - n_a) * (n0 - n_b)))", "return float(s / n0)",
      {"agrees_with_reference", "pair_counting"}),
+    # Issue 19, a tie rule: >= lets the last-drawn of two feasible candidates of equal fitness win, not the first
+    # (with populations of up to 20 this survived `course validate` until fitness ties were drawn on purpose)
+    ("tournament_select", "f[j] > f[best]", "f[j] >= f[best]", {"deb_feasibility_rules"}),
 ]
 
 
