@@ -214,8 +214,8 @@ def rejects_one_dimensional(student, ref, w):
 @st.composite
 def _layer_pair(draw):
     """(W (c_out, c_in[, k, k]), b (c_out,), W_next (c_next, c_out[, k, k]))."""
-    c_out, c_in, c_next = draw(S.sizes(1, 5, large=LONG)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    tail = draw(st.sampled_from([(), (2, 2)])) if c_out <= 5 else ()  # many filters: 1 x 1 (at most 120 numbers each)
+    c_out, c_in, c_next = draw(S.sizes(1, 5, large=24)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    tail = draw(st.sampled_from([(), (2, 2)])) if c_out <= 5 else ()  # many filters: 1 x 1 (at most 72 numbers each)
     W = draw(hnp.arrays(np.float64, (c_out, c_in) + tail, elements=TIED))
     b = draw(hnp.arrays(np.float64, (c_out,), elements=TIED))
     W_next = draw(hnp.arrays(np.float64, (c_next, c_out) + tail, elements=TIED))

@@ -68,16 +68,12 @@ BUGS = {
 # Issue 19: mistakes the checks could not see before their strategies drew long inputs and exact
 # ties. np.argsort's default sort is stable below 17 entries, so a missing kind="stable" breaks the
 # tie rule only on longer inputs; round half up differs from half to even only on an exact x.5.
+# (The same mistake in magnitude_mask and nm_mask now fails their public ties_go_to_the_lower_index
+# checks too; not repeated here, to keep this file's time: a long counterexample takes seconds to shrink.)
 BUGS.update({
     # name: (exercise, old, new, checks that must fail); "before" = what the checks of main found
     "prune_filters: argsort without kind='stable' (before: full marks)": (
         "prune_filters", 'removed = np.argsort(scores, kind="stable")[:k]', "removed = np.argsort(scores)[:k]",
-        {"ties_go_to_the_lower_index", "agrees_with_reference"}),
-    "nm_mask: argsort without kind='stable' (before: full marks in the test profile, hidden check only when graded)": (
-        "nm_mask", 'order = np.argsort(groups, axis=-1, kind="stable")', "order = np.argsort(groups, axis=-1)",
-        {"ties_go_to_the_lower_index", "agrees_with_reference"}),
-    "magnitude_mask: argsort without kind='stable' (before: only the hidden check failed)": (
-        "magnitude_mask", 'order = np.argsort(np.abs(w).ravel(), kind="stable")', "order = np.argsort(np.abs(w).ravel())",
         {"ties_go_to_the_lower_index", "agrees_with_reference"}),
     "magnitude_mask: round half up (before: when graded, only the tie check failed)": (
         "magnitude_mask", "k = int(np.round(sparsity * w.size))", "k = int(np.floor(sparsity * w.size + 0.5))",
