@@ -69,12 +69,6 @@ def _weights_and_sparsity(draw, **weights):
     return w, draw(SPARSITIES)
 
 
-def _distinct(w: np.ndarray) -> np.ndarray:
-    """w with its magnitudes made distinct (adds index / 100 to |w|, keeping signs)."""
-    sign = np.where(w < 0, -1.0, 1.0)
-    return sign * (np.abs(w) + np.arange(w.size).reshape(w.shape) / 100.0)
-
-
 def _mask(got, what: str, shape) -> np.ndarray:
     """The student's mask as a 0/1 float array of ``shape``."""
     m = as_array(got, what, shape=shape)
@@ -296,22 +290,9 @@ def n_kept_per_group(student, ref, w, nm):
                 f"{min(n, r)} per row, kept {fmt(counts.astype(int))}: mask {fmt(mk)}")
 
 
-@check("nm_mask", public=True, w=_W2.map(_distinct), nm=_NM)
-def keeps_the_largest_in_each_group(student, ref, w, nm):
-    """Within a group, every kept |w| should be larger than every pruned |w|."""
-    n, m = nm
-    mk = _mask(student(w, n, m), f"nm_mask(w, {n}, {m})", w.shape)
-    for start in range(0, w.shape[1], m):
-        a, g = np.abs(w[:, start : start + m]), mk[:, start : start + m]
-        for row in range(w.shape[0]):
-            kept, pruned = a[row][g[row] == 1], a[row][g[row] == 0]
-            if kept.size and pruned.size:
-                require(kept.min() > pruned.max(), f"row {row}, columns {start}..: kept |w| {fmt(kept)} but pruned {fmt(pruned)}")
-
-
 @check("nm_mask", public=True, w=_W2, nm=_NM)
 def nm_mask__ties_go_to_the_lower_index(student, ref, w, nm):
-    """In each group the m - n weights first in the order (|w|, index) should be pruned (a last, partial group of r loses r - n, if positive)."""
+    """In each group the m - n weights first in the order (|w|, index) should be pruned: the n largest |w| kept, ties to the lower index pruned (a last, partial group of r loses r - n, if positive)."""
     n, m = nm
     expected = np.ones(w.shape)
     for start in range(0, w.shape[1], m):
