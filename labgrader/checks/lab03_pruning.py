@@ -19,6 +19,7 @@ from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from .. import strategies as S
 from ..assertions import CheckFailed, as_array, as_float, as_tuple, assert_close, fmt, require, require_value_error
 from . import Registry
 
@@ -40,15 +41,32 @@ BAD_SPARSITIES = st.sampled_from([-0.1, 1.5, math.nan, math.inf])
 TIED = st.integers(-3, 3).map(float)  # small integers: many equal magnitudes
 
 
-def _weights(min_dims: int = 1, max_dims: int = 3, max_side: int = 4, min_side: int = 1):
-    shape = hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
-    return hnp.arrays(np.float64, shape, elements=TIED)
+# Sorting-based bugs need length: np.argsort's default (introsort) is stable on fewer than 17
+# entries, so an argsort without kind="stable" breaks the tie rule only on longer inputs.
+LONG = 40
 
 
-def _distinct(w: np.ndarray) -> np.ndarray:
-    """w with its magnitudes made distinct (adds index / 100 to |w|, keeping signs)."""
-    sign = np.where(w < 0, -1.0, 1.0)
-    return sign * (np.abs(w) + np.arange(w.size).reshape(w.shape) / 100.0)
+@st.composite
+def _weights(draw, min_dims: int = 1, max_dims: int = 3, max_side: int = 4, min_side: int = 1, large: int = LONG):
+    """A weight array of small integers (many ties); its first axis sometimes up to ``large`` (the others stay small)."""
+    ndim = draw(st.integers(min_dims, max_dims))
+    first = draw(S.sizes(min_side, max_side, large=large if ndim <= 2 else max_side))
+    rest = tuple(draw(st.integers(min_side, max_side)) for _ in range(ndim - 1))
+    return draw(hnp.arrays(np.float64, (first,) + rest, elements=TIED))
+
+
+@st.composite
+def _weights_and_sparsity(draw, **weights):
+    """(w, s): s from SPARSITIES or, on some draws, one for which s * w.size is exactly k + 1/2 in floating point
+    (round half to even then decides k: round(2.5) = 2, where round-half-up gives 3)."""
+    w = draw(_weights(**weights))
+    n = w.size
+    if draw(st.booleans()):
+        j = draw(st.integers(0, n - 1))
+        s = (j + 0.5) / n
+        if s * n == j + 0.5:  # exact for most n; otherwise keep the ordinary draw below
+            return w, s
+    return w, draw(SPARSITIES)
 
 
 def _mask(got, what: str, shape) -> np.ndarray:
@@ -71,9 +89,10 @@ def _rejects(student, args, what: str) -> None:
 
 
 # --- magnitude_mask -----------------------------------------------------------------------------
-@check("magnitude_mask", public=True, w=_weights(), s=SPARSITIES)
-def prunes_exactly_round_s_n(student, ref, w, s):
+@check("magnitude_mask", public=True, case=_weights_and_sparsity())
+def prunes_exactly_round_s_n(student, ref, case):
     """magnitude_mask(w, s) should prune exactly round(s * n) weights (n = w.size, round half to even), even with ties."""
+    w, s = case
     m = _mask(student(w, s), "magnitude_mask(w, s)", w.shape)
     k = _k(s, w.size)
     require(int((m == 0).sum()) == k, f"with n = {w.size} and s = {s!r}, round(s * n) = {k} weights should be pruned, "
@@ -89,14 +108,30 @@ def keeps_the_largest(student, ref, w, s):
         require(kept.min() >= pruned.max(), f"mask {fmt(m)} keeps |w| = {kept.min()!r} but prunes |w| = {pruned.max()!r}")
 
 
-@check("magnitude_mask", public=True, n=st.integers(1, 8), value=st.sampled_from([0.0, 1.0, -2.0]), s=SPARSITIES)
-def ties_go_to_the_lower_index(student, ref, n, value, s):
-    """Among equal magnitudes the lower flat index should be pruned first: for n equal weights, the first round(s * n) go."""
-    w = np.full(n, value)
-    w[::2] = -w[::2]  # signs do not matter, magnitudes are equal
-    k = _k(s, n)
-    expected = np.arange(n) >= k
-    assert_close(_mask(student(w, s), f"magnitude_mask({fmt(w)}, {s!r})", w.shape), expected.astype(float),
+@st.composite
+def _two_levels(draw, max_small: int = 8):
+    """A vector of magnitudes low and low + 1 with random signs: ties within each level, sometimes LONG long."""
+    n = draw(S.sizes(1, max_small, large=LONG))
+    low = draw(st.sampled_from([0.0, 1.0, 2.0]))
+    # lists, not hnp.arrays: those often fill every entry with one value, and an all-equal vector is
+    # the one input an unstable sort keeps in order
+    levels = draw(st.lists(st.sampled_from([low, low + 1.0]), min_size=n, max_size=n))
+    signs = draw(st.lists(st.sampled_from([1.0, -1.0]), min_size=n, max_size=n))
+    return np.array(levels) * np.array(signs)
+
+
+def _first_by_magnitude_then_index(scores: np.ndarray, k: int) -> np.ndarray:
+    """The k indices that come first in the order (score, index), by Python's sort (the oracle)."""
+    return np.array(sorted(range(len(scores)), key=lambda i: (float(scores[i]), i))[:k], dtype=np.int64)
+
+
+@check("magnitude_mask", public=True, w=_two_levels(), s=SPARSITIES)
+def ties_go_to_the_lower_index(student, ref, w, s):
+    """Among equal magnitudes the lower flat index should be pruned first: the round(s * n) weights first in the order (|w|, index) go."""
+    n = w.size
+    expected = np.ones(n)
+    expected[_first_by_magnitude_then_index(np.abs(w), _k(s, n))] = 0.0
+    assert_close(_mask(student(w, s), f"magnitude_mask({fmt(w)}, {s!r})", w.shape), expected,
                  f"magnitude_mask({fmt(w)}, {s!r})")
 
 
@@ -107,7 +142,7 @@ def rejects_bad_sparsity(student, ref, w, s):
 
 
 # --- global_magnitude_masks ---------------------------------------------------------------------
-_LAYERS = st.lists(_weights(max_dims=2), min_size=1, max_size=3)
+_LAYERS = st.lists(_weights(max_dims=2, large=4), min_size=1, max_size=3)  # up to 3 x 16 weights: 48 ranked together
 
 
 def _masks(got, ws, what):
@@ -128,6 +163,7 @@ def prunes_exactly_round_s_n_total(student, ref, ws, s):
 @check("global_magnitude_masks", public=True, ws=_LAYERS, s=SPARSITIES)
 def one_threshold_for_all_layers(student, ref, ws, s):
     """Every magnitude kept in any layer should be >= every magnitude pruned in any layer (one global ranking)."""
+    ws = [w * (i + 1) for i, w in enumerate(ws)]  # layers of different scales, as in a real network
     got = _masks(student(ws, s), ws, "global_magnitude_masks(ws, s)")
     kept = np.concatenate([np.abs(w)[g == 1] for w, g in zip(ws, got)])
     pruned = np.concatenate([np.abs(w)[g == 0] for w, g in zip(ws, got)])
@@ -172,8 +208,8 @@ def rejects_one_dimensional(student, ref, w):
 @st.composite
 def _layer_pair(draw):
     """(W (c_out, c_in[, k, k]), b (c_out,), W_next (c_next, c_out[, k, k]))."""
-    c_out, c_in, c_next = draw(st.integers(1, 5)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    tail = draw(st.sampled_from([(), (2, 2)]))
+    c_out, c_in, c_next = draw(S.sizes(1, 5, large=24)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    tail = draw(st.sampled_from([(), (2, 2)])) if c_out <= 5 else ()  # many filters: 1 x 1 (at most 72 numbers each)
     W = draw(hnp.arrays(np.float64, (c_out, c_in) + tail, elements=TIED))
     b = draw(hnp.arrays(np.float64, (c_out,), elements=TIED))
     W_next = draw(hnp.arrays(np.float64, (c_next, c_out) + tail, elements=TIED))
@@ -214,6 +250,19 @@ def keeps_layers_consistent_and_ordered(student, ref, layers, s):
     assert_close(Wn, W_next[:, idx], f"the pruned W_next for kept units {fmt(idx)}: input channels must match the kept filters")
 
 
+@check("prune_filters", public=True, levels=_two_levels(), c_in=st.integers(1, 3), s=SPARSITIES)
+def prune_filters__ties_go_to_the_lower_index(student, ref, levels, c_in, s):
+    """Among filters with equal L1 norms the lower index should be removed first: the round(s * c_out) filters first in the order (L1 norm, index) go."""
+    c_out = levels.size
+    W = np.outer(levels, np.ones(c_in))  # filter i: c_in entries of magnitude |levels[i]|, ties in L1 norm
+    b = np.arange(c_out, dtype=np.float64)  # the bias names each unit
+    W_next = np.ones((2, c_out))
+    _, bp, _ = _pruned(student, W, b, W_next, s)
+    removed = _first_by_magnitude_then_index(np.abs(levels), _k(s, c_out))
+    assert_close(bp, np.setdiff1d(b, removed.astype(np.float64)),
+                 f"the biases (= unit indices) prune_filters keeps for W = {fmt(W)}, s = {s!r}")
+
+
 @check("prune_filters", public=True, layers=_layer_pair())
 def rejects_mismatched_next_layer(student, ref, layers):
     """prune_filters should raise ValueError when W_next's input channels (axis 1) do not match W's filters."""
@@ -223,8 +272,9 @@ def rejects_mismatched_next_layer(student, ref, layers):
 
 
 # --- nm_mask ------------------------------------------------------------------------------------
-_NM = st.integers(1, 4).flatmap(lambda m: st.tuples(st.integers(1, m), st.just(m)))
-_W2 = _weights(min_dims=2, max_dims=2, max_side=6)
+_NM = S.sizes(1, 4, large=20).flatmap(lambda m: st.tuples(st.integers(1, m), st.just(m)))  # 2:4 ... 4:20
+_W2 = st.tuples(st.integers(1, 4), S.sizes(1, 6, large=LONG)).flatmap(
+    lambda shape: hnp.arrays(np.float64, shape, elements=TIED))  # (out, in): rows sometimes up to LONG inputs long
 
 
 @check("nm_mask", public=True, w=_W2, nm=_NM)
@@ -240,17 +290,17 @@ def n_kept_per_group(student, ref, w, nm):
                 f"{min(n, r)} per row, kept {fmt(counts.astype(int))}: mask {fmt(mk)}")
 
 
-@check("nm_mask", public=True, w=_W2.map(_distinct), nm=_NM)
-def keeps_the_largest_in_each_group(student, ref, w, nm):
-    """Within a group, every kept |w| should be larger than every pruned |w|."""
+@check("nm_mask", public=True, w=_W2, nm=_NM)
+def nm_mask__ties_go_to_the_lower_index(student, ref, w, nm):
+    """In each group the m - n weights first in the order (|w|, index) should be pruned: the n largest |w| kept, ties to the lower index pruned (a last, partial group of r loses r - n, if positive)."""
     n, m = nm
-    mk = _mask(student(w, n, m), f"nm_mask(w, {n}, {m})", w.shape)
+    expected = np.ones(w.shape)
     for start in range(0, w.shape[1], m):
-        a, g = np.abs(w[:, start : start + m]), mk[:, start : start + m]
+        group = np.abs(w[:, start : start + m])
         for row in range(w.shape[0]):
-            kept, pruned = a[row][g[row] == 1], a[row][g[row] == 0]
-            if kept.size and pruned.size:
-                require(kept.min() > pruned.max(), f"row {row}, columns {start}..: kept |w| {fmt(kept)} but pruned {fmt(pruned)}")
+            pruned = _first_by_magnitude_then_index(group[row], max(group.shape[1] - n, 0))
+            expected[row, start + pruned] = 0.0
+    assert_close(_mask(student(w, n, m), f"nm_mask(w, {n}, {m})", w.shape), expected, f"nm_mask({fmt(w)}, {n}, {m})")
 
 
 @check("nm_mask", public=True, w=_W2, bad=st.sampled_from([(0, 4), (5, 4), (3, 2), (-1, 2)]))
@@ -260,7 +310,7 @@ def rejects_bad_n_m(student, ref, w, bad):
 
 
 # --- imp_rate_per_round -------------------------------------------------------------------------
-_TARGETS = st.one_of(st.sampled_from([0.0, 0.5, 0.8, 0.9, 0.99]), st.floats(0.0, 0.999, allow_subnormal=False))
+_TARGETS = st.one_of(st.sampled_from([0.0, 0.5, 0.8, 0.9, 0.99, 1.0]), st.floats(0.0, 0.999, allow_subnormal=False))
 
 
 @check("imp_rate_per_round", public=True, s=_TARGETS, rounds=st.integers(1, 20))
@@ -287,7 +337,7 @@ def rejects_bad_arguments(student, ref, bad):
 @st.composite
 def _labels(draw, max_n: int = 8):
     C = draw(st.integers(1, 4))
-    N = draw(st.integers(1, max_n))
+    N = draw(S.sizes(1, max_n))  # sometimes up to S.LARGE_SIZE samples
     y = draw(hnp.arrays(np.int64, (N,), elements=st.integers(0, C - 1)))
     p = draw(hnp.arrays(np.int64, (N,), elements=st.integers(0, C - 1)))
     return y, p, C
@@ -337,7 +387,7 @@ _FLOORS = st.one_of(st.sampled_from([0.01, 0.1, 0.25]), st.floats(1e-3, 1.0))
 
 @st.composite
 def _rate_pairs(draw):
-    C = draw(st.integers(1, 5))
+    C = draw(S.sizes(1, 5))
     return (draw(hnp.arrays(np.float64, (C,), elements=_RATES)), draw(hnp.arrays(np.float64, (C,), elements=_RATES)))
 
 
@@ -372,7 +422,7 @@ _DELTA = st.floats(-5.0, 5.0, allow_subnormal=False)
 
 @st.composite
 def _deltas(draw):
-    C = draw(st.integers(1, 5))
+    C = draw(S.sizes(1, 5))
     return draw(hnp.arrays(np.float64, (C,), elements=_DELTA)), draw(hnp.arrays(np.float64, (C,), elements=_DELTA))
 
 

@@ -5,12 +5,16 @@ Each check's docstring (first paragraph) is the property the student reads when 
 topic's invariants are public (they need no reference: the Eckart-Young errors are computed here
 from ``numpy.linalg.svd``); the agreement checks compare with the hidden reference.
 
-Singular vectors are unique only up to sign (and only for distinct singular values), so no check
-compares factors entry by entry: agreement is checked on what is unique — the singular values, the
-product W1 @ W2 where the truncation is unique (sigma_r > sigma_{r+1}), and each singular vector up to
-its sign where its singular value is simple. The sign convention has its own check, which accepts
-any of several entries tied for the largest magnitude (a tie is decided by rounding, and correct
-implementations round differently).
+Singular vectors are unique only up to sign (and only for distinct singular values), and the
+reference fixes the sign: the entry of largest magnitude of each u_i is positive, the first one on a
+tie. That convention is checked exactly as documented, on the student's own U_r (and on the
+columns of W1, K2 and U_out / U_in, which follow it): the first entry of largest magnitude must be
+positive. The only latitude is a floating-point near-tie: entries whose magnitudes differ by
+rounding alone (within TIE, not bitwise equal) are equal in exact arithmetic, and which one an
+implementation sees as larger depends on how it rounded, so any of them may be the positive one.
+Agreement with the reference compares the singular vectors with their signs wherever the
+reference's largest entry is clear of the others (by more than SIGN_MARGIN), and up to sign only
+where it is not (there the sign is decided by rounding) or where a singular value is repeated.
 
 The hidden checks (agreement with the reference) are in labgrader/checks/hidden/lab04_lowrank.py,
 which students do not receive; this file is released to them as it is.
@@ -24,6 +28,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from .. import strategies  # the shared helpers (S is a spectrum here)
 from ..assertions import CheckFailed, as_array, as_tuple, assert_close, fmt, raises_value_error, require, require_value_error
 from . import Registry
 
@@ -38,7 +43,8 @@ EXERCISES = registry.exercises("reference_impl.lowrank", [
 
 MAX_SIDE = 4  # a 4 x 4 matrix is 16 numbers: a counterexample a student can follow
 GAP = 1e-6  # relative gap between singular values for a factor to be unique enough to compare
-TIE = 1e-9  # entries within this of a column's largest magnitude count as tied for the sign convention
+TIE = 1e-9  # entries within this of a column's largest magnitude (not bitwise equal) are a floating-point near-tie
+SIGN_MARGIN = 1e-6  # a reference vector's largest |entry| this far above the next fixes the sign another implementation picks
 
 
 # --- strategies ----------------------------------------------------------------------------------
@@ -52,9 +58,14 @@ def _elements(bound: float = 10.0):
 
 @st.composite
 def matrices(draw, *, max_side: int = MAX_SIDE, min_side: int = 1) -> np.ndarray:
-    m = draw(st.integers(min_side, max_side))
+    """An (m, n) matrix; on some draws its entries snap to a few values (+-), so that singular vectors have
+    entries tied in magnitude — the case the sign convention's tie rule (the first such entry) is about."""
+    m = draw(strategies.sizes(min_side, max_side, large=2 * max_side))  # sometimes tall: up to 8 x 4
     n = draw(st.integers(min_side, max_side))
-    return draw(hnp.arrays(np.float64, (m, n), elements=_elements()))
+    W = draw(hnp.arrays(np.float64, (m, n), elements=_elements()))
+    if draw(st.booleans()):
+        W = strategies.tied(np.abs(W), draw) * np.where(draw(hnp.arrays(np.bool_, (m, n))), -1.0, 1.0)
+    return W
 
 
 @st.composite
@@ -88,7 +99,7 @@ def energies(draw):
 @st.composite
 def spectra(draw, *, zeros: bool = True) -> np.ndarray:
     """A valid spectrum: 1-D, non-negative, sorted descending, not all zero (trailing zeros allowed)."""
-    p = draw(st.integers(1, 6))
+    p = draw(strategies.sizes(1, 6))  # sometimes up to S.LARGE_SIZE singular values
     low = 1e-3 if zeros else 0.1
     # no value so small that its square underflows (it would count as non-zero but carry no energy)
     S = draw(hnp.arrays(np.float64, (p,), elements=st.one_of(
@@ -155,7 +166,7 @@ def calibration_problems(draw):
     m = draw(st.integers(1, 3))
     n = draw(st.integers(1, 3))
     rank = draw(st.integers(1, min(m, n)))
-    N = draw(st.integers(rank, 4))
+    N = draw(strategies.sizes(rank, 4, large=16))  # sometimes many calibration rows
     X = draw(hnp.arrays(np.float64, (N, m), elements=_elements()))
     W = draw(hnp.arrays(np.float64, (m, n), elements=_elements()))
     return X, W, rank
@@ -204,13 +215,61 @@ def _truncation(W: np.ndarray, rank: int) -> np.ndarray:
     return (U[:, :rank] * S[:rank]) @ Vt[:rank]
 
 
-def _same_up_to_sign(got: np.ndarray, expected: np.ndarray, what: str, axis: int) -> None:
-    """Columns (axis=1) or rows (axis=0) of got equal those of expected, each up to a sign."""
+def _sign_decided(u: np.ndarray) -> bool:
+    """True when the largest |entry| of u is clear of the others by SIGN_MARGIN: then every correct
+    implementation's u (equal to this one to rounding) has the same largest entry, and its sign is fixed."""
+    a = np.sort(np.abs(np.asarray(u, dtype=np.float64)))[::-1]
+    return a.size == 1 or bool(a[0] - a[1] > SIGN_MARGIN * max(1.0, float(a[0])))
+
+
+def _same_signed(got: np.ndarray, expected: np.ndarray, what: str, axis: int, decided=None) -> None:
+    """Columns (axis=1) or rows (axis=0) of got equal those of expected: with their signs where ``decided[i]``
+    (the sign convention fixes vector i), else up to a sign (a near-tie decides it, or none is documented)."""
     got_v = np.moveaxis(got, axis, 0)
     exp_v = np.moveaxis(expected, axis, 0)
     for i, (g, e) in enumerate(zip(got_v, exp_v)):
-        sign = 1.0 if float(np.dot(g, e)) >= 0 else -1.0
-        assert_close(sign * g, e, f"{what} (vector {i}, compared up to its sign)", atol=1e-8)
+        if decided is not None and decided[i]:
+            assert_close(g, e, f"{what} (vector {i}, with the sign the convention fixes: the largest-magnitude "
+                               f"entry of u_{i} positive)", atol=1e-8)
+        else:
+            sign = 1.0 if float(np.dot(g, e)) >= 0 else -1.0
+            assert_close(sign * g, e, f"{what} (vector {i}, compared up to its sign)", atol=1e-8)
+
+
+def _convention_violation(col: np.ndarray) -> str | None:
+    """Why the column breaks the sign convention (its first entry of largest magnitude is positive), or None.
+
+    Exact: among entries of bitwise-equal largest magnitude the first must be positive. A near-tie
+    (another entry within TIE of the largest but not equal to it) differs by rounding only, so any of
+    the near-tied entries may be the positive one. A zero column has no sign to fix."""
+    if not np.all(np.isfinite(col)):
+        return "it has NaN or infinite entries"
+    a = np.abs(col)
+    top = float(a.max())
+    if top == 0.0:
+        return None
+    near = np.flatnonzero(a >= top - TIE * max(1.0, top))
+    exact = np.flatnonzero(a == top)
+    if near.size == exact.size:
+        i = int(exact[0])
+        if col[i] > 0:
+            return None
+        if exact.size > 1:
+            return f"entries {fmt(exact)} tie for the largest magnitude {top!r}; the first of them, entry {i}, should be positive"
+        return f"its largest-magnitude entry, entry {i}, should be positive"
+    if np.any(col[near] > 0):
+        return None
+    return f"entries {fmt(near)} (equal to rounding) have the largest magnitude; one of them should be positive"
+
+
+def _require_convention(U: np.ndarray, what: str, negligible: float = 0.0) -> None:
+    """Every column of U follows the sign convention; columns no larger than ``negligible`` are skipped (sigma_i u_i
+    for a sigma_i that is 0 to rounding: W @ v_i is then rounding noise whose sign no convention can fix)."""
+    for j in range(U.shape[1]):
+        if float(np.abs(U[:, j]).max()) <= negligible:  # NaN compares False: a NaN column is not skipped
+            continue
+        why = _convention_violation(U[:, j])
+        require(why is None, f"column {j} of {what} is {fmt(U[:, j])}: {why}")
 
 
 def _conv_same(x: np.ndarray, K: np.ndarray) -> np.ndarray:
@@ -255,16 +314,23 @@ def orthonormal_and_sorted(student, ref, case):
     require(bool(np.all(S >= 0) and np.all(np.diff(S) <= 0)), f"S_r = {fmt(S)} should be >= 0 and sorted descending")
 
 
-@check("truncated_svd", public=True, case=matrix_and_rank())
+# Matrices whose singular vectors have entries of bitwise-equal magnitude and opposite signs (as
+# numpy.linalg.svd computes them): where the tie rule "the first such entry is positive" decides. A random
+# matrix almost never has one (3 in 300 draws of matrix_and_rank).
+_EXACT_TIES = [
+    ([[3.0, 1.0], [-3.0, 1.0]], 2), ([[1.0], [-1.0], [1.0]], 1), ([[0.0, 1.0], [0.0, -1.0]], 1),
+    ([[-1.0, 1.0], [1.0, -1.0], [1.0, -1.0]], 1), ([[1.0, -1.0], [1.0, 1.0], [-1.0, 0.0]], 2),
+    ([[0.0, -1.0, -1.0], [0.0, 1.0, 1.0]], 1), ([[3.0, -1.0, 1.0], [1.0, -1.0, 3.0]], 2),
+]
+SIGN_CASES = st.one_of(st.sampled_from(_EXACT_TIES).map(lambda t: (np.array(t[0]), t[1])), matrix_and_rank())
+
+
+@check("truncated_svd", public=True, case=SIGN_CASES)
 def sign_convention(student, ref, case):
-    """The entry of largest magnitude in each column of U_r should be positive (flip u_i and v_i together), and the product must not change."""
+    """The entry of largest magnitude in each column of U_r should be positive, the first one on a tie (flip u_i and v_i together), and the product must not change."""
     W, rank = case
     U, S, Vt = _svd_parts(student, W, rank)
-    for j in range(rank):
-        col = U[:, j]
-        tied = np.abs(col) >= np.abs(col).max() - TIE
-        require(bool(np.any(col[tied] > 0)),
-                f"column {j} of U_r is {fmt(col)}: its largest-magnitude entry should be positive")
+    _require_convention(U, "U_r")
     sigma = _spectrum(W)
     if _separated(sigma, rank):  # the truncation is unique: the signs must not have changed it
         assert_close((U * S) @ Vt, _truncation(W, rank), "U_r diag(S_r) Vt_r (the rank-r truncation)", atol=1e-8)
@@ -298,16 +364,18 @@ def product_is_best_rank_r(student, ref, case):
                  "||W - W1 @ W2||_F (should be sqrt of the dropped sigma^2)", atol=1e-9 * max(1.0, float(sigma[0])))
 
 
-@check("low_rank_factors", public=True, case=matrix_and_rank())
+@check("low_rank_factors", public=True, case=SIGN_CASES)
 def sigma_goes_into_w1(student, ref, case):
-    """W2 should have orthonormal rows (it is Vt_r) and W1 = W @ W2^T, so the column norms of W1 are the singular values."""
+    """W2 should have orthonormal rows (it is Vt_r) and W1 = W @ W2^T, so the column norms of W1 are the singular values; W1's columns sigma_i u_i follow truncated_svd's sign convention (the first entry of largest magnitude positive)."""
     W, rank = case
     m, n = W.shape
     W1, W2 = _factors(student, (W, rank), ((m, rank), (rank, n)), "low_rank_factors(W, rank)")
     assert_close(W2 @ W2.T, np.eye(rank), "W2 @ W2^T (should be the identity)", atol=1e-9)
     assert_close(W1, W @ W2.T, "W1 compared with W @ W2^T", atol=1e-8)
-    assert_close(np.linalg.norm(W1, axis=0), _spectrum(W)[:rank], "the column norms of W1 (should be sigma_1..sigma_r)",
+    sigma = _spectrum(W)
+    assert_close(np.linalg.norm(W1, axis=0), sigma[:rank], "the column norms of W1 (should be sigma_1..sigma_r)",
                  atol=1e-8)
+    _require_convention(W1, "W1", negligible=1e-9 * max(1.0, float(sigma[0])))
 
 
 @check("low_rank_factors", public=True, W=matrices())
@@ -422,7 +490,7 @@ def _unique_kernel_case(case) -> bool:
 
 @check("conv_lowrank_factors", public=True, case=kernel_and_rank())
 def composed_kernel_is_best_rank_r(student, ref, case):
-    """The composed kernel sum_s K2[o, s] K1[s] should be the best rank-r approximation of K's (c_out, c_in k^2) unfolding (Frobenius error sqrt of the dropped sigma^2)."""
+    """The composed kernel sum_s K2[o, s] K1[s] should be the best rank-r approximation of K's (c_out, c_in k^2) unfolding (Frobenius error sqrt of the dropped sigma^2), and K2's columns sigma_i u_i follow truncated_svd's sign convention (the first entry of largest magnitude positive)."""
     K, rank = case
     K1, K2 = _conv_factors(student, K, rank)
     M = K.reshape(K.shape[0], -1)
@@ -430,6 +498,7 @@ def composed_kernel_is_best_rank_r(student, ref, case):
     err = np.linalg.norm((K - _composed(K1, K2)).ravel())
     assert_close(err, _best_error(sigma, rank), "||K - composed kernel||_F (should be sqrt of the dropped sigma^2 of "
                  "K.reshape(c_out, -1))", atol=1e-9 * max(1.0, float(sigma[0])))
+    _require_convention(K2[:, :, 0, 0], "K2[:, :, 0, 0]", negligible=1e-9 * max(1.0, float(sigma[0])))
 
 
 @check("conv_lowrank_factors", public=True, K=kernels(max_channels=2))
@@ -535,11 +604,13 @@ def _unique_tucker(case) -> bool:
 
 @check("tucker2_hosvd", public=True, case=kernel_and_ranks())
 def within_the_hosvd_bound(student, ref, case):
-    """||K - core x_0 U_out x_1 U_in||_F^2 should be at most the dropped sigma^2 of the mode-0 plus the mode-1 unfolding (HOSVD), with orthonormal U_out, U_in."""
+    """||K - core x_0 U_out x_1 U_in||_F^2 should be at most the dropped sigma^2 of the mode-0 plus the mode-1 unfolding (HOSVD), with orthonormal U_out, U_in that follow truncated_svd's sign convention (the first entry of largest magnitude of each column positive)."""
     K, r_out, r_in = case
     core, U_out, U_in = _tucker(student, K, r_out, r_in)
     assert_close(U_out.T @ U_out, np.eye(r_out), "U_out^T U_out (should be the identity)", atol=1e-9)
     assert_close(U_in.T @ U_in, np.eye(r_in), "U_in^T U_in (should be the identity)", atol=1e-9)
+    _require_convention(U_out, "U_out")
+    _require_convention(U_in, "U_in")
     K0, K1 = _unfoldings(K)
     bound = _best_error(_spectrum(K0), r_out) ** 2 + _best_error(_spectrum(K1), r_in) ** 2
     err2 = float(np.sum((K - _tucker_reconstruct(core, U_out, U_in)) ** 2))

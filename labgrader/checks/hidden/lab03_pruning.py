@@ -10,13 +10,14 @@ import numpy as np
 from hypothesis import strategies as st
 
 from ...assertions import assert_close
-from ..lab03_pruning import SPARSITIES, _FLOORS, _LAYERS, _NM, _TARGETS, _W2, _activations, _deltas, _labels, _layer_pair, _mask, _masks, _pruned, _rate_pairs, _rates, _weights, check
+from ..lab03_pruning import SPARSITIES, _FLOORS, _LAYERS, _NM, _TARGETS, _W2, _activations, _deltas, _labels, _layer_pair, _mask, _masks, _pruned, _rate_pairs, _rates, _weights, _weights_and_sparsity, check
 
 
 # --- magnitude_mask -------------------------------------------------------------------------------
-@check("magnitude_mask", w=_weights(), s=SPARSITIES)
-def magnitude_mask__agrees_with_reference(student, ref, w, s):
+@check("magnitude_mask", case=_weights_and_sparsity())
+def magnitude_mask__agrees_with_reference(student, ref, case):
     """magnitude_mask(w, s) should prune the round(s * n) weights that come first by (|w|, flat index)."""
+    w, s = case
     assert_close(_mask(student(w, s), "magnitude_mask(w, s)", w.shape), ref(w, s).astype(float), "magnitude_mask(w, s)")
 
 

@@ -7,19 +7,20 @@ checks) and not this file. ``labgrader.checks.load("lab04_lowrank")`` registers 
 from __future__ import annotations
 
 from ...assertions import assert_close, require
-from ..lab04_lowrank import SIZES, _as_int, _composed, _conv_factors, _data_aware, _energy_case, _factors, _same_up_to_sign, _svd_parts, _tucker, _tucker_reconstruct, _unique_case, _unique_kernel_case, _unique_on_data, _unique_tucker, calibration_problems, check, kernel_and_rank, kernel_and_ranks, layer_and_rank, matrix_and_rank
+from ..lab04_lowrank import SIZES, _as_int, _composed, _conv_factors, _data_aware, _energy_case, _factors, _same_signed, _sign_decided, _svd_parts, _tucker, _tucker_reconstruct, _unique_case, _unique_kernel_case, _unique_on_data, _unique_tucker, calibration_problems, check, kernel_and_rank, kernel_and_ranks, layer_and_rank, matrix_and_rank
 
 
 # --- truncated_svd --------------------------------------------------------------------------------
 @check("truncated_svd", case=matrix_and_rank().filter(_unique_case))
 def truncated_svd__agrees_with_reference(student, ref, case):
-    """truncated_svd(W, rank) should return the r largest singular values and their singular vectors (each up to sign)."""
+    """truncated_svd(W, rank) should return the r largest singular values and their singular vectors, with the signs the convention fixes."""
     W, rank = case
     U, S, Vt = _svd_parts(student, W, rank)
     U_ref, S_ref, Vt_ref = ref(W, rank)
     assert_close(S, S_ref, "S_r, the leading singular values")
-    _same_up_to_sign(U, U_ref, "U_r", axis=1)
-    _same_up_to_sign(Vt, Vt_ref, "Vt_r", axis=0)
+    decided = [_sign_decided(u) for u in U_ref.T]
+    _same_signed(U, U_ref, "U_r", axis=1, decided=decided)
+    _same_signed(Vt, Vt_ref, "Vt_r", axis=0, decided=decided)
     assert_close((U * S) @ Vt, (U_ref * S_ref) @ Vt_ref, "U_r diag(S_r) Vt_r (u_i and v_i must flip together)",
                  atol=1e-8)
 
@@ -27,13 +28,14 @@ def truncated_svd__agrees_with_reference(student, ref, case):
 # --- low_rank_factors -----------------------------------------------------------------------------
 @check("low_rank_factors", case=matrix_and_rank().filter(_unique_case))
 def low_rank_factors__agrees_with_reference(student, ref, case):
-    """low_rank_factors(W, rank) should return W1 = U_r diag(S_r) and W2 = Vt_r (each column/row pair up to a common sign)."""
+    """low_rank_factors(W, rank) should return W1 = U_r diag(S_r) and W2 = Vt_r of truncated_svd, with its signs."""
     W, rank = case
     m, n = W.shape
     W1, W2 = _factors(student, (W, rank), ((m, rank), (rank, n)), "low_rank_factors(W, rank)")
     R1, R2 = ref(W, rank)
-    _same_up_to_sign(W2, R2, "W2", axis=0)
-    _same_up_to_sign(W1, R1, "W1", axis=1)
+    decided = [_sign_decided(u) for u in R1.T]  # the columns of W1 are sigma_i u_i
+    _same_signed(W2, R2, "W2", axis=0, decided=decided)
+    _same_signed(W1, R1, "W1", axis=1, decided=decided)
     assert_close(W1 @ W2, R1 @ R2, "W1 @ W2")
 
 
@@ -66,12 +68,13 @@ def break_even_rank__agrees_with_reference(student, ref, m, n):
 # --- conv_lowrank_factors -------------------------------------------------------------------------
 @check("conv_lowrank_factors", case=kernel_and_rank().filter(_unique_kernel_case))
 def conv_lowrank_factors__agrees_with_reference(student, ref, case):
-    """conv_lowrank_factors(K, rank) should return K1 = Vt_r reshaped to (r, c_in, k, k) and K2 = U_r diag(S_r) reshaped to (c_out, r, 1, 1) (each pair up to sign)."""
+    """conv_lowrank_factors(K, rank) should return K1 = Vt_r reshaped to (r, c_in, k, k) and K2 = U_r diag(S_r) reshaped to (c_out, r, 1, 1), with truncated_svd's signs."""
     K, rank = case
     K1, K2 = _conv_factors(student, K, rank)
     R1, R2 = ref(K, rank)
-    _same_up_to_sign(K1.reshape(rank, -1), R1.reshape(rank, -1), "K1 (flattened per output channel)", axis=0)
-    _same_up_to_sign(K2[:, :, 0, 0], R2[:, :, 0, 0], "K2[:, :, 0, 0]", axis=1)
+    decided = [_sign_decided(u) for u in R2[:, :, 0, 0].T]  # the columns of K2 are sigma_i u_i
+    _same_signed(K1.reshape(rank, -1), R1.reshape(rank, -1), "K1 (flattened per output channel)", axis=0, decided=decided)
+    _same_signed(K2[:, :, 0, 0], R2[:, :, 0, 0], "K2[:, :, 0, 0]", axis=1, decided=decided)
     assert_close(_composed(K1, K2), _composed(R1, R2), "the composed kernel sum_s K2[o, s] K1[s]", atol=1e-8)
 
 
@@ -82,18 +85,18 @@ def data_aware_low_rank__agrees_with_reference(student, ref, case):
     X, W, rank = case
     W1, W2 = _data_aware(student, X, W, rank)
     R1, R2 = ref(X, W, rank)
-    _same_up_to_sign(W2, R2, "W2", axis=0)
+    _same_signed(W2, R2, "W2", axis=0)  # up to sign: the docstring fixes no sign for W2 (only for X = I)
     assert_close(W1 @ W2, R1 @ R2, "W1 @ W2", atol=1e-8)
 
 
 # --- tucker2_hosvd --------------------------------------------------------------------------------
 @check("tucker2_hosvd", case=kernel_and_ranks().filter(_unique_tucker))
 def tucker2_hosvd__agrees_with_reference(student, ref, case):
-    """tucker2_hosvd(K, r_out, r_in) should return U_out, U_in = the top singular vectors of the mode-0 and mode-1 unfoldings (up to sign) and the core K x_0 U_out^T x_1 U_in^T."""
+    """tucker2_hosvd(K, r_out, r_in) should return U_out, U_in = the top singular vectors of the mode-0 and mode-1 unfoldings (with truncated_svd's signs) and the core K x_0 U_out^T x_1 U_in^T."""
     K, r_out, r_in = case
     core, U_out, U_in = _tucker(student, K, r_out, r_in)
     c_ref, o_ref, i_ref = ref(K, r_out, r_in)
-    _same_up_to_sign(U_out, o_ref, "U_out", axis=1)
-    _same_up_to_sign(U_in, i_ref, "U_in", axis=1)
+    _same_signed(U_out, o_ref, "U_out", axis=1, decided=[_sign_decided(u) for u in o_ref.T])
+    _same_signed(U_in, i_ref, "U_in", axis=1, decided=[_sign_decided(u) for u in i_ref.T])
     assert_close(_tucker_reconstruct(core, U_out, U_in), _tucker_reconstruct(c_ref, o_ref, i_ref),
                  "core x_0 U_out x_1 U_in (the reconstructed kernel)", atol=1e-8)
