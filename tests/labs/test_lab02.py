@@ -71,6 +71,17 @@ BUGS = {
     "self-distillation KL reversed": ("self_distillation_loss", "(np.exp(logq[-1]) * (logq[-1] - logq[:-1]))",
                                       "(np.exp(logq[:-1]) * (logq[:-1] - logq[-1]))",
                                       {"agrees_with_reference", "deepest_exit_teaches_with_t_squared"}),
+    # Issue 19: an epsilon added to a norm or a sum is invisible at the one-decimal scale the strategies drew, and
+    # got full marks with the grading profile; the scale invariances now include a scale of 1e-20.
+    "attention map normalised as F.normalize does (norm at least 1e-12)": (
+        "attention_map", "return Q / np.where(norm > 0, norm, 1.0)", "return Q / np.maximum(norm, 1e-12)",
+        {"scale_sign_and_channel_invariant"}),
+    "rkd distances normalised with an epsilon": (
+        "rkd_distance_loss", "x = np.abs(d_s / d_s.mean() - d_t / d_t.mean())",
+        "x = np.abs(d_s / (d_s.mean() + 1e-12) - d_t / (d_t.mean() + 1e-12))", {"zero_for_proportional_embeddings"}),
+    "ensemble weights normalised with an epsilon": (
+        "ensemble_soft_targets", "np.tensordot(w / w.sum(), p, axes=1)", "np.tensordot(w / (w.sum() + 1e-12), p, axes=1)",
+        {"weights_select_and_normalise"}),
 }
 
 
