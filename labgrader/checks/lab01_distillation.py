@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from .. import strategies as S
 from ..assertions import CheckFailed, as_array, as_float, assert_close, fmt, require, require_value_error, assert_stable, row_max_zero
@@ -49,8 +50,71 @@ def _distinct_max(z: np.ndarray) -> np.ndarray:
     return z
 
 
+def _first_max(row) -> int:
+    """The lowest index of a row's maximum, by a loop with a strict > (the docstrings' tie rule)."""
+    best = 0
+    for j in range(1, len(row)):
+        if row[j] > row[best]:
+            best = j
+    return best
+
+
+# --- strategies: the sizes, ties and tiny values the docstrings talk about (issue 19) --------------
+# Class counts and batch sizes are small (readable counterexamples) but sometimes up to S.LARGE_SIZE,
+# ties in argmax inputs are exact (S.tied), and teacher logits include 1e-20, 1e-300 and -0.0, where
+# np.exp rounds to 1 and only the logits themselves still order the classes.
+CLASSES = S.sizes(2, S.MAX_CLASSES)  # C: 2..5, sometimes up to 40
+VOTERS = S.sizes(1, 15)  # k: 1..15, sometimes up to 40 (an int64 factorial overflows from 21!)
+
+
+def _elements(bound: float):
+    return st.floats(-bound, bound, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+
+
+@st.composite
+def class_arrays(draw, *, bound: float = S.LOGIT_BOUND) -> np.ndarray:
+    """Logits (C,), (N, C) or (A, N, C): leading sides 1..3, the class axis 1..4 and sometimes up to 40."""
+    lead = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=3))
+    return draw(hnp.arrays(np.float64, lead + (draw(S.sizes(1, 4)),), elements=_elements(bound)))
+
+
+@st.composite
+def prob_pairs(draw, *, zeros: bool = True, same_support: bool = False, tiny: bool = False):
+    """Two (N, C) probability arrays of one shape, C sometimes up to 40; with ``tiny``, some of their zeros
+    become 1e-20 or 1e-300 (still probabilities: a row's sum does not move)."""
+    n, c = draw(st.integers(1, S.MAX_BATCH)), draw(CLASSES)
+    pq = [draw(S.prob_vectors(batch=n, classes=c, zeros=zeros and not same_support)) for _ in range(2)]
+    if tiny:
+        for a in pq:
+            hit = (a == 0) & draw(hnp.arrays(np.bool_, a.shape))
+            a[hit] = draw(st.sampled_from([1e-20, 1e-300]))
+    return pq[0], pq[1]
+
+
+@st.composite
+def kd_batches(draw, *, bound: float = 10.0, teacher_ties: bool = False):
+    """(student_logits (N, C), teacher_logits (N, C), labels (N,)), C sometimes up to 40. With
+    ``teacher_ties`` the teacher's logits hold exact ties (S.tied) and tiny values (S.with_tiny)."""
+    n, c = draw(st.integers(1, S.MAX_BATCH)), draw(CLASSES)
+    zs = draw(S.logits(batch=n, classes=c, bound=bound))
+    if teacher_ties:
+        zt = S.tied(draw(hnp.arrays(np.float64, (n, c), elements=S.with_tiny(_elements(bound)))), draw)
+    else:
+        zt = draw(S.logits(batch=n, classes=c, bound=bound))
+    y = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)), dtype=np.int64)
+    return zs, zt, y
+
+
+@st.composite
+def labelled_logits(draw, *, bound: float = S.LOGIT_BOUND):
+    """(logits (N, C), labels (N,) int64 in [0, C)), C sometimes up to 40."""
+    n, c = draw(st.integers(1, S.MAX_BATCH)), draw(CLASSES)
+    z = draw(S.logits(batch=n, classes=c, bound=bound))
+    return z, np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)), dtype=np.int64)
+
+
 # --- softmax_t ----------------------------------------------------------------------------------
-@check("softmax_t", public=True, logits=S.logit_arrays(), T=S.TEMPERATURES)
+@check("softmax_t", public=True, logits=class_arrays(), T=S.TEMPERATURES)
 def sums_to_one(student, ref, logits, T):
     """softmax_t should return probabilities in [0, 1] whose rows sum to 1 along the last axis."""
     p = as_array(student(logits, T), "softmax_t(logits, T)", shape=logits.shape)
@@ -90,7 +154,7 @@ def rejects_bad_temperature(student, ref, logits, T):
 
 
 # --- log_softmax_t ------------------------------------------------------------------------------
-@check("log_softmax_t", public=True, logits=S.logit_arrays(), T=S.TEMPERATURES)
+@check("log_softmax_t", public=True, logits=class_arrays(), T=S.TEMPERATURES)
 def exp_sums_to_one(student, ref, logits, T):
     """exp(log_softmax_t(logits, T)) should sum to 1 along the last axis, and every entry should be <= 0."""
     lp = as_array(student(logits, T), "log_softmax_t(logits, T)", shape=logits.shape)
@@ -121,7 +185,7 @@ def kl_divergence__zero_for_identical(student, ref, p):
     assert_close(student(p, p), np.zeros(p.shape[0]), "kl_divergence(p, p)", atol=1e-12)
 
 
-@check("kl_divergence", public=True, pq=S.prob_pairs(same_support=True))
+@check("kl_divergence", public=True, pq=prob_pairs(same_support=True))
 def pinsker_lower_bound(student, ref, pq):
     """kl_divergence should satisfy Pinsker's inequality KL(p||q) >= 1/2 ||p - q||_1^2 (so it is >= 0, and > 0 when p != q)."""
     p, q = pq
@@ -147,8 +211,21 @@ def handles_zero_probabilities(student, ref, p, q):
     assert_close(kl, expected, "kl_divergence(p, q)")
 
 
+@check("kl_divergence", public=True, p=S.prob_vectors(zeros=False), tiny=st.sampled_from([None, 1e-20, 1e-300]))
+def infinite_where_q_is_zero(student, ref, p, tiny):
+    """kl_divergence(p, q) should be +inf on every row where q_i = 0 < p_i, however small p_i is (1e-300 > 0 too: no epsilon, no threshold)."""
+    p = p.copy()
+    if tiny is not None:
+        p[:, 0] = tiny  # a tiny mass on class 0
+        p /= p.sum(axis=-1, keepdims=True)
+    q = np.zeros_like(p)
+    q[:, 1:] = 1.0 / (p.shape[1] - 1)  # q puts no mass on class 0, p some
+    kl = as_array(student(p, q), "kl_divergence(p, q)", shape=p.shape[:1])
+    assert_close(kl, np.full(p.shape[0], math.inf), f"kl_divergence(p, q) with p[:, 0] = {fmt(p[:, 0])} and q[:, 0] = 0")
+
+
 # --- js_divergence ------------------------------------------------------------------------------
-@check("js_divergence", public=True, pq=S.prob_pairs())
+@check("js_divergence", public=True, pq=prob_pairs())
 def symmetric(student, ref, pq):
     """js_divergence should be symmetric: JS(p, q) = JS(q, p)."""
     p, q = pq
@@ -157,7 +234,7 @@ def symmetric(student, ref, pq):
     assert_close(b, a, "js_divergence(q, p) compared with js_divergence(p, q)", atol=1e-12)
 
 
-@check("js_divergence", public=True, pq=S.prob_pairs())
+@check("js_divergence", public=True, pq=prob_pairs())
 def bounded_by_log2(student, ref, pq):
     """js_divergence should lie in [0, log 2] and equal log 2 exactly when p and q have disjoint support."""
     p, q = pq
@@ -184,7 +261,7 @@ def uniform_logits_give_log_c(student, ref, n, c, value):
     assert_close(student(z, y), math.log(c), f"cross_entropy of equal logits with C = {c}")
 
 
-@check("cross_entropy", public=True, zy=S.labelled_logits())
+@check("cross_entropy", public=True, zy=labelled_logits())
 def batch_mean(student, ref, zy):
     """cross_entropy of a batch should be the mean of the per-sample cross-entropies (mean, not sum)."""
     z, y = zy
@@ -203,14 +280,14 @@ def cross_entropy__stable_at_large_logits(student, ref, zy):
 
 
 # --- kd_loss ------------------------------------------------------------------------------------
-@check("kd_loss", public=True, batch=S.kd_batches(), T=S.TEMPERATURES)
+@check("kd_loss", public=True, batch=kd_batches(), T=S.TEMPERATURES)
 def alpha_zero_is_cross_entropy(student, ref, batch, T):
     """With alpha = 0, kd_loss should be just the cross-entropy of the student with the true labels."""
     zs, zt, y = batch
     assert_close(student(zs, zt, y, T, 0.0), _ce(zs, y), "kd_loss(..., alpha=0)")
 
 
-@check("kd_loss", public=True, batch=S.kd_batches(), T=S.TEMPERATURES, alpha=S.ALPHAS)
+@check("kd_loss", public=True, batch=kd_batches(), T=S.TEMPERATURES, alpha=S.ALPHAS)
 def identical_logits_leave_hard_term(student, ref, batch, T, alpha):
     """When the student's logits equal the teacher's, the soft term vanishes: kd_loss = (1 - alpha) CE."""
     zs, _, y = batch
@@ -229,9 +306,23 @@ def ignores_teacher_confidence(student, ref, batch, scale, alpha):
     assert_close(b, a, f"hard_label_kd_loss with teacher logits scaled by {scale}")
 
 
+@check("hard_label_kd_loss", public=True, batch=kd_batches(teacher_ties=True), alpha=S.ALPHAS)
+def teacher_label_is_first_maximum(student, ref, batch, alpha):
+    """hard_label_kd_loss should take y_t = argmax_c z_t,c from the teacher's logits themselves, a tie going to the lowest class index: (1 - alpha) CE(z_s, y) + alpha CE(z_s, y_t)."""
+    zs, zt, y = batch
+    y_t = np.array([_first_max(row) for row in zt], dtype=np.int64)
+    expected = (1 - alpha) * _ce(zs, y) + alpha * _ce(zs, y_t)
+    assert_close(student(zs, zt, y, alpha), expected,
+                 f"hard_label_kd_loss(zs, zt, y, alpha) with the teacher's labels y_t = {fmt(y_t)} (first maximum of each row)")
+
+
 # --- label_loyalty ------------------------------------------------------------------------------
-def _loyalty_pair():
-    return S.prob_pairs(zeros=False).map(lambda pq: (_distinct_max(pq[0]), _distinct_max(pq[1])))
+@st.composite
+def _loyalty_pair(draw):
+    """(student, teacher) (N, C) probabilities, N sometimes up to 40; on some draws with exact ties (S.tied: the
+    rows then need not sum to 1, which argmax does not care about)."""
+    n, c = draw(S.sizes(1, S.MAX_BATCH)), draw(st.integers(2, S.MAX_CLASSES))
+    return tuple(S.tied(draw(S.prob_vectors(batch=n, classes=c, zeros=False)), draw) for _ in range(2))
 
 
 @check("label_loyalty", public=True, pq=_loyalty_pair())
@@ -262,6 +353,15 @@ def disagreement_counts(student, ref, z, n_shift):
     assert_close(student(s, t), 1 - changed / z.shape[0], f"label_loyalty with {changed} of {z.shape[0]} predictions changed")
 
 
+@check("label_loyalty", public=True, pq=_loyalty_pair())
+def ties_go_to_lowest_index(student, ref, pq):
+    """label_loyalty should compare each row's first maximum (ties go to the lowest class index): the share of rows where the student's and the teacher's agree."""
+    s, t = pq
+    agree = [_first_max(a) == _first_max(b) for a, b in zip(s, t)]
+    assert_close(student(s, t), float(np.mean(agree)),
+                 f"label_loyalty(s, t): the first maxima agree on rows {[i for i, a in enumerate(agree) if a]} of {len(agree)}")
+
+
 # --- probability_loyalty ------------------------------------------------------------------------
 @check("probability_loyalty", public=True, p=S.prob_vectors())
 def probability_loyalty__self_loyalty_is_one(student, ref, p):
@@ -277,7 +377,7 @@ def disjoint_support_is_zero(student, ref, c, n):
     assert_close(student(s, t), 0.0, "probability_loyalty of disjoint one-hot predictions", atol=1e-9)
 
 
-@check("probability_loyalty", public=True, pq=S.prob_pairs())
+@check("probability_loyalty", public=True, pq=prob_pairs())
 def symmetric_and_in_unit_interval(student, ref, pq):
     """probability_loyalty should lie in [0, 1] and not depend on which argument is the teacher (JS is symmetric)."""
     s, t = pq
@@ -294,7 +394,7 @@ def one_voter_is_itself(student, ref, p):
     assert_close(student(p, 1), p, f"majority_vote_accuracy({p!r}, 1)")
 
 
-@check("majority_vote_accuracy", public=True, p=S.PROBABILITIES, k=st.integers(1, 15))
+@check("majority_vote_accuracy", public=True, p=S.PROBABILITIES, k=VOTERS)
 def complement_symmetry(student, ref, p, k):
     """majority_vote_accuracy(p, k) + majority_vote_accuracy(1 - p, k) should be 1 (swap right and wrong), so p = 0.5 gives 0.5."""
     a = as_float(student(p, k), f"majority_vote_accuracy({p!r}, {k})")
@@ -335,7 +435,7 @@ def three_voters_at_seventy_percent_span_55_to_100(student, ref, k):
     assert_close(hi, 1.0, "majority_vote_bounds(0.7, 3)[1]: 2-1 wins on 100% of inputs use 2.0 <= 2.1 right votes")
 
 
-@check("majority_vote_bounds", public=True, p=S.PROBABILITIES, k=st.integers(1, 15))
+@check("majority_vote_bounds", public=True, p=S.PROBABILITIES, k=VOTERS)
 def brackets_the_independent_vote(student, ref, p, k):
     """0 <= lo <= (the independent voters' accuracy) <= hi <= 1: independence is one of the joint distributions."""
     lo, hi = _bounds(student, p, k)
@@ -345,7 +445,7 @@ def brackets_the_independent_vote(student, ref, p, k):
             f"majority_vote_bounds({p!r}, {k}) = ({lo!r}, {hi!r}) should bracket the independent accuracy {ind!r} within [0, 1]")
 
 
-@check("majority_vote_bounds", public=True, p=S.PROBABILITIES, k=st.integers(1, 15))
+@check("majority_vote_bounds", public=True, p=S.PROBABILITIES, k=VOTERS)
 def majority_vote_bounds__complement_symmetry(student, ref, p, k):
     """lo(p, k) + hi(1 - p, k) should be 1: the worst case for right answers is the best case for wrong ones."""
     lo, _ = _bounds(student, p, k)

@@ -4,7 +4,9 @@ Each check's docstring (first paragraph) is the property the student reads when 
 exercise has an agreement check against the hidden reference plus invariants of the topic —
 scale, rotation and channel-count invariance, closed forms worked out by hand, the extremes of
 a weight — most of them public. Inputs are small (at most 4 samples, 4 classes, 3x3 maps) and
-drawn from one-decimal values, so a shrunk counterexample fits on a line.
+drawn from one-decimal values, so a shrunk counterexample fits on a line; some sizes (hint batch,
+channels, parameter vectors) are sometimes larger (S.sizes), and the scale invariances include a scale of 1e-20,
+where an epsilon added to a norm or a sum shows (issue 19).
 
 The hidden checks (agreement with the reference) are in labgrader/checks/hidden/lab02_distillation_ii.py,
 which students do not receive; this file is released to them as it is.
@@ -66,15 +68,16 @@ def _huber(x: np.ndarray) -> np.ndarray:
 # --- strategies ---------------------------------------------------------------------------------
 @st.composite
 def hint_batches(draw):
-    """(teacher u (N, D_t), student v (N, D_s), W (D_s, D_t), b (D_t,))."""
-    n, dt, ds = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    """(teacher u (N, D_t), student v (N, D_s), W (D_s, D_t), b (D_t,)); N is sometimes up to 12 (batch_mean calls
+    the function once per sample, so not 40)."""
+    n, dt, ds = draw(S.sizes(1, 4, large=12)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
     return draw(_arr((n, dt))), draw(_arr((n, ds))), draw(_arr((ds, dt))), draw(_arr((dt,)))
 
 
 @st.composite
 def feature_maps(draw, max_side: int = 3):
-    """A (N, C, H, W) map."""
-    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, max_side)), draw(st.integers(1, max_side)))
+    """A (N, C, H, W) map; C is sometimes up to 12."""
+    shape = (draw(st.integers(1, 3)), draw(S.sizes(1, 3, large=12)), draw(st.integers(1, max_side)), draw(st.integers(1, max_side)))
     return draw(_arr(shape))
 
 
@@ -104,7 +107,10 @@ def embedding_pairs(draw, min_n: int = 2, outlier: bool = False):
 
 @st.composite
 def cohorts(draw, min_k: int = 1, max_k: int = 4, bound: float = 10.0):
-    """(logits (K, N, C), labels (N,) int64)."""
+    """(logits (K, N, C), labels (N,) int64).
+
+    Not drawn larger (S.sizes): no mistake we know of in DML, ensembles or self-distillation depends on the number
+    of classes, and small cohorts keep their counterexamples readable."""
     k, n, c = draw(st.integers(min_k, max_k)), draw(st.integers(1, 3)), draw(st.integers(2, 4))
     z = draw(hnp.arrays(np.float64, (k, n, c), elements=st.integers(int(-10 * bound), int(10 * bound)).map(lambda v: v / 10)))
     y = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)), dtype=np.int64)
@@ -176,9 +182,9 @@ def unit_norm_rows(student, ref, f, p):
     assert_close(np.linalg.norm(a, axis=1), np.ones(n), "row norms of attention_map(features, p)")
 
 
-@check("attention_map", public=True, f=feature_maps(), c=st.sampled_from([0.1, 3.0, -2.0]), p=P_VALUES)
+@check("attention_map", public=True, f=feature_maps(), c=st.sampled_from([0.1, 3.0, -2.0, 1e-20]), p=P_VALUES)
 def scale_sign_and_channel_invariant(student, ref, f, c, p):
-    """attention_map should not change when the features are scaled by c (even c < 0: it uses |f|) or their channels are repeated."""
+    """attention_map should not change when the features are scaled by c (even c < 0: it uses |f|; even c = 1e-20: only an all-zero map gives zeros, so no epsilon in the norm) or their channels are repeated."""
     a = as_array(student(f, p), "attention_map(f, p)", shape=(f.shape[0], f.shape[2] * f.shape[3]))
     assert_close(student(c * f, p), a, f"attention_map({c} * f, p) compared with attention_map(f, p)", atol=1e-12)
     assert_close(student(np.concatenate([f, f, f], axis=1), p), a,
@@ -209,7 +215,7 @@ def attention_map__rejects_bad_input(student, ref, bad):
 
 
 # --- attention_transfer_loss --------------------------------------------------------------------
-@check("attention_transfer_loss", public=True, f=feature_maps(), c=st.sampled_from([0.5, 4.0]))
+@check("attention_transfer_loss", public=True, f=feature_maps(), c=st.sampled_from([0.5, 4.0, 1e-20]))
 def zero_for_same_attention(student, ref, f, c):
     """attention_transfer_loss should be 0 when the student attends like the teacher, even with other channel counts and scales."""
     t = np.concatenate([f, f], axis=1) * c
@@ -254,9 +260,9 @@ def rkd_distance_loss__invariant_to_similarity_transforms(student, ref, e, tr):
     assert_close(student(s, c * t3 @ Q + shift), a, f"rkd_distance_loss(s, {c} * t Q + shift) compared with rkd_distance_loss(s, t)")
 
 
-@check("rkd_distance_loss", public=True, e=embedding_pairs(), c=st.sampled_from([0.25, 3.0]))
+@check("rkd_distance_loss", public=True, e=embedding_pairs(), c=st.sampled_from([0.25, 3.0, 1e-20]))
 def zero_for_proportional_embeddings(student, ref, e, c):
-    """rkd_distance_loss(c * t, t) should be 0: distances divided by their mean ignore the scale (and D_s may differ from D_t)."""
+    """rkd_distance_loss(c * t, t) should be 0: distances divided by their mean ignore the scale, even c = 1e-20 (no epsilon: only a mean distance of exactly 0 is an error), and D_s may differ from D_t."""
     _, t = e
     assert_close(student(c * _pad(t, t.shape[1] + 1), t), 0.0, f"rkd_distance_loss({c} * t padded with a zero column, t)",
                  atol=1e-12)
@@ -386,9 +392,9 @@ def averages_probabilities_not_logits(student, ref, a, b, n):
 
 
 @check("ensemble_soft_targets", public=True, c=cohorts(min_k=2), T=S.TEMPERATURES, pick=st.integers(0, 3),
-       scale=st.sampled_from([0.5, 3.0]))
+       scale=st.sampled_from([0.5, 3.0, 1e-20]))
 def weights_select_and_normalise(student, ref, c, T, pick, scale):
-    """A weight vector that is 0 except for teacher m should return teacher m's softmax, whatever the weight's size."""
+    """A weight vector that is 0 except for teacher m should return teacher m's softmax, whatever the weight's size (1e-20 too: divide by the sum, no epsilon)."""
     z, _ = c
     m = pick % z.shape[0]
     w = np.zeros(z.shape[0])
@@ -416,7 +422,8 @@ def ensemble_soft_targets__rejects_bad_input(student, ref, bad):
 # --- ema_update ---------------------------------------------------------------------------------
 @st.composite
 def param_pairs(draw):
-    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=3))
+    """Two parameter arrays of one shape, any rank 1..3: the first side is sometimes up to 40 (at most 360 numbers)."""
+    shape = (draw(S.sizes(1, 3)),) + draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=3))
     return draw(_arr(shape)), draw(_arr(shape))
 
 

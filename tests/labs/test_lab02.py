@@ -78,3 +78,25 @@ BUGS = {
 def test_classic_bugs_fail_the_named_checks(lab, bug):
     ex_id, old, new, must_fail = BUGS[bug]
     assert_bug_caught(lab, ALL_SOURCE, ex_id, old, new, must_fail)
+
+
+# Issue 19: an epsilon added to a norm or a sum is invisible at the one-decimal scale the strategies drew, and each of
+# these got full marks with the grading profile; the scale invariances now include a scale of 1e-20. Ten examples
+# reach it (the scales are sampled from three or four), which keeps the suite's time budget.
+EPSILON_BUGS = {
+    "attention map normalised as F.normalize does (norm at least 1e-12)": (
+        "attention_map", "return Q / np.where(norm > 0, norm, 1.0)", "return Q / np.maximum(norm, 1e-12)",
+        {"scale_sign_and_channel_invariant"}),
+    "rkd distances normalised with an epsilon": (
+        "rkd_distance_loss", "x = np.abs(d_s / d_s.mean() - d_t / d_t.mean())",
+        "x = np.abs(d_s / (d_s.mean() + 1e-12) - d_t / (d_t.mean() + 1e-12))", {"zero_for_proportional_embeddings"}),
+    "ensemble weights normalised with an epsilon": (
+        "ensemble_soft_targets", "np.tensordot(w / w.sum(), p, axes=1)", "np.tensordot(w / (w.sum() + 1e-12), p, axes=1)",
+        {"weights_select_and_normalise"}),
+}
+
+
+@pytest.mark.parametrize("bug", list(EPSILON_BUGS))
+def test_an_epsilon_in_a_norm_or_sum_fails_the_scale_checks(lab, bug):
+    ex_id, old, new, must_fail = EPSILON_BUGS[bug]
+    assert_bug_caught(lab, ALL_SOURCE, ex_id, old, new, must_fail, examples=10)

@@ -14,25 +14,25 @@ from reference_impl import distillation as R
 
 from ... import strategies as S
 from ...assertions import CheckFailed, as_float, assert_close
-from ..lab01_distillation import _bounds, _loyalty_pair, check
+from ..lab01_distillation import VOTERS, _bounds, _loyalty_pair, check, class_arrays, kd_batches, labelled_logits, prob_pairs
 
 
 # --- softmax_t ------------------------------------------------------------------------------------
-@check("softmax_t", logits=S.logit_arrays(), T=S.TEMPERATURES)
+@check("softmax_t", logits=class_arrays(), T=S.TEMPERATURES)
 def softmax_t__agrees_with_reference(student, ref, logits, T):
     """softmax_t(logits, T) should equal the temperature softmax along the last axis, for any shape (..., C)."""
     assert_close(student(logits, T), ref(logits, T), "softmax_t(logits, T)")
 
 
 # --- log_softmax_t --------------------------------------------------------------------------------
-@check("log_softmax_t", logits=S.logit_arrays(), T=S.TEMPERATURES)
+@check("log_softmax_t", logits=class_arrays(), T=S.TEMPERATURES)
 def log_softmax_t__agrees_with_reference(student, ref, logits, T):
     """log_softmax_t(logits, T) should equal log of the temperature softmax along the last axis."""
     assert_close(student(logits, T), ref(logits, T), "log_softmax_t(logits, T)")
 
 
 # --- kl_divergence --------------------------------------------------------------------------------
-@check("kl_divergence", pq=S.prob_pairs())
+@check("kl_divergence", pq=prob_pairs(tiny=True))
 def kl_divergence__agrees_with_reference(student, ref, pq):
     """kl_divergence(p, q) should equal sum_i p_i log(p_i / q_i) per row (0 log 0 = 0; +inf where q_i = 0 < p_i)."""
     p, q = pq
@@ -40,7 +40,7 @@ def kl_divergence__agrees_with_reference(student, ref, pq):
 
 
 # --- js_divergence --------------------------------------------------------------------------------
-@check("js_divergence", pq=S.prob_pairs())
+@check("js_divergence", pq=prob_pairs(tiny=True))
 def js_divergence__agrees_with_reference(student, ref, pq):
     """js_divergence(p, q) should equal 1/2 KL(p||m) + 1/2 KL(q||m) with m = (p + q)/2, per row."""
     p, q = pq
@@ -48,7 +48,7 @@ def js_divergence__agrees_with_reference(student, ref, pq):
 
 
 # --- cross_entropy --------------------------------------------------------------------------------
-@check("cross_entropy", zy=S.labelled_logits())
+@check("cross_entropy", zy=labelled_logits())
 def cross_entropy__agrees_with_reference(student, ref, zy):
     """cross_entropy(logits, labels) should equal -1/N sum_n log softmax(z_n)[y_n]."""
     z, y = zy
@@ -56,14 +56,14 @@ def cross_entropy__agrees_with_reference(student, ref, zy):
 
 
 # --- kd_loss --------------------------------------------------------------------------------------
-@check("kd_loss", batch=S.kd_batches(), T=S.TEMPERATURES, alpha=S.ALPHAS)
+@check("kd_loss", batch=kd_batches(), T=S.TEMPERATURES, alpha=S.ALPHAS)
 def kd_loss__agrees_with_reference(student, ref, batch, T, alpha):
     """kd_loss should equal (1 - alpha) CE(z_s, y) + alpha T^2 mean_n KL(softmax(z_t/T) || softmax(z_s/T))."""
     zs, zt, y = batch
     assert_close(student(zs, zt, y, T, alpha), ref(zs, zt, y, T, alpha), "kd_loss(student_logits, teacher_logits, labels, T, alpha)")
 
 
-@check("kd_loss", batch=S.kd_batches(), T=S.TEMPERATURES)
+@check("kd_loss", batch=kd_batches(), T=S.TEMPERATURES)
 def t_squared_scaling(student, ref, batch, T):
     """With alpha = 1, kd_loss should be T^2 times the batch-mean KL(p_teacher,T || p_student,T) (the T^2 keeps the soft term's gradient scale independent of T)."""
     zs, zt, y = batch
@@ -77,7 +77,7 @@ def t_squared_scaling(student, ref, batch, T):
         raise
 
 
-@check("kd_loss", batch=S.kd_batches(), T=st.sampled_from([1.0, 2.0, 4.0]))
+@check("kd_loss", batch=kd_batches(), T=st.sampled_from([1.0, 2.0, 4.0]))
 def kl_direction_teacher_first(student, ref, batch, T):
     """The soft term should be KL(teacher || student) — the teacher's distribution is the target — not KL(student || teacher)."""
     zs, zt, y = batch
@@ -86,9 +86,9 @@ def kl_direction_teacher_first(student, ref, batch, T):
 
 
 # --- hard_label_kd_loss ---------------------------------------------------------------------------
-@check("hard_label_kd_loss", batch=S.kd_batches(distinct_teacher_max=True), alpha=S.ALPHAS)
+@check("hard_label_kd_loss", batch=kd_batches(teacher_ties=True), alpha=S.ALPHAS)
 def hard_label_kd_loss__agrees_with_reference(student, ref, batch, alpha):
-    """hard_label_kd_loss should equal (1 - alpha) CE(z_s, y) + alpha CE(z_s, argmax z_t)."""
+    """hard_label_kd_loss should equal (1 - alpha) CE(z_s, y) + alpha CE(z_s, argmax z_t), ties in z_t to the lowest class index."""
     zs, zt, y = batch
     assert_close(student(zs, zt, y, alpha), ref(zs, zt, y, alpha), "hard_label_kd_loss(student_logits, teacher_logits, labels, alpha)")
 
@@ -118,7 +118,7 @@ def label_loyalty__agrees_with_reference(student, ref, pq):
 
 
 # --- probability_loyalty --------------------------------------------------------------------------
-@check("probability_loyalty", pq=S.prob_pairs())
+@check("probability_loyalty", pq=prob_pairs(tiny=True))
 def probability_loyalty__agrees_with_reference(student, ref, pq):
     """probability_loyalty should be the batch mean of 1 - sqrt(JS(p_t, p_s) / log 2)."""
     s, t = pq
@@ -126,7 +126,7 @@ def probability_loyalty__agrees_with_reference(student, ref, pq):
 
 
 # --- majority_vote_accuracy -----------------------------------------------------------------------
-@check("majority_vote_accuracy", p=S.PROBABILITIES, k=st.integers(1, 15))
+@check("majority_vote_accuracy", p=S.PROBABILITIES, k=VOTERS)
 def majority_vote_accuracy__agrees_with_reference(student, ref, p, k):
     """majority_vote_accuracy(p, k) should be P(more than k/2 of k independent voters are right), ties (even k) split 50/50."""
     assert_close(student(p, k), ref(p, k), f"majority_vote_accuracy({p!r}, {k})")
@@ -141,7 +141,7 @@ def even_k_splits_ties(student, ref, p, k):
 
 
 # --- majority_vote_bounds -------------------------------------------------------------------------
-@check("majority_vote_bounds", p=S.PROBABILITIES, k=st.integers(1, 15))
+@check("majority_vote_bounds", p=S.PROBABILITIES, k=VOTERS)
 def majority_vote_bounds__agrees_with_reference(student, ref, p, k):
     """majority_vote_bounds(p, k) should be (max(0, (kp - L)/(k - L)), min(1, kp/m)), m = floor(k/2) + 1, L = ceil(k/2) - 1."""
     lo, hi = _bounds(student, p, k)
