@@ -45,23 +45,27 @@ __all__ = [
 ]
 
 
-def grade_in_process(lab, source: str, ex_id: str, examples: int = 30) -> dict:
-    """check name -> outcome of one exercise's checks on ``source``, in process (this tests the checks,
-    not the sandbox). The labs' classic-bug tests use it: ``grade_in_process(lab, src.replace(a, b), ex)``."""
+def grade_in_process(lab, source: str, ex_id: str, examples: int = 30, only: set | None = None) -> dict:
+    """check name -> outcome of one exercise's checks (or of those named in ``only``) on ``source``, in
+    process (this tests the checks, not the sandbox). The labs' classic-bug tests use it:
+    ``grade_in_process(lab, src.replace(a, b), ex)``."""
     backend = InProcessBackend.from_source(source)
     ex = lab.exercise(ex_id)
     checks = _checks_module(lab).CHECKS
-    out = grade_exercise(ex, [checks[ex_id][n] for n in ex.checks], backend,
+    names = [n for n in ex.checks if only is None or n in only]
+    out = grade_exercise(ex, [checks[ex_id][n] for n in names], backend,
                          defined=ex.function_name in backend.functions, max_examples=examples, seed_value=1)
     return {c.name: c for c in out.checks}
 
 
 def assert_bug_caught(lab, reference_source: str, ex_id: str, old: str, new: str, must_fail: set,
-                      examples: int = 30) -> None:
+                      examples: int = 30, only_named: bool = False) -> None:
     """The reference with ``old`` replaced by ``new`` fails at least the checks ``must_fail``, each with
-    the property in words and a counterexample."""
+    the property in words and a counterexample. ``only_named``: run only those checks (the others would
+    each run all their examples: cheaper where a lab tests several bugs)."""
     assert reference_source.count(old) == 1, "the bug's anchor text must be unique in the reference"
-    outcomes = grade_in_process(lab, reference_source.replace(old, new), ex_id, examples)
+    outcomes = grade_in_process(lab, reference_source.replace(old, new), ex_id, examples,
+                                only=set(must_fail) if only_named else None)
     failed = {n for n, o in outcomes.items() if not o.passed}
     assert must_fail <= failed, (must_fail - failed)
     for n in failed:

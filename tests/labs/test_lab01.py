@@ -7,6 +7,7 @@ fixture), so the contract's examples test is not repeated here.
 LAB_ID = "lab01"
 
 from lab_contract import (  # noqa: E402,F401 - the contract's tests, collected in this module
+    assert_bug_caught,
     lab,
     test_contract_alternatives_get_full_marks,
     test_contract_exercises_and_checks_agree,
@@ -20,25 +21,11 @@ import textwrap  # noqa: E402
 import pytest  # noqa: E402
 
 from labgrader.checks import load as load_checks  # noqa: E402
-from labgrader.inprocess import InProcessBackend  # noqa: E402
-from labgrader.runner import grade_exercise  # noqa: E402
 from reference_impl import distillation as R  # noqa: E402
 
 CHECKS = load_checks("lab01_distillation").CHECKS
 ALL_SOURCE = "\n\n".join(textwrap.dedent(inspect.getsource(getattr(R, n))) for n in CHECKS)
 
-
-def assert_named_checks_fail(lab, ex_id: str, old: str, new: str, must_fail: set, examples: int = 30) -> None:
-    """lab_contract.assert_bug_caught, grading only the checks that must fail: the exercise's other checks would
-    each run all their examples, which costs more than the suite's time budget allows for a handful of bugs."""
-    assert ALL_SOURCE.count(old) == 1, "the bug's anchor text must be unique in the reference"
-    backend = InProcessBackend.from_source(ALL_SOURCE.replace(old, new))
-    out = grade_exercise(lab.exercise(ex_id), [CHECKS[ex_id][n] for n in sorted(must_fail)], backend, defined=True,
-                         max_examples=examples, seed_value=1)
-    passed = {c.name for c in out.checks if c.passed}
-    assert not passed, f"{ex_id}: {passed} should fail"
-    for c in out.checks:
-        assert "Property:" in c.output and "Counterexample" in c.output, c.output
 
 _COMB_INT64 = ("from math import comb",
                "def comb(n, r):  # n! / (r! (n - r)!) with NumPy products: int64 overflows from 21!\n"
@@ -63,6 +50,6 @@ BUGS = {
 
 
 @pytest.mark.parametrize("bug", list(BUGS))
-def test_classic_bugs_fail_the_named_checks(lab, bug):
+def test_classic_bugs_fail_the_named_checks(lab, bug):  # noqa: F811 - the contract's fixture
     ex_id, old, new, must_fail = BUGS[bug]
-    assert_named_checks_fail(lab, ex_id, old, new, must_fail)
+    assert_bug_caught(lab, ALL_SOURCE, ex_id, old, new, must_fail, only_named=True)
