@@ -7,7 +7,7 @@ checks) and not this file. ``labgrader.checks.load("lab11_robustness")`` registe
 from __future__ import annotations
 
 from ...assertions import as_array, as_float, assert_close, fmt
-from ..lab11_robustness import RADII, _mask_of, _same_epoch, _well_posed, als_cases, arrays, attack_cases, attacked_logits, check, cp_factors, layer_cases, mask_histories, mask_pairs, pairs, pgd_cases, top_k_cases
+from ..lab11_robustness import RADII, _mask_of, _same_epoch, _well_posed, als_cases, attack_cases, attacked_logits, check, cp_factors, gradients, layer_cases, mask_histories, mask_pairs, pairs, pgd_cases, top_k_cases
 
 
 # --- obd_saliency ---------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ def robust_accuracy__agrees_with_reference(student, ref, case):
 
 
 # --- sam_perturbation -----------------------------------------------------------------------------
-@check("sam_perturbation", g=arrays(), rho=RADII)
+@check("sam_perturbation", g=gradients(), rho=RADII)
 def sam_perturbation__agrees_with_reference(student, ref, g, rho):
     """sam_perturbation(g, rho) should return the reference's perturbation."""
     assert_close(as_array(student(g, rho), "sam_perturbation(g, rho)", g.shape), ref(g, rho),
