@@ -18,6 +18,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from .. import strategies as S
 from ..assertions import as_array, as_float, as_tuple, assert_close, fmt, raises_value_error
 from . import Registry
 
@@ -48,23 +49,28 @@ def _labels(draw, n: int, C: int) -> np.ndarray:
     return draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, C - 1)))
 
 
+# Batches (the N of every batch mean) are sometimes long, up to LONG_BATCH (S.sizes; issue 19: a bug that is
+# exact on a few rows shows on more). Finite-difference checks keep their small sizes (their cost grows with it).
+LONG_BATCH = 20
+
+
 @st.composite
-def ce_cases(draw, max_n: int = 8):
-    N, d, C = draw(st.integers(1, max_n)), draw(st.integers(1, 5)), draw(st.integers(2, 7))
+def ce_cases(draw, max_n: int = 8, large: int = LONG_BATCH):
+    N, d, C = draw(S.sizes(1, max_n, large=large)), draw(st.integers(1, 5)), draw(st.integers(2, 7))
     return _array(draw, (N, d)), _array(draw, (d, C), 2.0), _labels(draw, N, C)
 
 
 @st.composite
 def distill_cases(draw, max_m: int = 7):
     """(X_syn, y_syn, X_val, y_val, W0, lr, steps): small enough for finite differences over every X_syn entry."""
-    M, N, d, C = draw(st.integers(1, max_m)), draw(st.integers(1, 8)), draw(st.integers(1, 4)), draw(st.integers(2, 4))
+    M, N, d, C = draw(st.integers(1, max_m)), draw(S.sizes(1, 8, large=LONG_BATCH)), draw(st.integers(1, 4)), draw(st.integers(2, 4))
     return (_array(draw, (M, d), 2.0), _labels(draw, M, C), _array(draw, (N, d), 2.0), _labels(draw, N, C),
             _array(draw, (d, C), 1.0), draw(st.sampled_from([0.1, 0.5, 1.0, 2.0])), draw(st.integers(0, 4)))
 
 
 @st.composite
-def logit_pairs(draw, max_n: int = 8, min_c: int = 2):
-    N, C = draw(st.integers(1, max_n)), draw(st.integers(min_c, 9))
+def logit_pairs(draw, max_n: int = 8, min_c: int = 2, large: int = LONG_BATCH):
+    N, C = draw(S.sizes(1, max_n, large=large)), draw(st.integers(min_c, 9))
     return _array(draw, (N, C), 6.0), _array(draw, (N, C), 6.0)
 
 
@@ -73,15 +79,15 @@ OMEGAS = st.sampled_from([0.0, 0.04, 0.5, 1.0])
 
 
 @st.composite
-def nasty_cases(draw):
-    z, a = draw(logit_pairs())
+def nasty_cases(draw, large: int = LONG_BATCH):
+    z, a = draw(logit_pairs(large=large))
     return z, a, _labels(draw, z.shape[0], z.shape[1]), draw(TEMPERATURES), draw(OMEGAS)
 
 
 @st.composite
 def bn_cases(draw):
     conv = draw(st.booleans())
-    N, C = draw(st.integers(1, 7)), draw(st.integers(1, 5))
+    N, C = draw(st.integers(1, 7) if conv else S.sizes(1, 7, large=LONG_BATCH)), draw(st.integers(1, 5))
     shape = (N, C, draw(st.integers(1, 3)), draw(st.integers(1, 3))) if conv else (N, C)
     x = _array(draw, shape)
     mu = _array(draw, (C,))
@@ -183,7 +189,7 @@ def loss_and_gradient_closed_form(student, ref, case):
     assert_close(grad, _ce_grad(X, W, y), what + "[1], grad_W")
 
 
-@check("softmax_ce_grad", public=True, case=ce_cases(max_n=4))
+@check("softmax_ce_grad", public=True, case=ce_cases(max_n=4, large=4))
 def softmax_ce_grad__gradient_matches_finite_differences(student, ref, case):
     """grad_W should match central finite differences (L(W + h e_ij) - L(W - h e_ij)) / 2h of the cross-entropy."""
     X, W, y = case
@@ -465,7 +471,7 @@ def nasty_teacher_grad__large_logits_stay_finite(student, ref, big, label):
     assert_close(got, expected, _nasty_desc("nasty_teacher_grad", z, a, y, T, omega), atol=1e-12)
 
 
-@check("nasty_teacher_grad", public=True, case=nasty_cases().filter(lambda c: c[0].size <= 24))
+@check("nasty_teacher_grad", public=True, case=nasty_cases(large=8).filter(lambda c: c[0].size <= 24))
 def nasty_teacher_grad__matches_finite_differences(student, ref, case):
     """The gradient should match central finite differences of L = CE - omega T^2 KL(normal || nasty) entry by entry, and each row should sum to 0."""
     z, a, y, T, omega = case

@@ -24,12 +24,24 @@ BUGS = [
     # edge-popup by signed score instead of |score|
     ("edge_popup_mask", "order = np.argsort(-np.abs(scores).ravel(), kind=\"stable\")",
      "order = np.argsort(-scores.ravel(), kind=\"stable\")", {"keeps_top_k_by_magnitude", "sign_free_and_nested"}),
+    # issue 19, ties: descending order by reversing an ascending stable sort keeps the HIGHER index of tied
+    # |scores| (full marks before the strategies drew exact ties)
+    ("edge_popup_mask", "order = np.argsort(-np.abs(scores).ravel(), kind=\"stable\")",
+     "order = np.argsort(np.abs(scores).ravel(), kind=\"stable\")[::-1]",
+     {"agrees_with_reference", "keeps_top_k_by_magnitude"}),
+    # issue 19, rounding: round half up instead of half to even (k n = 2.5 keeps 3); full marks before k n
+    # was drawn exactly halfway
+    ("edge_popup_mask", "n_keep = int(np.round(k * scores.size))", "n_keep = int(np.floor(k * scores.size + 0.5))",
+     {"agrees_with_reference", "keeps_top_k_by_magnitude"}),
+    # issue 19, ties: numpy's default sort, which is not stable (tied scores come out in another order)
+    ("edge_popup_mask", "order = np.argsort(-np.abs(scores).ravel(), kind=\"stable\")",
+     "order = np.argsort(-np.abs(scores).ravel())", {"agrees_with_reference", "keeps_top_k_by_magnitude"}),
     # early bird compared with the previous mask only, not the whole queue
     ("early_bird_epoch", "for j in range(1, window + 1)", "for j in range(1, 2)",
      {"agrees_with_reference", "first_epoch_close_to_the_whole_queue", "frozen_masks_stop_at_the_window"}),
 ]
 
 
-@pytest.mark.parametrize("ex_id,old,new,must_fail", BUGS, ids=[b[0] for b in BUGS])
+@pytest.mark.parametrize("ex_id,old,new,must_fail", BUGS, ids=[f"{b[0]}-{i}" for i, b in enumerate(BUGS)])
 def test_classic_bug_is_caught(lab, ex_id, old, new, must_fail):
     assert_bug_caught(lab, lab_source(lab), ex_id, old, new, must_fail)

@@ -7,7 +7,7 @@ checks) and not this file. ``labgrader.checks.load("lab11_robustness")`` registe
 from __future__ import annotations
 
 from ...assertions import as_array, as_float, assert_close, fmt
-from ..lab11_robustness import FRACTIONS, RADII, _mask_of, _same_epoch, _well_posed, als_cases, arrays, attack_cases, attacked_logits, check, cp_factors, layer_cases, mask_histories, mask_pairs, pairs, pgd_cases
+from ..lab11_robustness import RADII, _mask_of, _same_epoch, _well_posed, als_cases, attack_cases, attacked_logits, check, cp_factors, gradients, layer_cases, mask_histories, mask_pairs, pairs, pgd_cases, top_k_cases
 
 
 # --- obd_saliency ---------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ def robust_accuracy__agrees_with_reference(student, ref, case):
 
 
 # --- sam_perturbation -----------------------------------------------------------------------------
-@check("sam_perturbation", g=arrays(), rho=RADII)
+@check("sam_perturbation", g=gradients(), rho=RADII)
 def sam_perturbation__agrees_with_reference(student, ref, g, rho):
     """sam_perturbation(g, rho) should return the reference's perturbation."""
     assert_close(as_array(student(g, rho), "sam_perturbation(g, rho)", g.shape), ref(g, rho),
@@ -54,9 +54,10 @@ def sam_perturbation__agrees_with_reference(student, ref, g, rho):
 
 
 # --- edge_popup_mask ------------------------------------------------------------------------------
-@check("edge_popup_mask", scores=arrays(), k=FRACTIONS)
-def edge_popup_mask__agrees_with_reference(student, ref, scores, k):
+@check("edge_popup_mask", case=top_k_cases())
+def edge_popup_mask__agrees_with_reference(student, ref, case):
     """edge_popup_mask(scores, k) should return the reference's mask."""
+    scores, k = case
     assert_close(_mask_of(student(scores, k), scores.shape, "edge_popup_mask(scores, k)"), ref(scores, k),
                  f"edge_popup_mask({fmt(scores)}, k={k})")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from ...assertions import assert_close, fmt, require
-from ..lab13_efficient_transformers import SIZES, TEMPS, WEIGHTS, _attention, _cascade, _hbm, _heads, _hidden_call, _predict, _same_ints, attention_stacks, cascades, check, gates, hidden_stacks, labelled, logit_pair, qkv
+from ..lab13_efficient_transformers import SIZES, TEMPS, WEIGHTS, _attention, _cascade, _hbm, _heads, _hidden_call, _predict, _same_ints, attention_stacks, cascades, check, deit_cases, gates, hidden_stacks, labelled, logit_pair, qkv, tied_heads
 
 
 # --- tiled_attention ------------------------------------------------------------------------------
@@ -63,14 +63,14 @@ def soft_cross_entropy__agrees_with_reference(student, ref, pair, T):
 
 
 # --- deit_loss ------------------------------------------------------------------------------------
-@check("deit_loss", case=labelled(3))
+@check("deit_loss", case=deit_cases())
 def deit_loss__agrees_with_reference(student, ref, case):
     """deit_loss(cls_logits, dist_logits, teacher_logits, labels) should return the reference's loss."""
     assert_close(student(*case), ref(*case), "deit_loss(" + ", ".join(fmt(a) for a in case) + ")")
 
 
 # --- deit_predict ---------------------------------------------------------------------------------
-@check("deit_predict", pair=logit_pair(bound=6.0))
+@check("deit_predict", pair=tied_heads())
 def deit_predict__agrees_with_reference(student, ref, pair):
     """deit_predict(cls_logits, dist_logits) should return the reference's predictions and agreement."""
     pred, agreement = _predict(student, *pair)
