@@ -16,6 +16,7 @@ which students do not receive; this file is released to them as it is.
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -448,8 +449,16 @@ def _fp_value(code: int, e: int, m: int, finite_only: bool) -> float:
     return sign * math.ldexp(2**m + M, E - bias - m)
 
 
+@functools.lru_cache(maxsize=None)
+def _fp_table_cached(e: int, m: int, finite_only: bool) -> np.ndarray:
+    table = np.array([_fp_value(c, e, m, finite_only) for c in range(2 ** (1 + e + m))])
+    table.flags.writeable = False
+    return table
+
+
 def _fp_table(e: int, m: int, finite_only: bool) -> np.ndarray:
-    return np.array([_fp_value(c, e, m, finite_only) for c in range(2 ** (1 + e + m))])
+    """Every code's value (made once per format: a 16-bit format has 65,536 codes); a copy each time."""
+    return _fp_table_cached(e, m, finite_only).copy()
 
 
 @st.composite
@@ -466,7 +475,7 @@ def every_value_encodes_to_its_code(student, ref, fmt_):
     """Every finite value of the format should encode to its own code (0.0 to 0, -0.0 to the negative zero 1 << (e + m))."""
     e, m, fo = fmt_
     table = _fp_table(e, m, fo)
-    codes = np.array([c for c in range(len(table)) if np.isfinite(table[c])])
+    codes = np.flatnonzero(np.isfinite(table))
     _same_ints(student(table[codes], e, m, fo), codes, f"fp_encode(every finite value of the (1, {e}, {m}) format)")
 
 
@@ -693,15 +702,14 @@ def int_linear_cases(draw, max_in: int = 5):
 
 def _exact_int_linear(x_q, zp_x, W_q, b_q, M0, n, zp_y, bits) -> np.ndarray:
     """Python integers and ties away from zero: independent of any NumPy integer type."""
-    out = np.zeros((x_q.shape[0], W_q.shape[0]), dtype=np.int64)
     s = 31 + n
-    for i in range(x_q.shape[0]):
-        for o in range(W_q.shape[0]):
-            acc = sum((int(a) - zp_x) * int(w) for a, w in zip(x_q[i], W_q[o])) + int(b_q[o])
-            v = acc * M0
-            r = (abs(v) + 2 ** (s - 1)) >> s
-            out[i, o] = min(max(zp_y + (r if v >= 0 else -r), 0), 2**bits - 1)
-    return out
+    x = np.array([[int(a) - int(zp_x) for a in row] for row in x_q], dtype=object).reshape(x_q.shape)
+    w = np.array([[int(a) for a in row] for row in W_q], dtype=object).reshape(W_q.shape)
+    acc = x.dot(w.T) + np.array([int(b) for b in b_q], dtype=object)  # Python integers: exact, any size
+    v = acc * int(M0)
+    r = (abs(v) + 2 ** (s - 1)) >> s
+    y = np.where(v >= 0, r, -r) + int(zp_y)
+    return np.array([[min(max(int(t), 0), 2**bits - 1) for t in row] for row in y], dtype=np.int64).reshape(acc.shape)
 
 
 @check("int_linear", public=True, case=int_linear_cases())
