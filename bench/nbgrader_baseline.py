@@ -81,7 +81,9 @@ def literal(value) -> str:
 
 
 def record_cases(course, lab, ex, n: int = CASES_PER_EXERCISE) -> list[tuple]:
-    """(args, kwargs, expected) for the first ``n`` distinct calls the exercise's first check makes."""
+    """(args, kwargs, expected) for ``n`` distinct calls the exercise's first hidden check makes, spread over
+    its first 10 n examples (hypothesis's first examples are the simplest: T = 1, alpha = 0, ...; a course's
+    hand-written example tests would not all be that simple)."""
     import copy
 
     ref = ex.load_reference()
@@ -95,7 +97,7 @@ def record_cases(course, lab, ex, n: int = CASES_PER_EXERCISE) -> list[tuple]:
     checks = lab_checks(lab)[ex.id]
     first = next((c for c in checks if not c.public), checks[0])  # the agreement with the reference
     grade_exercise(ex, [first], InProcessBackend({ex.function_name: recorder}), defined=True,
-                   max_examples=n, seed_value=course.grading.seed)
+                   max_examples=10 * n, seed_value=course.grading.seed)
     seen, cases = set(), []
     for args, kwargs, out in calls:
         key = literal(args) + literal(kwargs)
@@ -104,7 +106,9 @@ def record_cases(course, lab, ex, n: int = CASES_PER_EXERCISE) -> list[tuple]:
             cases.append((args, kwargs, out))
     if not cases:
         raise RuntimeError(f"{lab.id}/{ex.id}: its first check made no call to record")
-    return cases[:n]
+    if len(cases) <= n:
+        return cases
+    return [cases[round(i * (len(cases) - 1) / (n - 1))] for i in range(n)] if n > 1 else cases[:1]
 
 
 def example_test_cell(course, lab, ex) -> tuple[str, int]:
