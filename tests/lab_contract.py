@@ -59,10 +59,10 @@ def grade_in_process(lab, source: str, ex_id: str, examples: int = 30, only: set
 
 
 def assert_bug_caught(lab, reference_source: str, ex_id: str, old: str, new: str, must_fail: set,
-                      examples: int = 30, only_named: bool = False) -> None:
+                      examples: int = 30, only_named: bool = True) -> None:
     """The reference with ``old`` replaced by ``new`` fails at least the checks ``must_fail``, each with
-    the property in words and a counterexample. ``only_named``: run only those checks (the others would
-    each run all their examples: cheaper where a lab tests several bugs)."""
+    the property in words and a counterexample. Only those checks run (``only_named``): the exercise's
+    other checks would each run all their examples and decide nothing this asserts."""
     assert reference_source.count(old) == 1, "the bug's anchor text must be unique in the reference"
     outcomes = grade_in_process(lab, reference_source.replace(old, new), ex_id, examples,
                                 only=set(must_fail) if only_named else None)

@@ -33,9 +33,6 @@ BUGS = [
     # was drawn exactly halfway
     ("edge_popup_mask", "n_keep = int(np.round(k * scores.size))", "n_keep = int(np.floor(k * scores.size + 0.5))",
      {"agrees_with_reference", "keeps_top_k_by_magnitude"}),
-    # issue 19, ties: numpy's default sort, which is not stable (tied scores come out in another order)
-    ("edge_popup_mask", "order = np.argsort(-np.abs(scores).ravel(), kind=\"stable\")",
-     "order = np.argsort(-np.abs(scores).ravel())", {"agrees_with_reference", "keeps_top_k_by_magnitude"}),
     # early bird compared with the previous mask only, not the whole queue
     ("early_bird_epoch", "for j in range(1, window + 1)", "for j in range(1, 2)",
      {"agrees_with_reference", "first_epoch_close_to_the_whole_queue", "frozen_masks_stop_at_the_window"}),
