@@ -447,7 +447,7 @@ def dispatch_pool(run: GradingRun, todo: list[tuple[Path, str]], jobs: int, done
     try:
         futures = {pool.submit(grade_one, run, path, name): name for path, name in todo}
         pending = set(futures)
-        deadline = None
+        deadline, terminated = None, False
         while pending:
             finished, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
             for fut in finished:
@@ -464,8 +464,11 @@ def dispatch_pool(run: GradingRun, todo: list[tuple[Path, str]], jobs: int, done
                         fut.cancel()
                     pending = {f for f in pending if not f.cancelled()}
                     deadline = time.monotonic() + interrupt.GRACE_SECONDS
-                elif time.monotonic() > deadline:
+                elif time.monotonic() > deadline and not terminated:
                     kill(signal.SIGTERM)
+                    terminated, deadline = True, time.monotonic() + interrupt.GRACE_SECONDS
+                elif time.monotonic() > deadline:  # a worker that did not stop on SIGTERM: its sandbox dies with it
+                    kill(signal.SIGKILL)
                     deadline = float("inf")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
