@@ -707,7 +707,7 @@ _spare: StudentSession | None = None
 def prestart(limits: Limits) -> None:
     """Start a worker now, for the next StudentSession with these limits to take over.
 
-    Its interpreter's start (0.1 s on a quiet machine, most of a second on a loaded one) then runs
+    Its interpreter's start (0.6-0.8 s to a loaded worker under load average 10, measured) then runs
     beside the grader's own start (importing the checks, loading the recorded cases) instead of
     after it. The worker holds nothing of any submission until the session that takes it sends the
     cells; the submission's time starts when that session is made, as it does for a worker it

@@ -183,35 +183,19 @@ def roundtrip(value):
     return decode(*split_frame(encode(value)))
 
 
-def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ChannelTimeout()
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                raise ChannelTimeout()
-        chunk = os.read(fd, min(n - got, 1 << 20))
-        if not chunk:
-            raise ChannelClosed()
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
 class FrameReader:
     """Frames from one file descriptor, read in chunks of up to a pipe's capacity: when the other side
     writes faster than this side reads (a batch's replies), one read (and at most one wait) brings
     many frames instead of three reads and three waits per frame. All reads of ``fd`` must go through
-    the same reader (it keeps what it has read ahead)."""
+    the same reader (it keeps what it has read ahead). ``read_ahead=False`` reads no byte past the
+    frame asked for (``read_frame``, for a side that may hand the descriptor on)."""
 
     CHUNK = 1 << 16
 
-    def __init__(self, fd: int):
+    def __init__(self, fd: int, read_ahead: bool = True):
         self.fd = fd
         self._buf = bytearray()
+        self._chunk = self.CHUNK if read_ahead else 0
 
     def _fill(self, n: int, deadline: float | None) -> None:
         while len(self._buf) < n:
@@ -222,7 +206,7 @@ class FrameReader:
                 ready, _, _ = select.select([self.fd], [], [], remaining)
                 if not ready:
                     raise ChannelTimeout()
-            chunk = os.read(self.fd, max(n - len(self._buf), self.CHUNK))
+            chunk = os.read(self.fd, min(max(n - len(self._buf), self._chunk), 1 << 20))
             if not chunk:
                 raise ChannelClosed()
             self._buf += chunk
@@ -253,12 +237,8 @@ def _payload_length(header: bytes) -> int:
 
 
 def read_frame(fd: int, deadline: float | None = None):
-    """Read one frame from a file descriptor; ``deadline`` is a time.monotonic() value."""
-    (hlen,) = struct.unpack("<Q", _read_exact(fd, 8, deadline))
-    if hlen > MAX_FRAME_BYTES:
-        raise WireError(f"frame header of {hlen} bytes exceeds the limit")
-    header = _read_exact(fd, hlen, deadline)
-    return decode(header, _read_exact(fd, _payload_length(header), deadline))
+    """Read one frame from a file descriptor, and not a byte more; ``deadline`` is a time.monotonic() value."""
+    return FrameReader(fd, read_ahead=False).read_frame(deadline)
 
 
 def write_frame(fd: int, message, deadline: float | None = None) -> None:
