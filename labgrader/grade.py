@@ -385,6 +385,11 @@ class _open:
 
 
 def _close_and_exit(signum, frame) -> None:
+    import signal
+
+    # Once: a second SIGTERM (the pool's own terminate() after ours) must not re-enter the close below,
+    # where the nested Popen.wait would deadlock on the lock the outer one holds (seen under load).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for session in list(_OPEN_SESSIONS):
         try:
             session.__exit__(None, None, None)
@@ -436,18 +441,13 @@ def dispatch_pool(run: GradingRun, todo: list[tuple[Path, str]], jobs: int, done
     ctx = multiprocessing.get_context("fork")
     pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_pool_worker_init)
 
-    def kill(sig):
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):
-            try:
-                os.kill(proc.pid, sig)
-            except (ProcessLookupError, OSError):
-                pass
-
-    interrupt.on_second = lambda: kill(signal.SIGTERM)  # each closes its sandbox and exits at once
+    workers: list = []
+    interrupt.on_second = lambda: _signal(workers, signal.SIGTERM)  # each closes its sandbox and exits at once
     try:
         futures = {pool.submit(grade_one, run, path, name): name for path, name in todo}
+        workers = list(pool._processes.values())  # all forked at the first submit
         pending = set(futures)
-        deadline, terminated = None, False
+        deadline = None
         while pending:
             finished, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
             for fut in finished:
@@ -464,14 +464,31 @@ def dispatch_pool(run: GradingRun, todo: list[tuple[Path, str]], jobs: int, done
                         fut.cancel()
                     pending = {f for f in pending if not f.cancelled()}
                     deadline = time.monotonic() + interrupt.GRACE_SECONDS
-                elif time.monotonic() > deadline and not terminated:
-                    kill(signal.SIGTERM)
-                    terminated, deadline = True, time.monotonic() + interrupt.GRACE_SECONDS
-                elif time.monotonic() > deadline:  # a worker that did not stop on SIGTERM: its sandbox dies with it
-                    kill(signal.SIGKILL)
-                    deadline = float("inf")
+                elif time.monotonic() > deadline:
+                    break  # the running ones are stopped below
     finally:
+        if interrupt.requested:  # the pool may have lost its futures first (a worker gone): stop the rest here
+            _stop_processes(workers, interrupt.GRACE_SECONDS)
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _signal(procs, sig) -> None:
+    for proc in procs:
+        try:
+            os.kill(proc.pid, sig)
+        except (ProcessLookupError, OSError):
+            pass
+
+
+def _stop_processes(procs, grace: float) -> None:
+    """SIGTERM those alive, SIGKILL any still alive ``grace`` seconds later, and reap them."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        _signal([p for p in procs if p.is_alive()], sig)
+        until = time.monotonic() + grace
+        while any(p.is_alive() for p in procs) and time.monotonic() < until:
+            time.sleep(0.05)
 
 
 def dispatch_local(run: GradingRun, todo: list[tuple[Path, str]], jobs: int, done, interrupt: Interrupt) -> None:

@@ -101,3 +101,36 @@ def test_second_ctrl_c_exits_at_once(batch):
     assert "interrupted twice" in err
     for n in QUICK:
         assert (out / n / "results.json").is_file()
+
+
+def test_a_pool_worker_closes_its_sandboxes_once_when_sigterm_comes_twice():
+    """The pool's own terminate() can follow ours while the first close is still running; a nested
+    close would wait on the lock the outer one holds (Popen.wait) and never exit."""
+    from labgrader import grade
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the pool worker
+        os.close(r)
+
+        class Session:
+            def __exit__(self, *exc):
+                os.kill(os.getpid(), signal.SIGTERM)  # the second SIGTERM, mid-close
+                time.sleep(0.2)
+                os.write(w, b"closed\n")
+
+        grade._OPEN_SESSIONS.clear()
+        grade._OPEN_SESSIONS.add(Session())
+        signal.signal(signal.SIGTERM, grade._close_and_exit)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)
+        os._exit(3)  # not reached unless the handler never exited
+    os.close(w)
+    deadline = time.monotonic() + 60  # hang guard
+    while (got := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+        assert time.monotonic() < deadline, "the worker never exited"
+        time.sleep(0.05)
+    with os.fdopen(r) as fh:
+        closes = fh.read().split()
+    assert os.waitstatus_to_exitcode(got[1]) == 128 + signal.SIGTERM
+    assert closes == ["closed"]
