@@ -138,10 +138,11 @@ def nonfinite_note(got: np.ndarray, expected: np.ndarray) -> str:
     return "".join(f"\n  ({n})" for n in notes)
 
 
-def require(condition: bool, message: str) -> None:
-    """Fail with ``message`` unless ``condition`` holds."""
+def require(condition: bool, message) -> None:
+    """Fail with ``message`` unless ``condition`` holds. ``message`` may be a function returning the text,
+    so that a check that formats arrays in its message formats them only when it fails."""
     if not condition:
-        raise CheckFailed(message)
+        raise CheckFailed(message() if callable(message) else message)
 
 
 def is_finite_number(x: float) -> bool:
@@ -170,7 +171,7 @@ def require_value_error(student, *args, **kwargs) -> None:
 def as_tuple(got, count: int, what: str) -> tuple:
     """The student's tuple (or list) of ``count`` results; CheckFailed for anything else."""
     require(isinstance(got, (tuple, list)) and len(got) == count,
-            f"{what} should return a tuple of {count} values, got {type(got).__name__}: {fmt(got)}")
+            lambda: f"{what} should return a tuple of {count} values, got {type(got).__name__}: {fmt(got)}")
     return tuple(got)
 
 

@@ -42,3 +42,15 @@ BUGS = [
 @pytest.mark.parametrize("ex_id,old,new,must_fail", BUGS, ids=[b[0] for b in BUGS])
 def test_classic_bug_is_caught(lab, ex_id, old, new, must_fail):
     assert_bug_caught(lab, lab_source(lab), ex_id, old, new, must_fail)
+
+
+def test_the_fp_table_is_fp_value_for_every_code():
+    """The checks' table of every code's value (vectorised) against their one-code decoder (the definition)."""
+    import numpy as np
+
+    from labgrader.checks.lab08_quantization import FORMATS, _fp_table, _fp_value
+
+    for e, m, finite_only in FORMATS:
+        expected = np.array([_fp_value(c, e, m, finite_only) for c in range(2 ** (1 + e + m))])
+        np.testing.assert_array_equal(_fp_table(e, m, finite_only), expected, err_msg=f"E{e}M{m} {finite_only}")
+        assert np.array_equal(np.signbit(_fp_table(e, m, finite_only)), np.signbit(expected))
