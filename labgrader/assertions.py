@@ -92,6 +92,22 @@ def as_float(got, what: str) -> float:
     raise CheckFailed(f"{what} should be a single number (a float), got {type(got).__name__}: {fmt(got)}")
 
 
+def as_int(got, what: str) -> int:
+    """The student's count as a Python int, exactly (no detour through float: 2^53 + 1 stays itself): an
+    int, a NumPy integer, a whole float, or a size-1 array of one. Booleans, NaN, inf and fractions fail."""
+    if isinstance(got, np.ndarray) and got.size == 1 and got.ndim <= 1:
+        got = got.reshape(()).item()
+    elif isinstance(got, np.generic):
+        got = got.item()
+    if isinstance(got, bool):
+        raise CheckFailed(f"{what} should be an integer, got the boolean {got}")
+    if isinstance(got, int):
+        return got
+    if isinstance(got, float) and got.is_integer():
+        return int(got)
+    raise CheckFailed(f"{what} should be an integer, got {type(got).__name__}: {fmt(got)}")
+
+
 def _tolerances(dtype: np.dtype | None, rtol: float | None, atol: float | None) -> tuple[float, float]:
     low = dtype is not None and dtype.kind == "f" and dtype.itemsize < 8
     r = rtol if rtol is not None else (RTOL_F32 if low else RTOL_F64)

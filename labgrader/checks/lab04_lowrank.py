@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import strategies  # the shared helpers (S is a spectrum here)
-from ..assertions import CheckFailed, as_array, as_tuple, assert_close, fmt, raises_value_error, require, require_value_error
+from ..assertions import as_array, as_int, as_tuple, assert_close, fmt, raises_value_error, require, require_value_error
 from . import Registry
 
 registry = Registry()
@@ -173,21 +173,6 @@ def calibration_problems(draw):
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def _as_int(got, what: str) -> int:
-    """The student's count as an int (an int, a NumPy integer, or an integer-valued float)."""
-    if isinstance(got, bool):
-        raise CheckFailed(f"{what} should be an integer, got the boolean {got}")
-    if isinstance(got, np.ndarray) and got.size == 1 and got.ndim <= 1:
-        got = got.reshape(()).item()
-    if isinstance(got, int):
-        return got
-    if isinstance(got, float) and got.is_integer():
-        return int(got)
-    raise CheckFailed(f"{what} should be an integer, got {type(got).__name__}: {fmt(got)}")
-
-
 
 
 def _svd_parts(student, W, rank):
@@ -396,7 +381,7 @@ def _energy_case():
 def smallest_rank_reaching_the_share(student, ref, case):
     """The rank r returned should keep at least the energy asked for, and r - 1 should not (squares of sigma, not sigma)."""
     S, energy = case
-    got = _as_int(student(S, energy), f"rank_for_energy(S, {energy!r})")
+    got = as_int(student(S, energy), f"rank_for_energy(S, {energy!r})")
     expected = _energy_rank(S, energy)
     shares = ", ".join(f"{s:.6g}" for s in _shares(S))
     require(got == expected, f"rank_for_energy(S, {energy!r})\n  expected: {expected}\n  got:      {got}\n"
@@ -406,7 +391,7 @@ def smallest_rank_reaching_the_share(student, ref, case):
 @check("rank_for_energy", public=True, S=spectra(zeros=True))
 def energy_one_keeps_every_nonzero_value(student, ref, S):
     """energy = 1 should give the number of non-zero singular values (trailing zeros carry no energy): the last share must count as exactly 1."""
-    got = _as_int(student(S, 1.0), "rank_for_energy(S, 1.0)")
+    got = as_int(student(S, 1.0), "rank_for_energy(S, 1.0)")
     expected = int(np.count_nonzero(S))
     require(got == expected, f"rank_for_energy(S, 1.0)\n  expected: {expected}\n  got:      {got}")
 
@@ -417,7 +402,7 @@ def energy_one_keeps_every_nonzero_value(student, ref, S):
 def exact_share_counts(student, ref, case):
     """A rank whose share equals the energy exactly reaches it (>=, not >): S = [4, 3] keeps 16/25 = 0.64 at rank 1."""
     S, energy, expected = case
-    got = _as_int(student(np.array(S), energy), f"rank_for_energy(np.array({S}), {energy})")
+    got = as_int(student(np.array(S), energy), f"rank_for_energy(np.array({S}), {energy})")
     require(got == expected, f"rank_for_energy(np.array({S}), {energy})\n  expected: {expected}\n  got:      {got}")
 
 
@@ -432,7 +417,7 @@ def rejects_bad_energy(student, ref, S, energy):
 def counts_both_factors(student, ref, case):
     """factorised_params(m, n, r) should equal W1.size + W2.size for W1 of shape (m, r) and W2 of shape (r, n)."""
     m, n, r = case
-    got = _as_int(student(m, n, r), f"factorised_params({m}, {n}, {r})")
+    got = as_int(student(m, n, r), f"factorised_params({m}, {n}, {r})")
     expected = np.zeros((m, r)).size + np.zeros((r, n)).size
     require(got == expected, f"factorised_params({m}, {n}, {r})\n  expected: {expected} (= {m}*{r} + {r}*{n})\n"
                              f"  got:      {got}")
@@ -441,7 +426,7 @@ def counts_both_factors(student, ref, case):
 @check("factorised_params", public=True, n=SIZES)
 def full_rank_doubles_a_square_layer(student, ref, n):
     """Without truncation a square layer gets twice as many weights: factorised_params(n, n, n) = 2 n^2 > n^2."""
-    got = _as_int(student(n, n, n), f"factorised_params({n}, {n}, {n})")
+    got = as_int(student(n, n, n), f"factorised_params({n}, {n}, {n})")
     require(got == 2 * n * n, f"factorised_params({n}, {n}, {n})\n  expected: {2 * n * n}\n  got:      {got}")
 
 
@@ -456,7 +441,7 @@ def rejects_rank_above_min(student, ref, m, n):
 @check("break_even_rank", public=True, m=SIZES, n=SIZES)
 def last_rank_that_saves(student, ref, m, n):
     """r = break_even_rank(m, n) should still save weights, r (m + n) < m n, and r + 1 should not (strictly less: equal saves nothing)."""
-    r = _as_int(student(m, n), f"break_even_rank({m}, {n})")
+    r = as_int(student(m, n), f"break_even_rank({m}, {n})")
     require(r >= 0, f"break_even_rank({m}, {n}) = {r} is negative")
     require(r == 0 or r * (m + n) < m * n, f"break_even_rank({m}, {n}) = {r}, but {r} * ({m} + {n}) = {r * (m + n)} "
                                             f"is not below {m} * {n} = {m * n}: that rank saves nothing")
@@ -467,7 +452,7 @@ def last_rank_that_saves(student, ref, m, n):
 @check("break_even_rank", public=True, n=st.integers(2, 60))
 def square_layers_break_even_below_half(student, ref, n):
     """For a square n x n layer factorising saves only below r = n / 2: break_even_rank(n, n) = ceil(n / 2) - 1."""
-    got = _as_int(student(n, n), f"break_even_rank({n}, {n})")
+    got = as_int(student(n, n), f"break_even_rank({n}, {n})")
     expected = (n + 1) // 2 - 1
     require(got == expected, f"break_even_rank({n}, {n})\n  expected: {expected}\n  got:      {got}")
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import strategies as S
-from ..assertions import CheckFailed, as_array, as_float, as_tuple, assert_close, fmt, raises_value_error, require
+from ..assertions import CheckFailed, as_array, as_float, as_int, as_tuple, assert_close, fmt, raises_value_error, require
 from . import Registry
 
 registry = Registry()
@@ -121,15 +121,6 @@ def quant_cases(draw, per_channel: bool = False):
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _as_int(got, what: str) -> int:
-    """The student's count as an int: an int, a NumPy integer, or a whole float / size-1 array."""
-    if isinstance(got, (int, np.integer)) and not isinstance(got, bool):
-        return int(got)
-    value = as_float(got, what)
-    require(value.is_integer(), f"{what} should be an integer, got {fmt(got)}")
-    return int(value)
-
-
 def _words(what) -> str:
     """A check's description of the call: text, or a function returning it (formatted only on failure)."""
     return what() if callable(what) else what
@@ -156,8 +147,6 @@ def _same_ints(got, expected, what) -> None:
         what = _words(what)
         raise CheckFailed(f"{what}\n  expected: {fmt(expected)}\n  got:      {fmt(g)}", expected=fmt(expected),
                           got=fmt(g))
-
-
 
 
 def _call_desc(name: str, *args, **kwargs) -> str:
@@ -662,7 +651,7 @@ MULTIPLIERS = st.one_of(st.sampled_from([0.5, 0.25, 0.75, 0.1, 1e-3, *NEAR_ONE, 
 
 def _multiplier(student, M):
     got = as_tuple(student(M), 2, f"quantize_multiplier({M!r})")
-    return _as_int(got[0], "M0"), _as_int(got[1], "n")
+    return as_int(got[0], "M0"), as_int(got[1], "n")
 
 
 @check("quantize_multiplier", public=True, M=MULTIPLIERS)
@@ -925,11 +914,11 @@ def storage_cases(draw):
 def weights_plus_metadata(student, ref, case):
     """storage_bits should be n_weights bits + n_groups (scale_bits + zero_point_bits), exactly (an int, even past 2^31; n_weights = 0 and scale_bits = 0 are allowed)."""
     n, k, groups, sb, zb = case
-    got = _as_int(student(*case), f"storage_bits{case}")
+    got = as_int(student(*case), f"storage_bits{case}")
     require(got == n * k + groups * (sb + zb), f"storage_bits{case}\n  expected: {n * k + groups * (sb + zb)}\n"
                                                f"  got:      {got}")
     for args, expected in (((10**9, 32, 1, 32, 0), 32 * 10**9 + 32), ((0, 8, 1, 32, 0), 32), ((n, k, groups, 0, 0), n * k)):
-        got = _as_int(student(*args), f"storage_bits{args}")
+        got = as_int(student(*args), f"storage_bits{args}")
         require(got == expected, f"storage_bits{args} should be {expected}, got {got}")
 
 

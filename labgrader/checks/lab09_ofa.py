@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import strategies as S
-from ..assertions import CheckFailed, as_array, as_float, as_tuple, assert_close, fmt, raises_value_error, require
+from ..assertions import CheckFailed, as_array, as_float, as_int, as_tuple, assert_close, fmt, raises_value_error, require
 from . import Registry
 
 registry = Registry()
@@ -35,13 +35,6 @@ EXERCISES = registry.exercises("reference_impl.ofa", [
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def _as_int(got, what: str) -> int:
-    """A whole number (a Python or NumPy integer, a whole float, a size-1 array) as a Python int."""
-    value = float(got) if isinstance(got, (int, np.integer)) and not isinstance(got, bool) else as_float(got, what)
-    require(value.is_integer(), f"{what} should be an integer, got {fmt(got)}")
-    return int(value)
 
 
 def _agree(got: tuple, expected: tuple, what: str, names: tuple, **tolerances) -> None:
@@ -203,7 +196,7 @@ def _subnets(draw):
 
 def _cost(student, widths, depth, d_in, d_out):
     got = as_tuple(student(widths, depth, d_in, d_out), 2, f"subnet_cost({fmt(widths)}, {depth}, {d_in}, {d_out})")
-    return _as_int(got[0], "macs"), _as_int(got[1], "params")
+    return as_int(got[0], "macs"), as_int(got[1], "params")
 
 
 @check("subnet_cost", public=True, case=_subnets())
@@ -251,7 +244,7 @@ def _ps_cases(draw):
 
 def _ps(student, u, stage, wc, dc):
     got = as_tuple(student(u, stage, wc, dc), 2, f"ps_sample(u={fmt(u)}, {stage}, {wc}, {dc})")
-    return _ints(got[0], "widths", (max(dc),)), _as_int(got[1], "depth")
+    return _ints(got[0], "widths", (max(dc),)), as_int(got[1], "depth")
 
 
 @check("ps_sample", public=True, case=_ps_cases())

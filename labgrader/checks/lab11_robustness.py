@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import strategies as S
-from ..assertions import as_array, as_float, assert_close, fmt, raises_value_error, require
+from ..assertions import as_array, as_float, as_int, assert_close, fmt, raises_value_error, require
 from . import Registry
 
 registry = Registry()
@@ -91,8 +91,6 @@ def pgd_cases(draw):
     x = np.clip(x0 + eps * offset, lo, hi)
     grad = draw(hnp.arrays(np.float64, shape, elements=st.one_of(st.sampled_from([0.0, -1.0, 2.0]), _elements())))
     return x, x0, grad, draw(st.one_of(RADII, st.just(2.0))), eps, lo, hi
-
-
 
 
 def _rejects(student, name: str, bad: tuple) -> None:
@@ -442,16 +440,9 @@ def _early_bird(masks, threshold, window) -> int:
     return -1
 
 
-def _as_int(got, what: str) -> int:
-    """The student's epoch: a Python or NumPy integer (or a whole float)."""
-    value = as_float(np.asarray(got) if isinstance(got, np.generic) else got, what)
-    require(value.is_integer(), f"{what} should be an integer epoch, got {fmt(got)}")
-    return int(value)
-
-
 def _same_epoch(student, case, expected: int) -> None:
     masks, threshold, window = case
-    got = _as_int(student(masks, threshold, window), "early_bird_epoch")
+    got = as_int(student(masks, threshold, window), "early_bird_epoch")
     require(got == expected, f"early_bird_epoch({fmt(masks)}, threshold={threshold}, window={window})\n"
                              f"  expected: {expected}\n  got:      {got}")
 
@@ -466,13 +457,13 @@ def first_epoch_close_to_the_whole_queue(student, ref, case):
 def frozen_masks_stop_at_the_window(student, ref, T, n, window):
     """Masks that never change should stop at epoch window (or -1 if T <= window); the default threshold is 0.1 and window 5."""
     masks = np.tile((np.arange(n) % 2).astype(np.float64), (T, 1))
-    got = _as_int(student(masks, 0.1, window), "early_bird_epoch")
+    got = as_int(student(masks, 0.1, window), "early_bird_epoch")
     expected = window if window < T else -1
     require(got == expected, f"early_bird_epoch(a constant mask repeated {T} times, 0.1, window={window}) should be "
                              f"{expected}, got {got}")
     long = np.tile(masks[:1], (8, 1))
     long[:2, 0] = 1.0 - long[:2, 0]  # epochs 0 and 1 differ from the rest in 1 of n entries
-    got = _as_int(student(long), "early_bird_epoch(masks) with the defaults")
+    got = as_int(student(long), "early_bird_epoch(masks) with the defaults")
     require(got == 7, f"early_bird_epoch(masks) with the defaults (threshold 0.1, window 5) on {fmt(long)} should be 7, got {got}")
 
 
@@ -481,11 +472,11 @@ def distance_equal_to_threshold_is_not_close(student, ref, n, window, flip):
     """The rule is strict: a mask at distance exactly threshold from its queue does not stop the search (and distance 1 never stops at threshold 1)."""
     masks = np.zeros((window + 1, n))
     masks[window, flip % n] = 1.0  # the last mask differs from every earlier one in exactly 1 of n entries
-    got = _as_int(student(masks, 1.0 / n, window), "early_bird_epoch")
+    got = as_int(student(masks, 1.0 / n, window), "early_bird_epoch")
     require(got == -1, f"early_bird_epoch({fmt(masks)}, threshold=1/{n}, window={window}) should be -1 "
                        f"(distance 1/{n} is not < 1/{n}), got {got}")
     flips = np.tile(np.arange(2, dtype=np.float64)[:, None], (1, n))[[i % 2 for i in range(window + 1)]]
-    got = _as_int(student(flips, 1.0, window), "early_bird_epoch")
+    got = as_int(student(flips, 1.0, window), "early_bird_epoch")
     require(got == -1, f"early_bird_epoch of alternating complementary masks {fmt(flips)} with threshold 1 should be -1, "
                        f"got {got}")
 

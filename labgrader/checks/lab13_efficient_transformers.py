@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import strategies as S
-from ..assertions import CheckFailed, as_array, as_float, as_tuple, assert_close, fmt, raises_value_error, require
+from ..assertions import CheckFailed, as_array, as_float, as_int, as_tuple, assert_close, fmt, raises_value_error, require
 from . import Registry
 
 registry = Registry()
@@ -134,13 +134,6 @@ def cascades(draw):
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _count(got, what: str) -> int:
-    """The student's count (an int, a NumPy integer or a whole float) as an int; counts here are far below 2^53."""
-    value = as_float(got.item() if isinstance(got, np.generic) else got, what)
-    require(value.is_integer(), f"{what} should be a whole number, got {fmt(got)}")
-    return int(value)
-
-
 def _same_ints(got, expected, what: str) -> None:
     expected = np.asarray(expected, dtype=np.int64)
     if not isinstance(got, np.ndarray) or got.shape != expected.shape:
@@ -148,8 +141,6 @@ def _same_ints(got, expected, what: str) -> None:
     if got.dtype.kind not in "iuf" or not np.array_equal(got, expected):
         raise CheckFailed(f"{what}\n  expected: {fmt(expected)}\n  got:      {fmt(got)}", expected=fmt(expected),
                           got=fmt(got))
-
-
 
 
 def _log_softmax_rows(z: np.ndarray) -> np.ndarray:
@@ -267,7 +258,7 @@ SIZES = st.one_of(st.tuples(st.integers(1, 300), st.integers(1, 64), st.one_of(s
 
 def _hbm(student, N, d, M) -> tuple[int, int]:
     got = as_tuple(student(N, d, M), 2, f"attention_hbm_accesses({N}, {d}, {M})")
-    return _count(got[0], "naive"), _count(got[1], "flash")
+    return as_int(got[0], "naive"), as_int(got[1], "flash")
 
 
 @check("attention_hbm_accesses", public=True, sizes=SIZES)

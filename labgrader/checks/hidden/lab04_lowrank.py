@@ -6,8 +6,8 @@ checks) and not this file. ``labgrader.checks.load("lab04_lowrank")`` registers 
 
 from __future__ import annotations
 
-from ...assertions import assert_close, require
-from ..lab04_lowrank import SIZES, _as_int, _composed, _conv_factors, _data_aware, _energy_case, _factors, _same_signed, _sign_decided, _svd_parts, _tucker, _tucker_reconstruct, _unique_case, _unique_kernel_case, _unique_on_data, _unique_tucker, calibration_problems, check, kernel_and_rank, kernel_and_ranks, layer_and_rank, matrix_and_rank
+from ...assertions import as_int, assert_close, require
+from ..lab04_lowrank import SIZES, _composed, _conv_factors, _data_aware, _energy_case, _factors, _same_signed, _sign_decided, _svd_parts, _tucker, _tucker_reconstruct, _unique_case, _unique_kernel_case, _unique_on_data, _unique_tucker, calibration_problems, check, kernel_and_rank, kernel_and_ranks, layer_and_rank, matrix_and_rank
 
 
 # --- truncated_svd --------------------------------------------------------------------------------
@@ -44,7 +44,7 @@ def low_rank_factors__agrees_with_reference(student, ref, case):
 def rank_for_energy__agrees_with_reference(student, ref, case):
     """rank_for_energy(S, energy) should be the smallest r with sum_{i<=r} sigma_i^2 / sum_i sigma_i^2 >= energy."""
     S, energy = case
-    got = _as_int(student(S, energy), f"rank_for_energy(S, {energy!r})")
+    got = as_int(student(S, energy), f"rank_for_energy(S, {energy!r})")
     require(got == ref(S, energy), f"rank_for_energy(S, {energy!r})\n  expected: {ref(S, energy)}\n  got:      {got}")
 
 
@@ -53,7 +53,7 @@ def rank_for_energy__agrees_with_reference(student, ref, case):
 def factorised_params__agrees_with_reference(student, ref, case):
     """factorised_params(m, n, r) should count the weights of W1 (m, r) and W2 (r, n): r (m + n)."""
     m, n, r = case
-    got = _as_int(student(m, n, r), f"factorised_params({m}, {n}, {r})")
+    got = as_int(student(m, n, r), f"factorised_params({m}, {n}, {r})")
     require(got == ref(m, n, r), f"factorised_params({m}, {n}, {r})\n  expected: {ref(m, n, r)}\n  got:      {got}")
 
 
@@ -61,7 +61,7 @@ def factorised_params__agrees_with_reference(student, ref, case):
 @check("break_even_rank", m=SIZES, n=SIZES)
 def break_even_rank__agrees_with_reference(student, ref, m, n):
     """break_even_rank(m, n) should be the largest r with r (m + n) < m n, i.e. floor((m n - 1) / (m + n))."""
-    got = _as_int(student(m, n), f"break_even_rank({m}, {n})")
+    got = as_int(student(m, n), f"break_even_rank({m}, {n})")
     require(got == ref(m, n), f"break_even_rank({m}, {n})\n  expected: {ref(m, n)}\n  got:      {got}")
 
 

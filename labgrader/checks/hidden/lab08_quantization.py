@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from ...assertions import assert_close, fmt, require
-from ..lab08_quantization import BITS, FORMATS, MULTIPLIERS, SYMMETRIC, _as_int, _bfp_ok, _call_desc, _clear_zero_point, _lsq, _lsq_clear, _multiplier, _qcall, _range, _same_floats_with_nan, _same_ints, _student_params, bfp_cases, check, codes_cases, fp_cases, int_linear_cases, lsq_cases, quant_cases, ranges, storage_cases, vectors
+from ...assertions import as_int, assert_close, fmt, require
+from ..lab08_quantization import BITS, FORMATS, MULTIPLIERS, SYMMETRIC, _bfp_ok, _call_desc, _clear_zero_point, _lsq, _lsq_clear, _multiplier, _qcall, _range, _same_floats_with_nan, _same_ints, _student_params, bfp_cases, check, codes_cases, fp_cases, int_linear_cases, lsq_cases, quant_cases, ranges, storage_cases, vectors
 
 
 # --- quant_params ---------------------------------------------------------------------------------
@@ -121,5 +121,5 @@ def lsq_grads__agrees_with_reference(student, ref, case):
 @check("storage_bits", case=storage_cases())
 def storage_bits__agrees_with_reference(student, ref, case):
     """storage_bits(n_weights, bits, n_groups, scale_bits, zero_point_bits) should return the reference's count."""
-    got = _as_int(student(*case), f"storage_bits{case}")
+    got = as_int(student(*case), f"storage_bits{case}")
     require(got == ref(*case), f"storage_bits{case}\n  expected: {ref(*case)}\n  got:      {got}")
