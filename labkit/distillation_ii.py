@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .distillation_torch import kd_loss_torch
-from .training import MLP, _as_features, _as_labels, _check_int, _check_model, _check_positive_float, train_classifier
+from .training import MLP, as_features, as_labels, check_int, check_model, check_positive_float, train_classifier
 
 __all__ = [
     "MultiExitMLP", "SmallCNN", "attention_map_torch", "attention_transfer_loss_torch", "born_again_chain",
@@ -112,12 +112,12 @@ def train_with_loss(
     optimiser step (e.g. to update an EMA teacher). Modules are in train mode while training and
     left in eval mode. Returns the mean training loss of each epoch.
     """
-    epochs = _check_int("epochs", epochs, 1)
-    lr = _check_positive_float("lr", lr)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    seed = _check_int("seed", seed, 0)
-    Xt = _as_features("X", X)  # (N, D)
-    yt = _as_labels("y", y, Xt.shape[0])  # (N,)
+    epochs = check_int("epochs", epochs, 1)
+    lr = check_positive_float("lr", lr)
+    batch_size = check_int("batch_size", batch_size, 1)
+    seed = check_int("seed", seed, 0)
+    Xt = as_features("X", X)  # (N, D)
+    yt = as_labels("y", y, Xt.shape[0])  # (N,)
     params = [p for m in modules for p in m.parameters()]
     optimizer = torch.optim.Adam(params, lr=lr)
     shuffle = torch.Generator().manual_seed(seed)
@@ -153,7 +153,7 @@ def fitnet_hint_stage(student: MLP, teacher: MLP, X: np.ndarray, *, epochs: int,
     The student's output layer is not touched; the regressor is thrown away afterwards. Uses no labels.
     """
     with torch.no_grad():
-        d_t = hidden_features(teacher, _as_features("X", X)[:1]).shape[1]
+        d_t = hidden_features(teacher, as_features("X", X)[:1]).shape[1]
     regressor = nn.Linear(student.hidden[-1], d_t)
     body = student.net[:-1]
     teacher.eval()
@@ -238,8 +238,8 @@ def born_again_chain(
             nn.Module or builds different architectures, T or alpha is bad, or a training argument is
             (named as in ``train_classifier``).
     """
-    generations = _check_int("generations", generations, 1)
-    seed = _check_int("seed", seed, 0)
+    generations = check_int("generations", generations, 1)
+    seed = check_int("seed", seed, 0)
     if not callable(make_model) or isinstance(make_model, nn.Module):
         raise ValueError("make_model must be a function that builds a new untrained model, e.g. "
                          f"lambda: MLP(64, [16], 10); got {type(make_model).__name__}")
@@ -249,7 +249,7 @@ def born_again_chain(
     for k in range(generations + 1):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(1000 * k + seed)
-            model = _check_model(f"make_model() (generation {k})", make_model())
+            model = check_model(f"make_model() (generation {k})", make_model())
         if models and _architecture(model) != _architecture(models[0]):
             raise ValueError(
                 f"make_model must build the same architecture every generation (born-again networks); generation {k} "
@@ -285,11 +285,11 @@ class MultiExitMLP(nn.Module):
 
     def __init__(self, in_features: int, hidden: Sequence[int], out_features: int) -> None:
         super().__init__()
-        in_features = _check_int("in_features", in_features, 1)
-        out_features = _check_int("out_features", out_features, 1)
+        in_features = check_int("in_features", in_features, 1)
+        out_features = check_int("out_features", out_features, 1)
         if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence) or len(hidden) == 0:
             raise ValueError(f"hidden must be a non-empty sequence of layer widths (one exit per block), got {hidden!r}")
-        widths = [_check_int(f"hidden[{i}]", h, 1) for i, h in enumerate(hidden)]
+        widths = [check_int(f"hidden[{i}]", h, 1) for i, h in enumerate(hidden)]
         d, D = in_features, widths[-1]
         self.blocks, self.bottlenecks, self.heads = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         for i, h in enumerate(widths):
@@ -403,8 +403,8 @@ def exit_accuracies(model: MultiExitMLP, X: np.ndarray, y: np.ndarray) -> list[f
     """Test accuracy of each exit of a ``MultiExitMLP``, shallow to deep (eval mode, no gradients)."""
     if not isinstance(model, MultiExitMLP):
         raise ValueError(f"model must be a labkit MultiExitMLP, got {type(model).__name__}")
-    Xt = _as_features("X", X)
-    yt = _as_labels("y", y, Xt.shape[0])
+    Xt = as_features("X", X)
+    yt = as_labels("y", y, Xt.shape[0])
     was_training = model.training
     model.eval()
     try:
@@ -437,10 +437,10 @@ class SmallCNN(nn.Module):
         super().__init__()
         if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence) or len(channels) == 0:
             raise ValueError(f"channels must be a non-empty sequence of channel counts, one per stage, got {channels!r}")
-        widths = [_check_int(f"channels[{i}]", c, 1) for i, c in enumerate(channels)]
-        convs_per_stage = _check_int("convs_per_stage", convs_per_stage, 1)
-        out_features = _check_int("out_features", out_features, 1)
-        image_size = _check_int("image_size", image_size, 1)
+        widths = [check_int(f"channels[{i}]", c, 1) for i, c in enumerate(channels)]
+        convs_per_stage = check_int("convs_per_stage", convs_per_stage, 1)
+        out_features = check_int("out_features", out_features, 1)
+        image_size = check_int("image_size", image_size, 1)
         if image_size % 2 ** (len(widths) - 1):
             raise ValueError(f"{len(widths)} stages halve the image {len(widths) - 1} times: image_size must be "
                              f"divisible by {2 ** (len(widths) - 1)}, got {image_size}")
@@ -538,8 +538,8 @@ def train_attention_transfer(student: SmallCNN, teacher: SmallCNN, X: np.ndarray
     p = _check_p(p)
     kd = functools.partial(kd_loss_torch, T=T, alpha=alpha)
     kd(torch.zeros(1, 2), torch.zeros(1, 2), torch.zeros(1, dtype=torch.long))  # checks T and alpha up front
-    Xt = _as_features("X", X)  # (N, D)
-    yt = _as_labels("y", y, Xt.shape[0])  # (N,)
+    Xt = as_features("X", X)  # (N, D)
+    yt = as_labels("y", y, Xt.shape[0])  # (N,)
     teacher.eval()
     with torch.no_grad():
         fs, ft = student.feature_maps(Xt[:1]), teacher.feature_maps(Xt[:1])

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .training import _as_features, _as_labels, _check_int, _check_positive_float
+from .training import as_features, as_labels, check_int, check_positive_float
 
 __all__ = [
     "GatedResidualMLP",
@@ -57,11 +57,11 @@ def _fit(model: nn.Module, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
 
     Returns the per-epoch mean loss; the model is left in eval mode.
     """
-    epochs, batch_size = _check_int("epochs", epochs, 1), _check_int("batch_size", batch_size, 1)
-    Xt = _as_features("X", X)  # (N, D)
-    yt = _as_labels("y", y, Xt.shape[0])  # (N,)
-    opt = torch.optim.Adam(model.parameters(), lr=_check_positive_float("lr", lr))
-    gen = torch.Generator().manual_seed(_check_int("seed", seed, 0))
+    epochs, batch_size = check_int("epochs", epochs, 1), check_int("batch_size", batch_size, 1)
+    Xt = as_features("X", X)  # (N, D)
+    yt = as_labels("y", y, Xt.shape[0])  # (N,)
+    opt = torch.optim.Adam(model.parameters(), lr=check_positive_float("lr", lr))
+    gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
     history = []
     model.train()
     for _ in range(epochs):
@@ -93,12 +93,12 @@ class MultiExitMLP(nn.Module):
 
     def __init__(self, in_features: int, widths: Sequence[int], n_classes: int) -> None:
         super().__init__()
-        widths = [_check_int(f"widths[{i}]", w, 1) for i, w in enumerate(widths)]
+        widths = [check_int(f"widths[{i}]", w, 1) for i, w in enumerate(widths)]
         if not widths:
             raise ValueError("a multi-exit network needs at least one hidden layer (widths)")
-        dims = [_check_int("in_features", in_features, 1)] + widths
+        dims = [check_int("in_features", in_features, 1)] + widths
         self.stages = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
-        self.exits = nn.ModuleList(nn.Linear(w, _check_int("n_classes", n_classes, 1)) for w in widths)
+        self.exits = nn.ModuleList(nn.Linear(w, check_int("n_classes", n_classes, 1)) for w in widths)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = []
@@ -189,7 +189,7 @@ class GatedResidualMLP(nn.Module):
         hidden = width if hidden is None else hidden
         self.stem = nn.Linear(in_features, width)
         self.blocks = nn.ModuleList(nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, width))
-                                    for _ in range(_check_int("n_blocks", n_blocks, 1)))
+                                    for _ in range(check_int("n_blocks", n_blocks, 1)))
         self.gates = nn.ModuleList(nn.Linear(width, 1) for _ in range(n_blocks))
         self.head = nn.Linear(width, n_classes)
 
@@ -264,11 +264,11 @@ class SwitchMLP(nn.Module):
                  capacity_factor: float = 1.25) -> None:
         super().__init__()
         self.embed = nn.Linear(in_features, width)
-        self.router = nn.Linear(width, _check_int("n_experts", n_experts, 1))
+        self.router = nn.Linear(width, check_int("n_experts", n_experts, 1))
         self.experts = nn.ModuleList(nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, width))
                                      for _ in range(n_experts))
         self.head = nn.Linear(width, n_classes)
-        self.capacity_factor = _check_positive_float("capacity_factor", capacity_factor)
+        self.capacity_factor = check_positive_float("capacity_factor", capacity_factor)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = F.relu(self.embed(x))  # (B, W)
@@ -301,8 +301,8 @@ def predict(model: nn.Module, X: np.ndarray, batch_size: int | None = None):
     Returns what ``forward`` returns, with tensors converted to float64/int64 NumPy arrays and the
     batch axis concatenated (the axis of size B in each output).
     """
-    Xt = _as_features("X", X)
-    bs = len(Xt) if batch_size is None else _check_int("batch_size", batch_size, 1)
+    Xt = as_features("X", X)
+    bs = len(Xt) if batch_size is None else check_int("batch_size", batch_size, 1)
     was = model.training
     model.eval()
     outs = []

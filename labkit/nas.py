@@ -128,7 +128,7 @@ class SearchHistory:
     cpu_seconds: float = 0.0
 
 
-def _batches(n: int, batch_size: int, gen: torch.Generator):
+def minibatches(n: int, batch_size: int, gen: torch.Generator):
     perm = torch.randperm(n, generator=gen)
     return [perm[i : i + batch_size] for i in range(0, n, batch_size)]
 
@@ -154,8 +154,8 @@ def search_planted(X_train, y_train, X_val, y_val, *, epochs: int = 20, batch_si
     hist = SearchHistory(alpha=[model.alpha.detach().numpy().copy()])
     t0 = time.process_time()
     for epoch in range(epochs):
-        val_batches = _batches(len(Xv), batch_size, gen)
-        for i, idx in enumerate(_batches(len(Xt), batch_size, gen)):
+        val_batches = minibatches(len(Xv), batch_size, gen)
+        for i, idx in enumerate(minibatches(len(Xt), batch_size, gen)):
             if epoch >= warmup_epochs:
                 vidx = val_batches[i % len(val_batches)]
                 opt_a.zero_grad()
@@ -252,7 +252,7 @@ def random_genotype(rng: np.random.Generator, n_nodes: int = 3, k: int = 2, ops:
     return g
 
 
-def _accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
+def eval_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
     model.eval()
     with torch.no_grad():
         acc = float((model(X).argmax(1) == y).float().mean())
@@ -279,8 +279,8 @@ def search_darts(data, *, epochs: int = 6, C: int = 8, n_nodes: int = 3, batch_s
     hist = SearchHistory(alpha=[model.alpha.detach().numpy().copy()])
     t0 = time.process_time()
     for _ in range(epochs):
-        val_batches = _batches(len(Xv), batch_size, gen)
-        for i, idx in enumerate(_batches(len(Xt), batch_size, gen)):
+        val_batches = minibatches(len(Xv), batch_size, gen)
+        for i, idx in enumerate(minibatches(len(Xt), batch_size, gen)):
             vidx = val_batches[i % len(val_batches)]
             opt_a.zero_grad()
             loss_a = F.cross_entropy(model(Xv[vidx]), yv[vidx])
@@ -312,7 +312,7 @@ def train_network(model: nn.Module, data, *, steps: int, batch_size: int = 64, l
     opt = torch.optim.Adam(model.weights() if hasattr(model, "weights") else model.parameters(), lr=lr)
     done = 0
     while done < steps:
-        for idx in _batches(len(Xt), batch_size, gen):
+        for idx in minibatches(len(Xt), batch_size, gen):
             opt.zero_grad()
             F.cross_entropy(model(Xt[idx]), yt[idx]).backward()
             opt.step()
@@ -320,7 +320,7 @@ def train_network(model: nn.Module, data, *, steps: int, batch_size: int = 64, l
             if done == steps:
                 break
     X, y = getattr(data, f"X_{eval_on}"), getattr(data, f"y_{eval_on}")
-    return _accuracy(model, torch.as_tensor(X), torch.as_tensor(y))
+    return eval_accuracy(model, torch.as_tensor(X), torch.as_tensor(y))
 
 
 def count_steps(hist: SearchHistory) -> int:

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from labkit.nas import _accuracy, _batches, train_network
+from labkit.nas import eval_accuracy, minibatches, train_network
 from labkit.training import MLP
 
 __all__ = ["ElasticMLP", "all_architectures", "decode", "extract_subnet", "one_hot", "sort_supernet",
@@ -123,7 +123,7 @@ def train_supernet(data, ps_sample, inplace_kd_loss, sort_channels, *, width_cho
             opt = torch.optim.Adam(model.parameters(), lr=lr)  # moments belong to the old channel order
         done = 0
         while done < steps:
-            for idx in _batches(len(Xt), batch_size, gen):
+            for idx in minibatches(len(Xt), batch_size, gen):
                 opt.zero_grad()
                 big = model(Xt[idx])
                 F.cross_entropy(big, yt[idx]).backward()
@@ -159,7 +159,7 @@ def extract_subnet(model: ElasticMLP, widths: Sequence[int], depth: int, elastic
 
 def subnet_accuracy(net: nn.Module, data, split: str = "val") -> float:
     X, y = getattr(data, f"X_{split}"), getattr(data, f"y_{split}")
-    return _accuracy(net, torch.as_tensor(X), torch.as_tensor(y))
+    return eval_accuracy(net, torch.as_tensor(X), torch.as_tensor(y))
 
 
 def train_from_scratch(widths: Sequence[int], depth: int, data, *, steps: int, lr: float = 3e-3, seed: int = 0,

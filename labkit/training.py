@@ -37,22 +37,22 @@ LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 # ---------------------------------------------------------------------------------------------
-# argument checks (ValueError that names the argument and what it got)
+# argument checks (ValueError that names the argument and what it got), shared by labkit's modules
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
+def check_int(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     return int(value)
 
 
-def _check_positive_float(name: str, value: object) -> float:
+def check_positive_float(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
-def _as_features(name: str, X: object) -> torch.Tensor:
+def as_features(name: str, X: object) -> torch.Tensor:
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     X = np.asarray(X)
@@ -66,7 +66,7 @@ def _as_features(name: str, X: object) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(X))  # (N, D) float32
 
 
-def _as_labels(name: str, y: object, n: int) -> torch.Tensor:
+def as_labels(name: str, y: object, n: int) -> torch.Tensor:
     if isinstance(y, torch.Tensor):
         y = y.detach().cpu().numpy()
     y = np.asarray(y)
@@ -79,7 +79,7 @@ def _as_labels(name: str, y: object, n: int) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(y.astype(np.int64)))  # (N,)
 
 
-def _check_model(name: str, model: object) -> nn.Module:
+def check_model(name: str, model: object) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise ValueError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
     return model
@@ -113,7 +113,7 @@ def set_seed(seed: int) -> None:
     Raises:
         ValueError: if ``seed`` is not an int in [0, 2**32).
     """
-    seed = _check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0)
     if seed >= 2**32:
         raise ValueError(f"seed must be < 2**32 (NumPy's limit), got {seed}")
     random.seed(seed)
@@ -131,11 +131,11 @@ class MLP(nn.Module):
 
     def __init__(self, in_features: int, hidden: Sequence[int], out_features: int) -> None:
         super().__init__()
-        in_features = _check_int("in_features", in_features, 1)
-        out_features = _check_int("out_features", out_features, 1)
+        in_features = check_int("in_features", in_features, 1)
+        out_features = check_int("out_features", out_features, 1)
         if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
             raise ValueError(f"hidden must be a sequence of layer widths, e.g. [32], got {hidden!r}")
-        widths = [_check_int(f"hidden[{i}]", h, 1) for i, h in enumerate(hidden)]
+        widths = [check_int(f"hidden[{i}]", h, 1) for i, h in enumerate(hidden)]
         layers: list[nn.Module] = []
         d = in_features
         for h in widths:
@@ -210,11 +210,11 @@ def train_classifier(
             labels >= the model's output width, epochs/batch_size < 1, lr <= 0, a teacher without
             a loss_fn or a loss_fn without a teacher, X_val without y_val, a non-finite loss.
     """
-    model = _check_model("model", model)
-    epochs = _check_int("epochs", epochs, 1)
-    lr = _check_positive_float("lr", lr)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    seed = _check_int("seed", seed, 0)
+    model = check_model("model", model)
+    epochs = check_int("epochs", epochs, 1)
+    lr = check_positive_float("lr", lr)
+    batch_size = check_int("batch_size", batch_size, 1)
+    seed = check_int("seed", seed, 0)
     if teacher is not None and loss_fn is None:
         raise ValueError("a teacher needs a loss_fn(student_logits, teacher_logits, labels), e.g. kd_loss_torch")
     if loss_fn is not None and teacher is None:
@@ -224,20 +224,20 @@ def train_classifier(
     if (X_val is None) != (y_val is None):
         raise ValueError("pass both X_val and y_val, or neither")
 
-    Xt = _as_features("X", X)  # (N, D)
-    yt = _as_labels("y", y, Xt.shape[0])  # (N,)
+    Xt = as_features("X", X)  # (N, D)
+    yt = as_labels("y", y, Xt.shape[0])  # (N,)
     C = _output_width(model, Xt, "model")
     if int(yt.max()) >= C:
         raise ValueError(f"y has label {int(yt.max())} but the model has only {C} outputs")
     if X_val is not None:
-        Xv = _as_features("X_val", X_val)
-        yv = _as_labels("y_val", y_val, Xv.shape[0])
+        Xv = as_features("X_val", X_val)
+        yv = as_labels("y_val", y_val, Xv.shape[0])
         if Xv.shape[1] != Xt.shape[1]:
             raise ValueError(f"X_val has {Xv.shape[1]} features but X has {Xt.shape[1]}")
 
     teacher_logits = None
     if teacher is not None:
-        teacher = _check_model("teacher", teacher)
+        teacher = check_model("teacher", teacher)
         # The teacher is fixed and (in eval mode) deterministic, so its logits are computed once.
         teacher_logits = predict_logits(teacher, Xt)  # (N, C)
         if teacher_logits.shape != (Xt.shape[0], C):
@@ -279,8 +279,8 @@ def predict_logits(model: nn.Module, X: np.ndarray) -> np.ndarray:
 
     The model's train/eval mode is restored afterwards.
     """
-    model = _check_model("model", model)
-    Xt = _as_features("X", X)  # (N, D)
+    model = check_model("model", model)
+    Xt = as_features("X", X)  # (N, D)
     was_training = model.training
     model.eval()
     try:
@@ -297,5 +297,5 @@ def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
     Ties go to the lowest class index (np.argmax). Returns a Python float in [0, 1].
     """
     logits = predict_logits(model, X)  # (N, C)
-    labels = _as_labels("y", y, logits.shape[0]).numpy()
+    labels = as_labels("y", y, logits.shape[0]).numpy()
     return float((logits.argmax(axis=1) == labels).mean())

@@ -209,7 +209,7 @@ def _layer_budgets(storage_bits, model, bits: int) -> list[int]:
     return [storage_bits(layer.weight.numel(), bits, layer.weight.shape[0]) for layer in quantized_layers(model)]
 
 
-def _svd_factors(W: np.ndarray, r: int):
+def svd_factors(W: np.ndarray, r: int):
     U, S, Vt = np.linalg.svd(W, full_matrices=False)
     return U[:, :r] * S[:r], Vt[:r]
 
@@ -242,7 +242,7 @@ def equal_bytes(quant_params, quantize, dequantize, calibrate_range, storage_bit
                     else:
                         ranks = [max(1, min(min(l.weight.shape), b // (32 * sum(l.weight.shape))))
                                  for l, b in zip(layers, budgets)]
-                        m = compress_mlp(model, ranks, _svd_factors)
+                        m = compress_mlp(model, ranks, svd_factors)
                     if ft and method != "quantization":
                         train_classifier(m, fl.data.X_train, fl.data.y_train, epochs=cfg.ft_epochs, lr=cfg.qat_lr,
                                          batch_size=cfg.batch_size, seed=s)

@@ -18,7 +18,7 @@ import torch
 
 from labkit.distillation_torch import kd_loss_torch
 from labkit.experiments import ExperimentConfig, Figures
-from labkit.experiments.lab08 import _svd_factors
+from labkit.experiments.lab08 import svd_factors
 from labkit.lowrank import SmallCNN, compress_mlp, prune_mlp
 from labkit.quantization import to_qat
 from labkit.robustness import (SupermaskLinear, SupermaskMLP, conv_costs, cp_als, fgsm_attack, fisher_diagonal,
@@ -160,7 +160,7 @@ def compressed_models(dense: Dense) -> dict:
         layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
         pruned = prune_mlp(model, [int(round((1 - cfg.prune_sparsity) * layer.weight.numel())) for layer in layers])
         train_classifier(pruned, d.X_train, d.y_train, seed=s, **ft)
-        low = compress_mlp(model, [min(cfg.rank, min(layer.weight.shape)) for layer in layers], _svd_factors)
+        low = compress_mlp(model, [min(cfg.rank, min(layer.weight.shape)) for layer in layers], svd_factors)
         train_classifier(low, d.X_train, d.y_train, seed=s, **ft)
         set_seed(s)
         student = MLP(64, cfg.student_hidden, 10)
@@ -225,7 +225,7 @@ def sam_compressibility(sam_perturbation, dense: Dense, figures: Figures | None 
                     accuracy(global_prune(model, mags, sp), d.X_test, d.y_test))
             layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
             for r in cfg.sam_ranks:
-                low = compress_mlp(model, [r] * (len(layers) - 1) + [None], _svd_factors)
+                low = compress_mlp(model, [r] * (len(layers) - 1) + [None], svd_factors)
                 out.setdefault((name, f"rank {r}"), []).append(accuracy(low, d.X_test, d.y_test))
     settings = ["dense"] + [f"pruned {_pct(sp)}%" for sp in cfg.sam_sparsities] + [f"rank {r}" for r in cfg.sam_ranks]
     print(f"{'':>12} {'Adam':>14} {'SAM':>14} {'SAM - Adam (paired)':>20}")
