@@ -24,7 +24,8 @@ import os
 import sys
 from pathlib import Path
 
-from .config import DEFAULT_COURSE, CourseConfigError, load_course, prestart_worker
+from .config import DEFAULT_COURSE, CourseConfigError, grades_serially, load_course, prestart_worker
+from .submission import collect_submissions
 
 EXIT_OK, EXIT_GRADER, EXIT_USAGE, EXIT_EMPTY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -66,9 +67,14 @@ def cmd_build(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    if not args.cluster and (args.jobs <= 1 or (len(args.paths) == 1 and Path(args.paths[0]).is_file())):
-        prestart_worker(Path(args.course))  # one at a time: the first worker starts while the checks load
-    from .grade import WRONG_LAB, collect_submissions, grade_batch
+    paths = [Path(p) for p in args.paths]
+    try:
+        subs = collect_submissions(paths)
+    except FileNotFoundError:
+        subs = None  # reported below, once the course is known to be good
+    if not args.cluster and subs and grades_serially(args.jobs, len(subs)):
+        prestart_worker(Path(args.course))  # one process will grade: its first worker starts while the checks load
+    from .grade import WRONG_LAB, grade_batch
     from .progress import progress_reporter
     from .reports import REPORT_NAME
 
@@ -84,9 +90,8 @@ def cmd_grade(args) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a folder (it gets one folder per submission, "
                          "gradebook.csv and report.html)")
-    paths = [Path(p) for p in args.paths]
     try:
-        subs = collect_submissions(paths)
+        subs = collect_submissions(paths) if subs is None else subs
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
     if not subs:

@@ -318,6 +318,13 @@ def grading_limits(path: Path | str = DEFAULT_COURSE) -> Limits | None:
     return _limits(g)
 
 
+def grades_serially(jobs: int, submissions: int) -> bool:
+    """Local grading's rule: one process grades in turn with one job or one submission; else a pool of
+    ``jobs`` forked processes (labgrader.grade.dispatch_local). The CLI asks it before grade.py is
+    imported, to start the first sandbox worker early when one process will grade."""
+    return jobs <= 1 or submissions <= 1
+
+
 def prestart_worker(path: Path | str = DEFAULT_COURSE) -> None:
     """Start the first sandbox worker now, with the course's limits, for the grading that follows
     (labgrader.sandbox.session.prestart); nothing if the limits cannot be read."""

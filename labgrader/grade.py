@@ -22,7 +22,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -30,12 +29,12 @@ from pathlib import Path
 
 from .cases import lab_cases
 from .checks import Check
-from .config import REPO_ROOT, Course, Lab
+from .config import REPO_ROOT, Course, Lab, grades_serially
 from .results import CellError, CheckResult, ExerciseResult, SubmissionResult, write_gradebook
 from .runner import PROFILES, grade_exercise
 from .sandbox import Limits, StudentSession, SubmissionTimeUp, WorkerLost
 from .sandbox.session import die_with_parent  # pool workers die with the grader, even by SIGKILL
-from .submission import SubmissionError, plan_cells, read_notebook, trusted_setup
+from .submission import SubmissionError, collect_submissions, plan_cells, read_notebook, submission_names, trusted_setup
 
 GRADER_VERSION = "2"
 GRADEBOOK_EVERY_S = 60.0  # a long batch rewrites gradebook.csv this often as results arrive, and once at the end
@@ -241,39 +240,6 @@ def grade_submission(course: Course, lab: Lab, path: Path, *, profile: str = "gr
 
 
 # -- batches ------------------------------------------------------------------------------------
-def collect_submissions(paths: list[Path]) -> list[Path]:
-    """Files as given, folders searched for *.ipynb (checkpoints ignored); sorted, no duplicates."""
-    found: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            found.extend(q for q in sorted(p.rglob("*.ipynb")) if ".ipynb_checkpoints" not in q.parts)
-        elif p.exists():
-            found.append(p)
-        else:
-            raise FileNotFoundError(f"no such file or folder: {p}")
-    unique = list(dict.fromkeys(q.resolve() for q in found))
-    return unique
-
-
-def submission_names(paths: list[Path]) -> dict[Path, str]:
-    """A folder name per submission: the file stem, made unique with its parent folders if needed."""
-    def clean(s: str) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("._") or "submission"
-
-    names: dict[Path, str] = {}
-    depth = 0
-    while True:
-        names = {p: clean("__".join([*p.parent.parts[len(p.parent.parts) - depth:], p.stem] if depth else [p.stem]))
-                 for p in paths}
-        if len(set(names.values())) == len(names) or depth > 10:
-            break
-        depth += 1
-    if len(set(names.values())) != len(names):  # identical paths up to 10 levels: number them
-        names = {p: f"{n}_{i}" for i, (p, n) in enumerate(sorted(names.items()))}
-    return names
-
-
 @dataclass
 class BatchSummary:
     graded: list[str] = field(default_factory=list)
@@ -498,7 +464,7 @@ def dispatch_local(run: GradingRun, todo: list[tuple[Path, str]], jobs: int, don
     submission finishes, and stops starting new ones once ``interrupt.requested``. Another executor
     (a cluster) plugs in with the same signature: ``grade_batch(..., dispatch=...)``.
     """
-    (dispatch_serial if jobs <= 1 or len(todo) <= 1 else dispatch_pool)(run, todo, jobs, done, interrupt)
+    (dispatch_serial if grades_serially(jobs, len(todo)) else dispatch_pool)(run, todo, jobs, done, interrupt)
 
 
 def grade_batch(course: Course, lab: Lab, paths: list[Path], out_dir: Path, *, jobs: int = 1, force: bool = False,

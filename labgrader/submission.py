@@ -16,6 +16,7 @@ skipped on a restart (see sandbox.session), so it costs only what it defines.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,3 +162,37 @@ def plan_cells(nb, setup_source: str) -> CellPlan:
             continue
         cells.append((i, source))
     return CellPlan(cells, skipped)
+
+
+# -- which files are the submissions -------------------------------------------------------------
+def collect_submissions(paths: list[Path]) -> list[Path]:
+    """Files as given, folders searched for *.ipynb (checkpoints ignored); sorted, no duplicates."""
+    found: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found.extend(q for q in sorted(p.rglob("*.ipynb")) if ".ipynb_checkpoints" not in q.parts)
+        elif p.exists():
+            found.append(p)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {p}")
+    unique = list(dict.fromkeys(q.resolve() for q in found))
+    return unique
+
+
+def submission_names(paths: list[Path]) -> dict[Path, str]:
+    """A folder name per submission: the file stem, made unique with its parent folders if needed."""
+    def clean(s: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("._") or "submission"
+
+    names: dict[Path, str] = {}
+    depth = 0
+    while True:
+        names = {p: clean("__".join([*p.parent.parts[len(p.parent.parts) - depth:], p.stem] if depth else [p.stem]))
+                 for p in paths}
+        if len(set(names.values())) == len(names) or depth > 10:
+            break
+        depth += 1
+    if len(set(names.values())) != len(names):  # identical paths up to 10 levels: number them
+        names = {p: f"{n}_{i}" for i, (p, n) in enumerate(sorted(names.items()))}
+    return names

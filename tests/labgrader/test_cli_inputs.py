@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 
+import pytest
+
 from labgrader.cli import main
 
 
@@ -56,3 +58,36 @@ def test_a_notebook_of_another_lab_is_named(tmp_path, capsys, course, lab01, sub
     err = capsys.readouterr().err
     assert "no function of lab03 found; this looks like lab01" in err
     assert "No function of lab03 found; this looks like lab01" in (out / "mine" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("layout, jobs, prestarts", [
+    ("one file", 2, True), ("two files", 1, True), ("two files", 2, False), ("no file", 1, False),
+    ("a missing path", 1, False)])
+def test_the_first_worker_starts_early_exactly_when_one_process_will_grade(tmp_path, monkeypatch, layout, jobs,
+                                                                          prestarts):
+    """One rule (config.grades_serially) decides both: the pool or one process, and the early worker."""
+    import labgrader.cli as cli
+    import labgrader.grade as grade
+
+    class Graded(Exception):
+        pass
+
+    started = []
+    monkeypatch.setattr(cli, "prestart_worker", started.append)
+
+    def grade_batch(course, lab, paths, out, *, jobs, **kwargs):
+        raise Graded(jobs)
+
+    monkeypatch.setattr(grade, "grade_batch", grade_batch)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in {"one file": ["a"], "two files": ["a", "b"]}.get(layout, []):
+        (subs / f"{name}.ipynb").write_text("{}")
+    target = {"one file": subs / "a.ipynb", "a missing path": tmp_path / "nope"}.get(layout, subs)
+    argv = ["grade", "lab01", str(target), "--out", str(tmp_path / "out"), "--jobs", str(jobs)]
+    if layout in ("no file", "a missing path"):
+        assert main(argv) == (3 if layout == "no file" else 2)
+    else:
+        with pytest.raises(Graded):
+            main(argv)
+    assert bool(started) == prestarts
