@@ -208,9 +208,10 @@ def test_cell_source(lab: Lab, ex) -> str:
     """
     fn = ex.function_name
     public, hidden = check_counts(lab, ex)
+    runs = f"its {public} public checks run here" if public != 1 else "its 1 public check runs here"
+    adds = {0: "grading adds no hidden check", 1: "grading adds 1 hidden one"}.get(hidden, f"grading adds {hidden} hidden ones")
     return (
-        f"# Self-check of {fn}, {ex.points:g} points: its {public} public checks run here (in seconds); "
-        f"grading adds {hidden} hidden ones.\n"
+        f"# Self-check of {fn}, {ex.points:g} points: {runs} (in seconds); {adds}.\n"
         f"from labgrader.selfcheck import check\n"
         f'check("{lab.id}", "{ex.id}", {fn})\n'
         f"{HIDDEN_BEGIN}\n"

@@ -563,6 +563,14 @@ def _sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
 
 
+@check("head_flops_loss", public=True, g=st.sampled_from([-0.5, 0.5, -3.0, 2.0, -20.0]))
+def one_head_costs_its_sigmoid(student, ref, g):
+    """One input, one head of 1 FLOP and nothing fixed: the expected FLOPs should be sigmoid(g), on both sides of 0 (a stable sigmoid has a branch for each)."""
+    _, expected, _ = _heads(student, np.array([[g]]), np.array([1.0]), 0.0, 1.0)
+    assert_close(expected, [_sigmoid(g)], f"head_flops_loss(np.array([[{g}]]), np.array([1.0]), 0.0, 1.0)[1], the expected "
+                 f"FLOPs sigmoid({g})")
+
+
 @check("head_flops_loss", public=True, case=gates())
 def sigmoid_expected_flops_and_hinge(student, ref, case):
     """Expected FLOPs should be fixed + sum_i sigmoid(g_i) flops_i per input, the mask g > 0, and the penalty max(0, mean E[F] / F_full - target)^2."""
