@@ -154,11 +154,16 @@ def nonfinite_note(got: np.ndarray, expected: np.ndarray) -> str:
     return "".join(f"\n  ({n})" for n in notes)
 
 
+def text(message) -> str:
+    """A check's message: the text itself, or a function returning it, so that a check that formats
+    arrays in its message formats them only when it fails."""
+    return message() if callable(message) else message
+
+
 def require(condition: bool, message) -> None:
-    """Fail with ``message`` unless ``condition`` holds. ``message`` may be a function returning the text,
-    so that a check that formats arrays in its message formats them only when it fails."""
+    """Fail with ``message`` (text, or a function returning it: see ``text``) unless ``condition`` holds."""
     if not condition:
-        raise CheckFailed(message() if callable(message) else message)
+        raise CheckFailed(text(message))
 
 
 def is_finite_number(x: float) -> bool:

@@ -69,9 +69,9 @@ def cmd_build(args) -> int:
 def cmd_grade(args) -> int:
     paths = [Path(p) for p in args.paths]
     try:
-        subs = collect_submissions(paths)
-    except FileNotFoundError:
-        subs = None  # reported below, once the course is known to be good
+        subs, missing = collect_submissions(paths), None
+    except FileNotFoundError as e:
+        subs, missing = [], e  # reported below, once the course is known to be good
     if not args.cluster and subs and grades_serially(args.jobs, len(subs)):
         prestart_worker(Path(args.course))  # one process will grade: its first worker starts while the checks load
     from .grade import WRONG_LAB, grade_batch
@@ -90,10 +90,8 @@ def cmd_grade(args) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a folder (it gets one folder per submission, "
                          "gradebook.csv and report.html)")
-    try:
-        subs = collect_submissions(paths) if subs is None else subs
-    except FileNotFoundError as e:
-        raise UsageError(str(e)) from None
+    if missing is not None:
+        raise UsageError(str(missing))
     if not subs:
         print(f"course: no notebooks (*.ipynb) found in {', '.join(map(str, paths))}; nothing graded",
               file=sys.stderr)

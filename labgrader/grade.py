@@ -407,11 +407,11 @@ def dispatch_pool(run: GradingRun, todo: list[tuple[Path, str]], jobs: int, done
     ctx = multiprocessing.get_context("fork")
     pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_pool_worker_init)
 
-    workers: list = []
+    workers: list = []  # filled at the first submit, which forks them all
     interrupt.on_second = lambda: _signal(workers, signal.SIGTERM)  # each closes its sandbox and exits at once
     try:
         futures = {pool.submit(grade_one, run, path, name): name for path, name in todo}
-        workers = list(pool._processes.values())  # all forked at the first submit
+        workers.extend(pool._processes.values())
         pending = set(futures)
         deadline = None
         while pending:

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import strategies as S
-from ..assertions import CheckFailed, as_array, as_float, as_int, as_tuple, assert_close, fmt, raises_value_error, require
+from ..assertions import CheckFailed, as_array, as_float, as_int, as_tuple, assert_close, fmt, raises_value_error, require, text
 from . import Registry
 
 registry = Registry()
@@ -121,21 +121,16 @@ def quant_cases(draw, per_channel: bool = False):
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _words(what) -> str:
-    """A check's description of the call: text, or a function returning it (formatted only on failure)."""
-    return what() if callable(what) else what
-
-
 def _int_array(got, what, shape) -> np.ndarray:
     """The student's integer codes (an integer array, or a float array of whole numbers)."""
     if not isinstance(got, np.ndarray):
-        raise CheckFailed(f"{_words(what)} should be a NumPy array, got {type(got).__name__}: {fmt(got)}")
+        raise CheckFailed(f"{text(what)} should be a NumPy array, got {type(got).__name__}: {fmt(got)}")
     if got.shape != tuple(shape):
-        raise CheckFailed(f"{_words(what)} should have shape {tuple(shape)}, got shape {got.shape}")
+        raise CheckFailed(f"{text(what)} should have shape {tuple(shape)}, got shape {got.shape}")
     if got.dtype.kind == "f" and not (np.all(np.isfinite(got)) and np.all(got == np.round(got))):
-        raise CheckFailed(f"{_words(what)} should hold integers, got {fmt(got)}")
+        raise CheckFailed(f"{text(what)} should hold integers, got {fmt(got)}")
     if got.dtype.kind not in "iuf":
-        raise CheckFailed(f"{_words(what)} should be an integer array, got dtype {got.dtype}")
+        raise CheckFailed(f"{text(what)} should be an integer array, got dtype {got.dtype}")
     return got.astype(np.int64)
 
 
@@ -144,7 +139,7 @@ def _same_ints(got, expected, what) -> None:
     expected = np.asarray(expected, dtype=np.int64)
     g = _int_array(got, what, expected.shape)
     if not np.array_equal(g, expected):
-        what = _words(what)
+        what = text(what)
         raise CheckFailed(f"{what}\n  expected: {fmt(expected)}\n  got:      {fmt(g)}", expected=fmt(expected),
                           got=fmt(g))
 
@@ -452,9 +447,8 @@ def _fp_table_cached(e: int, m: int, finite_only: bool) -> np.ndarray:
     bias = 2 ** (e - 1) - 1
     E, M = (code >> m) & (2**e - 1), code & (2**m - 1)
     sign = np.where(code >> (e + m) == 1, -1.0, 1.0)
-    with np.errstate(invalid="ignore"):
-        table = sign * np.where(E == 0, np.ldexp(M.astype(np.float64), 1 - bias - m),
-                                np.ldexp((2**m + M).astype(np.float64), E - bias - m))
+    table = sign * np.where(E == 0, np.ldexp(M.astype(np.float64), 1 - bias - m),
+                            np.ldexp((2**m + M).astype(np.float64), E - bias - m))
     top = E == 2**e - 1
     if finite_only:
         table[top & (M == 2**m - 1)] = np.nan
